@@ -1,0 +1,40 @@
+# The two commands: `make run` (try Kvitt) and `make test` (every check CI runs).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_WORKERS ?= 2
+
+.PHONY: install run test lint typecheck test-sqlite test-postgresql bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/kvitt run
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+test-sqlite: install
+	KVITT_TEST_DB=sqlite $(BIN)/pytest -n $(PYTEST_WORKERS) -q
+
+test-postgresql: install
+	KVITT_TEST_DB=postgresql $(BIN)/pytest -n $(PYTEST_WORKERS) -q
+
+test: lint typecheck test-sqlite test-postgresql
+
+bench: install
+	$(BIN)/python bench/issue_invoices.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis kvitt.db*

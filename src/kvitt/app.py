@@ -1,0 +1,91 @@
+"""Builds the ASGI app from the feature routers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kvitt import __version__
+from kvitt.catalog.api import router as items_router
+from kvitt.core.api import error_response, validation_error
+from kvitt.core.config import Settings, get_settings
+from kvitt.core.db import Database
+from kvitt.core.errors import KvittError, NotFound
+from kvitt.core.logging import configure_logging
+from kvitt.customers.api import router as customers_router
+from kvitt.invoices.api import router as invoices_router
+from kvitt.tenants.api import router as tenant_router
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None, *, embedded_worker: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    database = db or Database(settings.database_url)
+    run_worker = settings.embedded_worker if embedded_worker is None else embedded_worker
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if run_worker:
+            from kvitt.worker import Worker
+
+            task = asyncio.create_task(Worker(database, settings).run_forever_async())
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if db is None:
+            database.dispose()
+
+    app = FastAPI(
+        title="Kvitt API",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.db = database
+    app.state.settings = settings
+
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (tenant_router, customers_router, items_router, invoices_router):
+        api.include_router(router)
+    app.include_router(api)
+
+    @app.exception_handler(KvittError)
+    async def kvitt_error(_: Request, exc: KvittError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(validation_error(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse | HTMLResponse:
+        if not request.url.path.startswith("/api/"):
+            return HTMLResponse("<!doctype html><title>Not found</title><h1>Not found</h1>", status_code=exc.status_code)
+        if exc.status_code == 404:
+            return error_response(NotFound(f"no such endpoint: {request.method} {request.url.path}"))
+        error = KvittError(str(exc.detail))
+        error.status_code = exc.status_code
+        return error_response(error)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/api/docs")
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,281 @@
+"""The command line: ``kvitt init | migrate | serve | worker | demo | run | jobs | keys | overdue``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kvitt.core import clock
+from kvitt.core.config import get_settings
+from kvitt.core.db import Database
+from kvitt.core.errors import KvittError
+from kvitt.core.outbox import OutboxJob
+from kvitt.tenants import service as tenants
+from kvitt.tenants.models import Tenant
+from kvitt.tenants.schemas import TenantCreate
+
+app = typer.Typer(help="Kvitt: recurring invoicing, payments and accounts receivable.", no_args_is_help=True)
+jobs_app = typer.Typer(help="The job queue (outbox): list, retry dead jobs.", invoke_without_command=True)
+keys_app = typer.Typer(help="API keys of a tenant.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(keys_app, name="keys")
+console = Console()
+err = Console(stderr=True)
+
+TenantOption = Annotated[
+    str | None, typer.Option("--tenant", help="Tenant id or organisation number (may be left out with one tenant).")
+]
+
+
+def _database() -> Database:
+    return Database(get_settings().database_url)
+
+
+@contextmanager
+def _transaction() -> Iterator[Session]:
+    db = _database()
+    try:
+        with db.transaction() as session:
+            yield session
+    except KvittError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+
+
+def _tenant(session: Session, ref: str | None) -> Tenant:
+    return tenants.resolve(session, ref)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from kvitt.migrations import upgrade
+
+    upgrade(get_settings().database_url)
+    console.print("database is up to date")
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Option(help="The issuer's legal name.")],
+    org_number: Annotated[str, typer.Option("--org-number", help="Organisationsnummer, e.g. 556036-0793.")],
+    bankgiro: Annotated[str | None, typer.Option(help="Bankgiro number payments go to.")] = None,
+    plusgiro: Annotated[str | None, typer.Option(help="Plusgiro number.")] = None,
+    vat_number: Annotated[str | None, typer.Option("--vat-number")] = None,
+    swish_number: Annotated[str | None, typer.Option("--swish-number")] = None,
+    payment_terms_days: Annotated[int | None, typer.Option("--payment-terms")] = None,
+    test_tenant: Annotated[bool, typer.Option("--test", help="A test tenant (may use the test clock).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {tenant_id, api_key} as JSON.")] = False,
+) -> None:
+    """Create a tenant (the issuer) and print its first API key (shown once)."""
+    fields: dict[str, Any] = {"name": name, "org_number": org_number, "is_test": test_tenant}
+    for key, value in (
+        ("bankgiro", bankgiro),
+        ("plusgiro", plusgiro),
+        ("vat_number", vat_number),
+        ("swish_number", swish_number),
+        ("payment_terms_days", payment_terms_days),
+    ):
+        if value is not None:
+            fields[key] = value
+    try:
+        data = TenantCreate(**fields)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "input"
+            err.print(f"[red]error:[/red] {where}: {str(error['msg']).removeprefix('Value error, ')}")
+        raise typer.Exit(2) from None
+    with _transaction() as session:
+        tenant, key = tenants.create(session, data)
+        tenant_id = tenant.id
+    if as_json:
+        typer.echo(json.dumps({"tenant_id": tenant_id, "api_key": key}))
+    else:
+        console.print(f"tenant {tenant_id} created: {name} ({data.org_number})")
+        console.print(f"API key (shown once, keep it): [bold]{key}[/bold]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    worker: Annotated[bool | None, typer.Option("--worker/--no-worker", help="Run the job worker inside.")] = None,
+) -> None:
+    """Serve the API (and, by default, the worker inside the same process)."""
+    import uvicorn
+
+    from kvitt.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings, embedded_worker=worker),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@app.command("worker")
+def run_worker() -> None:
+    """Run the job worker (any number may run against PostgreSQL)."""
+    from kvitt.worker import Worker
+
+    Worker(_database()).run_forever()
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="How many customers.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed (the same seed makes the same data).")] = 2026,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Seed a realistic demo tenant (a telecom) with customers, items and invoices in every state."""
+    from kvitt.demo import seed_demo
+
+    with _transaction() as session:
+        result = seed_demo(session, customers=customers, seed=seed, today=clock.today())
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        console.print(f"demo tenant {result['tenant_id']} seeded: {result['customers']} customers, {result['invoices']} invoices")
+        console.print(f"API key (shown once): [bold]{result['api_key']}[/bold]")
+
+
+@app.command()
+def run(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Migrate, seed the demo tenant if the database is empty, and serve with the worker inside."""
+    from kvitt.demo import DEMO_KEY_NAME, demo_invoice_token, seed_demo
+    from kvitt.migrations import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    with _transaction() as session:
+        if session.scalar(select(func.count(Tenant.id))) == 0:
+            console.print("empty database: seeding the demo tenant (about 1,000 customers) ...")
+            seed_demo(session, customers=1000, seed=2026, today=clock.today())
+        tenant = tenants.all_tenants(session)[0]
+        # Keys are stored hashed and cannot be shown again, so each start mints a fresh demo key.
+        for old in tenants.list_api_keys(session, tenant):
+            if old.name == DEMO_KEY_NAME and old.revoked_at is None:
+                tenants.revoke_api_key(session, tenant, old.id)
+        _, key = tenants.create_api_key(session, tenant, DEMO_KEY_NAME)
+        token = demo_invoice_token(session, tenant)
+    base = f"http://{host or settings.host}:{port or settings.port}"
+    console.rule("Kvitt")
+    console.print(f"API docs:         {base}/api/docs")
+    console.print(f"API key ({tenant.name}): [bold]{key}[/bold]")
+    console.print(f"  try: curl -H 'Authorization: Bearer {key}' {base}/api/v1/invoices?limit=3")
+    if token:
+        console.print(f"A demo web invoice: {settings.public_url.rstrip('/')}/i/{token}")
+    console.rule()
+    serve(host=host, port=port, worker=True)
+
+
+@app.command()
+def overdue(
+    on: Annotated[str | None, typer.Option("--date", help="The business date (YYYY-MM-DD); default today.")] = None,
+    tenant: TenantOption = None,
+) -> None:
+    """Move open invoices past their due date to 'overdue' (the worker does this daily)."""
+    from kvitt.invoices import service as invoices
+
+    today = date.fromisoformat(on) if on else clock.today()
+    with _transaction() as session:
+        moved = invoices.mark_overdue(session, _tenant(session, tenant), today=today, actor="cli")
+    console.print(f"{moved} invoices are now overdue")
+
+
+@jobs_app.callback()
+def jobs(
+    ctx: typer.Context,
+    state: Annotated[str | None, typer.Option(help="pending, running, done or dead; default: all but done.")] = None,
+    limit: Annotated[int, typer.Option()] = 50,
+) -> None:
+    """List jobs in the queue."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _transaction() as session:
+        query = select(OutboxJob).order_by(OutboxJob.id.desc()).limit(limit)
+        query = query.where(OutboxJob.state == state) if state else query.where(OutboxJob.state != "done")
+        rows = list(session.scalars(query))
+        counts = dict(session.execute(select(OutboxJob.state, func.count()).group_by(OutboxJob.state)).all())
+    table = Table("id", "kind", "state", "attempts", "run at", "last error")
+    for job in rows:
+        table.add_row(str(job.id), job.kind, job.state, str(job.attempts), job.run_at.isoformat(timespec="seconds"), (job.last_error or "")[:80])
+    console.print(table)
+    console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no jobs")
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    job_ids: Annotated[list[int] | None, typer.Argument(help="Dead jobs to retry; none: every dead job.")] = None,
+) -> None:
+    """Put dead jobs back in the queue."""
+    from kvitt.worker import retry_dead
+
+    db = _database()
+    try:
+        count = retry_dead(db, job_ids or None)
+    finally:
+        db.dispose()
+    console.print(f"{count} dead jobs queued again")
+
+
+@jobs_app.command("run")
+def jobs_run() -> None:
+    """Run every due job now, then stop (what the worker does, once)."""
+    from kvitt.worker import Worker
+
+    db = _database()
+    try:
+        ran = Worker(db).run_until_idle()
+    finally:
+        db.dispose()
+    console.print(f"{ran} jobs run")
+
+
+@keys_app.command("create")
+def keys_create(name: Annotated[str, typer.Option()] = "cli", tenant: TenantOption = None) -> None:
+    """Create an API key (shown once)."""
+    with _transaction() as session:
+        key, secret = tenants.create_api_key(session, _tenant(session, tenant), name)
+        key_id = key.id
+    console.print(f"API key {key_id} ({name}): [bold]{secret}[/bold]")
+
+
+@keys_app.command("list")
+def keys_list(tenant: TenantOption = None) -> None:
+    """List API keys (their prefixes; keys themselves are stored hashed)."""
+    with _transaction() as session:
+        keys = tenants.list_api_keys(session, _tenant(session, tenant))
+    table = Table("id", "name", "prefix", "created", "revoked")
+    for key in keys:
+        table.add_row(str(key.id), key.name, key.key_prefix + "…", key.created_at.isoformat(timespec="seconds"), key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int, tenant: TenantOption = None) -> None:
+    """Revoke an API key: requests with it are refused from now on."""
+    with _transaction() as session:
+        tenants.revoke_api_key(session, _tenant(session, tenant), key_id)
+    console.print(f"API key {key_id} revoked")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,123 @@
+"""The outbox: domain events and jobs, written in the business transaction, run by the worker.
+
+A job is enqueued in the same transaction as the change that causes it, so it exists exactly
+when the change does. The worker claims due jobs (on PostgreSQL with ``FOR UPDATE SKIP
+LOCKED``, so any number of workers share them), runs each in its own transaction, and on
+failure retries with exponential backoff until ``max_attempts``, then marks it ``dead``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from kvitt.core.db import Base, BigId, JsonType, UtcDateTime, is_postgresql, utcnow
+
+PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
+
+
+class OutboxJob(Base):
+    __tablename__ = "outbox_jobs"
+    __table_args__ = (Index("ix_outbox_jobs_state_run_at", "state", "run_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    # A job with a dedupe key exists at most once (e.g. one overdue sweep per tenant and day).
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(10), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=8)
+    run_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+JobHandler = Callable[[Session, OutboxJob], None]
+_handlers: dict[str, JobHandler] = {}
+
+
+def handles(kind: str) -> Callable[[JobHandler], JobHandler]:
+    """Register the function that runs jobs of ``kind`` (features do this at import)."""
+
+    def register(handler: JobHandler) -> JobHandler:
+        _handlers[kind] = handler
+        return handler
+
+    return register
+
+
+def handler_for(kind: str) -> JobHandler | None:
+    return _handlers.get(kind)
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    tenant_id: int | None,
+    run_at: datetime | None = None,
+    dedupe_key: str | None = None,
+    max_attempts: int = 8,
+) -> OutboxJob:
+    job = OutboxJob(
+        tenant_id=tenant_id,
+        kind=kind,
+        payload=payload,
+        run_at=run_at or utcnow(),
+        dedupe_key=dedupe_key,
+        max_attempts=max_attempts,
+        state=PENDING,
+        attempts=0,
+    )
+    session.add(job)
+    return job
+
+
+def enqueue_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Bulk form of :func:`enqueue` for batch use cases (rows hold OutboxJob's columns)."""
+    if rows:
+        now = utcnow()
+        for row in rows:
+            row.setdefault("run_at", now)
+            row.setdefault("created_at", now)
+            row.setdefault("state", PENDING)
+            row.setdefault("attempts", 0)
+            row.setdefault("max_attempts", 8)
+        session.execute(OutboxJob.__table__.insert(), rows)
+
+
+def claim_due_jobs(session: Session, worker_id: str, limit: int, lease_seconds: int) -> list[int]:
+    """Mark up to ``limit`` due jobs as running for ``worker_id``; the caller commits.
+
+    A running job whose lease has expired (its worker died) is due again.
+    """
+    now = utcnow()
+    due = (
+        (OutboxJob.state == PENDING) & (OutboxJob.run_at <= now)
+    ) | ((OutboxJob.state == RUNNING) & (OutboxJob.locked_until < now))
+    query = select(OutboxJob.id).where(due).order_by(OutboxJob.run_at, OutboxJob.id).limit(limit)
+    if is_postgresql(session):
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.scalars(query))
+    if ids:
+        session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id.in_(ids))
+            .values(state=RUNNING, locked_by=worker_id, locked_until=now + timedelta(seconds=lease_seconds))
+        )
+    return ids
+
+
+def backoff_seconds(attempts: int) -> int:
+    """Seconds to wait before attempt ``attempts + 1``: 2, 4, 8 ... capped at one hour."""
+    return int(min(2**attempts, 3600))

@@ -1,0 +1,47 @@
+"""Shapes shared by every feature's API: money, quantities, lists."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from kvitt.core.money import MoneyError, parse_quantity
+
+T = TypeVar("T")
+
+
+def _reject_float(value: Any) -> Any:
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError("amounts are integers of öre (e.g. 31600 for 316,00 kr)")
+    return value
+
+
+def _quantity(value: Any) -> Decimal:
+    if isinstance(value, float):
+        raise ValueError('quantities are decimal strings, e.g. "2.5"')
+    try:
+        return parse_quantity(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+# Amounts in öre: integers only, so "316.5" or 316.5 is refused rather than guessed at.
+Ore = Annotated[int, BeforeValidator(_reject_float), Field(strict=True)]
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_quantity),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str),
+]
+VatRate = Literal[25, 12, 6, 0]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ListResponse(BaseModel, Generic[T]):
+    object: Literal["list"] = "list"
+    data: list[T]
+    has_more: bool

@@ -1,0 +1,94 @@
+"""Customer use cases; every query scoped to the tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kvitt.core import identity
+from kvitt.core.errors import Conflict, NotFound, ValidationFailed
+from kvitt.core.pagination import Page, paginate
+from kvitt.customers.models import Customer
+from kvitt.customers.schemas import CustomerCreate, CustomerUpdate
+from kvitt.tenants.models import Tenant
+
+
+def get(session: Session, tenant: Tenant, customer_id: int) -> Customer:
+    customer = session.scalar(
+        select(Customer).where(Customer.tenant_id == tenant.id, Customer.id == customer_id)
+    )
+    if customer is None:
+        raise NotFound(f"no customer {customer_id}", param="customer")
+    return customer
+
+
+def get_many(session: Session, tenant: Tenant, customer_ids: Iterable[int]) -> dict[int, Customer]:
+    ids = set(customer_ids)
+    rows = session.scalars(select(Customer).where(Customer.tenant_id == tenant.id, Customer.id.in_(ids)))
+    return {customer.id: customer for customer in rows}
+
+
+def find_by_number(session: Session, tenant: Tenant, customer_no: str) -> Customer | None:
+    return session.scalar(
+        select(Customer).where(Customer.tenant_id == tenant.id, Customer.customer_no == customer_no)
+    )
+
+
+def create(session: Session, tenant: Tenant, data: CustomerCreate) -> Customer:
+    if find_by_number(session, tenant, data.customer_no) is not None:
+        raise Conflict(
+            f"customer number {data.customer_no} is already used", param="customer_no", code="duplicate_customer_no"
+        )
+    values = data.model_dump()
+    values["delivery_method"] = data.delivery_method or tenant.default_delivery
+    customer = Customer(tenant_id=tenant.id, **values)
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def update(session: Session, tenant: Tenant, customer_id: int, data: CustomerUpdate) -> Customer:
+    customer = get(session, tenant, customer_id)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("id_number"):
+        try:
+            changes["id_number"] = identity.customer_id_number(changes["id_number"], customer.type)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), param="id_number") from exc
+    for field in ("name", "country", "delivery_method", "language", "attributes"):
+        if field in changes and changes[field] is None:
+            raise ValidationFailed(f"{field} cannot be removed", param=field)
+    for field, value in changes.items():
+        setattr(customer, field, value)
+    session.flush()
+    return customer
+
+
+def delete(session: Session, tenant: Tenant, customer_id: int) -> None:
+    customer = get(session, tenant, customer_id)
+    try:
+        # The foreign keys of invoices and ledger postings keep a billed customer in the books.
+        with session.begin_nested():
+            session.delete(customer)
+    except IntegrityError:
+        raise Conflict("a customer with invoices cannot be deleted", code="customer_has_invoices") from None
+
+
+def list_page(
+    session: Session,
+    tenant: Tenant,
+    *,
+    limit: int,
+    starting_after: int | None,
+    customer_no: str | None = None,
+    email: str | None = None,
+) -> Page[Customer]:
+    query = select(Customer).where(Customer.tenant_id == tenant.id)
+    if customer_no is not None:
+        query = query.where(Customer.customer_no == customer_no)
+    if email is not None:
+        query = query.where(Customer.email == email)
+    return paginate(session, query, Customer.id, limit=limit, starting_after=starting_after)

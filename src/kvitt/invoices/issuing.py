@@ -1,0 +1,90 @@
+"""Issuing: number, OCR, dates, buyer snapshot and the ledger entry, in the caller's transaction.
+
+The numbers come from one ``UPDATE number_series ... RETURNING``: the row lock it takes is
+held until the transaction ends, so concurrent issues queue on it, and a transaction that
+rolls back gives its numbers back. The series has no gaps and no duplicates.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from kvitt.core.db import utcnow
+from kvitt.core.errors import ValidationFailed
+from kvitt.customers import service as customers
+from kvitt.customers.models import Customer
+from kvitt.formats.ocr import make_reference
+from kvitt.invoices import states
+from kvitt.invoices.models import Invoice, NumberSeries
+from kvitt.invoices.postings import document_entry
+from kvitt.invoices.timeline import Happening, record
+from kvitt.ledger import service as ledger
+from kvitt.tenants.models import Tenant
+
+INVOICE_SERIES = "invoice"
+
+
+def take_numbers(session: Session, tenant_id: int, count: int, series: str = INVOICE_SERIES) -> list[int]:
+    """Reserve the next ``count`` numbers of the series for this transaction."""
+    after = session.scalar(
+        update(NumberSeries)
+        .where(NumberSeries.tenant_id == tenant_id, NumberSeries.name == series)
+        .values(next_value=NumberSeries.next_value + count)
+        .returning(NumberSeries.next_value)
+    )
+    if after is None:
+        raise RuntimeError(f"tenant {tenant_id} has no number series {series!r}")
+    return list(range(after - count, after))
+
+
+def issue(session: Session, tenant: Tenant, invoices: list[Invoice], *, today: date, actor: str) -> None:
+    """Issue drafts (one or many) in one transaction: all of them, or none on any error."""
+    for invoice in invoices:
+        states.require_action(invoice.kind, invoice.state, "issue")
+        if not invoice.lines:
+            raise ValidationFailed(f"invoice {invoice.id} has no lines", param="lines", code="invoice_empty")
+    invoices = sorted(invoices, key=lambda inv: inv.id)
+    buyers = customers.get_many(session, tenant, {inv.customer_id for inv in invoices})
+    numbers = take_numbers(session, tenant.id, len(invoices))
+    issued_at = utcnow()
+    for invoice, number in zip(invoices, numbers, strict=True):
+        invoice.number = number
+        invoice.ocr = make_reference(number, length=tenant.ocr_length)
+        invoice.invoice_date = invoice.invoice_date or today
+        terms = invoice.payment_terms_days if invoice.payment_terms_days is not None else tenant.payment_terms_days
+        invoice.due_date = invoice.due_date or invoice.invoice_date + timedelta(days=terms)
+        invoice.buyer = buyer_snapshot(buyers[invoice.customer_id])
+        invoice.state = states.UNPAID
+        invoice.remaining = invoice.total
+        invoice.issued_at = issued_at
+    session.flush()
+    chart = ledger.chart_for(tenant)
+    ledger.post(session, tenant.id, [document_entry(chart, inv, receivable_of=inv.id) for inv in invoices])
+    record(
+        session,
+        tenant.id,
+        [
+            Happening(inv.id, "issued", actor, {"number": inv.number, "ocr": inv.ocr, "total": inv.total})
+            for inv in invoices
+        ],
+    )
+
+
+def buyer_snapshot(customer: Customer) -> dict[str, Any]:
+    return {
+        "customer_no": customer.customer_no,
+        "name": customer.name,
+        "type": customer.type,
+        "id_number": customer.id_number,
+        "address_line1": customer.address_line1,
+        "address_line2": customer.address_line2,
+        "postal_code": customer.postal_code,
+        "city": customer.city,
+        "country": customer.country,
+        "email": customer.email,
+        "language": customer.language,
+    }

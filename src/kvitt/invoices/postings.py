@@ -1,0 +1,53 @@
+"""The journal entries an invoice's life produces (BAS accounts via the tenant's chart)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from kvitt.invoices.models import Invoice
+from kvitt.ledger.accounts import BAD_DEBT, BANK, INVOICE_FEES, RECEIVABLES, ROUNDING, ChartOfAccounts
+from kvitt.ledger.journal import EntryDraft
+
+
+def document_entry(chart: ChartOfAccounts, doc: Invoice, *, receivable_of: int) -> EntryDraft:
+    """An invoice (or, with negative amounts, a credit note): receivable against revenue and VAT.
+
+    ``receivable_of`` is the invoice whose receivable moves: the document itself for an
+    invoice, the credited invoice for a credit note.
+    """
+    title = "Kreditfaktura" if doc.kind == "credit_note" else "Faktura"
+    entry = EntryDraft(
+        date=doc.invoice_date or date.today(),
+        kind=doc.kind,
+        text=f"{title} {doc.number}",
+        invoice_id=doc.id,
+    )
+    entry.add(chart[RECEIVABLES], doc.total, customer_id=doc.customer_id, invoice_id=receivable_of)
+    revenue: dict[str, int] = defaultdict(int)
+    for line in doc.lines:
+        account = line.account or (chart[INVOICE_FEES] if line.kind == "fee" else chart.sales(line.vat_rate))
+        revenue[account] += line.net
+    for account, net in sorted(revenue.items()):
+        entry.add(account, -net)
+    for group in doc.vat_summary:
+        if group["vat"]:
+            entry.add(chart.output_vat(group["rate"]), -group["vat"])
+    entry.add(chart[ROUNDING], -doc.rounding)
+    return entry
+
+
+def payment_entry(chart: ChartOfAccounts, invoice: Invoice, amount: int, on: date, reference: str | None) -> EntryDraft:
+    entry = EntryDraft(on, "payment", f"Betalning faktura {invoice.number}" + (f" ({reference})" if reference else ""), invoice.id)
+    entry.add(chart[BANK], amount)
+    entry.add(chart[RECEIVABLES], -amount, customer_id=invoice.customer_id, invoice_id=invoice.id)
+    return entry
+
+
+def write_off_entry(chart: ChartOfAccounts, invoice: Invoice, amount: int, on: date) -> EntryDraft:
+    # Only the receivable is written off here; reclaiming the output VAT on a confirmed bad
+    # debt (ML 2023:200, 15 kap.) is a VAT-return adjustment finance makes with evidence.
+    entry = EntryDraft(on, "write_off", f"Avskrivning faktura {invoice.number}", invoice.id)
+    entry.add(chart[BAD_DEBT], amount)
+    entry.add(chart[RECEIVABLES], -amount, customer_id=invoice.customer_id, invoice_id=invoice.id)
+    return entry

@@ -1,0 +1,200 @@
+"""What happens to an issued invoice's money: payments, credits, write-offs, falling overdue."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kvitt.core.db import utcnow
+from kvitt.core.errors import ValidationFailed
+from kvitt.core.tokens import new_web_token
+from kvitt.invoices import states
+from kvitt.invoices.issuing import take_numbers
+from kvitt.invoices.models import Invoice, InvoiceLine
+from kvitt.invoices.postings import document_entry, payment_entry, write_off_entry
+from kvitt.invoices.schemas import CreditIn
+from kvitt.invoices.timeline import Happening, record
+from kvitt.invoices.totals import VatGroup, split_credit
+from kvitt.ledger import service as ledger
+from kvitt.tenants.models import Tenant
+
+
+def record_payment(
+    session: Session,
+    tenant: Tenant,
+    invoice: Invoice,
+    amount: int,
+    *,
+    on: date,
+    today: date,
+    reference: str | None,
+    actor: str,
+) -> None:
+    states.require_action(invoice.kind, invoice.state, "pay")
+    if amount > invoice.remaining:
+        raise ValidationFailed(
+            f"amount {amount} is more than the {invoice.remaining} öre left to pay on this invoice",
+            param="amount",
+            code="amount_too_large",
+        )
+    ledger.post(session, tenant.id, [payment_entry(ledger.chart_for(tenant), invoice, amount, on, reference)])
+    invoice.paid += amount
+    _settle(invoice, amount, today)
+    session.flush()
+    happenings = [Happening(invoice.id, "payment", actor, {"amount": amount, "date": on.isoformat(), "reference": reference, "remaining": invoice.remaining})]
+    if invoice.state == states.PAID:
+        happenings.append(Happening(invoice.id, "paid", actor, {"total": invoice.total}))
+    record(session, tenant.id, happenings)
+
+
+def credit(
+    session: Session, tenant: Tenant, invoice: Invoice, data: CreditIn, *, today: date, actor: str
+) -> Invoice:
+    """Issue a credit note for the whole invoice, what remains of it, or an amount."""
+    states.require_action(invoice.kind, invoice.state, "credit")
+    untouched = invoice.paid == 0 and invoice.credited == 0 and invoice.written_off == 0
+    if data.mode == "full" and not untouched:
+        raise ValidationFailed(
+            "only an invoice with no payments or earlier credits can be credited in full; use mode 'remaining'",
+            param="mode",
+        )
+    amount = {"full": invoice.total, "remaining": invoice.remaining}.get(data.mode, data.amount or 0)
+    if amount > invoice.remaining:
+        raise ValidationFailed(
+            f"amount {amount} is more than the {invoice.remaining} öre left on this invoice",
+            param="amount",
+            code="amount_too_large",
+        )
+    note = _credit_note(tenant, invoice, amount, mirror_lines=untouched and amount == invoice.total)
+    note.number = take_numbers(session, tenant.id, 1)[0]
+    note.invoice_date = today
+    note.due_date = today
+    note.issued_at = utcnow()
+    if data.reason:
+        note.notes = data.reason
+    session.add(note)
+    session.flush()
+    ledger.post(session, tenant.id, [document_entry(ledger.chart_for(tenant), note, receivable_of=invoice.id)])
+    invoice.credited += amount
+    _settle(invoice, amount, today)
+    if invoice.remaining == 0:
+        invoice.state = states.CREDITED
+    session.flush()
+    record(
+        session,
+        tenant.id,
+        [
+            Happening(invoice.id, "credited", actor, {"amount": amount, "credit_note": note.id, "credit_note_number": note.number, "reason": data.reason}),
+            Happening(note.id, "issued", actor, {"number": note.number, "credits": invoice.id, "total": note.total}),
+        ],
+    )
+    return note
+
+
+def write_off(session: Session, tenant: Tenant, invoice: Invoice, *, today: date, reason: str | None, actor: str) -> None:
+    states.require_action(invoice.kind, invoice.state, "write_off")
+    amount = invoice.remaining
+    ledger.post(session, tenant.id, [write_off_entry(ledger.chart_for(tenant), invoice, amount, today)])
+    invoice.written_off += amount
+    invoice.remaining = 0
+    invoice.state = states.WRITTEN_OFF
+    session.flush()
+    record(session, tenant.id, [Happening(invoice.id, "written_off", actor, {"amount": amount, "reason": reason})])
+
+
+def mark_overdue(session: Session, tenant: Tenant, *, today: date, actor: str = "system") -> int:
+    """Move open invoices whose due date has passed to ``overdue``; returns how many moved."""
+    due = list(
+        session.scalars(
+            select(Invoice).where(
+                Invoice.tenant_id == tenant.id,
+                Invoice.state.in_((states.UNPAID, states.PARTLY_PAID)),
+                Invoice.due_date < today,
+            )
+        )
+    )
+    for invoice in due:
+        invoice.state = states.OVERDUE
+    session.flush()
+    record(
+        session,
+        tenant.id,
+        [Happening(inv.id, "overdue", actor, {"due_date": inv.due_date.isoformat() if inv.due_date else None, "remaining": inv.remaining}) for inv in due],
+    )
+    return len(due)
+
+
+def _settle(invoice: Invoice, amount: int, today: date) -> None:
+    invoice.remaining -= amount
+    overdue = invoice.due_date is not None and invoice.due_date < today
+    invoice.state = states.open_state_after_change(
+        invoice.state, paid=invoice.paid, remaining=invoice.remaining, overdue=overdue
+    )
+
+
+def _credit_note(tenant: Tenant, invoice: Invoice, amount: int, *, mirror_lines: bool) -> Invoice:
+    note = Invoice(
+        tenant_id=tenant.id,
+        customer_id=invoice.customer_id,
+        kind="credit_note",
+        state=states.PAID,  # applied in full to the invoice it credits at once
+        token=new_web_token(),
+        currency=invoice.currency,
+        credited_invoice_id=invoice.id,
+        buyer=invoice.buyer,
+        info=[],
+        metadata_={},
+        paid=0,
+        credited=0,
+        written_off=0,
+        remaining=0,
+        with_invoice_fee=False,
+    )
+    if mirror_lines:
+        note.lines = [_negated(line) for line in invoice.lines]
+        groups = [VatGroup(g["rate"], -g["net"], -g["vat"]) for g in invoice.vat_summary]
+        note.rounding = -invoice.rounding
+    else:
+        shares = split_credit(amount, [VatGroup(g["rate"], g["net"], g["vat"]) for g in invoice.vat_summary])
+        groups = [VatGroup(s.rate, -s.net, -s.vat) for s in shares]
+        note.lines = [
+            InvoiceLine(
+                tenant_id=tenant.id,
+                position=index + 1,
+                kind="item",
+                description=f"Kreditering av faktura {invoice.number}, {group.rate} % moms",
+                quantity_milli=1000,
+                unit_price=group.net,
+                discount_bp=0,
+                vat_rate=group.rate,
+                net=group.net,
+            )
+            for index, group in enumerate(groups)
+        ]
+        note.rounding = 0
+    note.vat_summary = [g.as_dict() for g in groups]
+    note.net = sum(g.net for g in groups)
+    note.vat = sum(g.vat for g in groups)
+    note.total = note.net + note.vat + note.rounding
+    assert note.total == -amount, "a credit note's total is the credited amount"
+    return note
+
+
+def _negated(line: InvoiceLine) -> InvoiceLine:
+    return InvoiceLine(
+        tenant_id=line.tenant_id,
+        position=line.position,
+        kind=line.kind,
+        item_id=line.item_id,
+        article_no=line.article_no,
+        description=line.description,
+        quantity_milli=line.quantity_milli,
+        unit=line.unit,
+        unit_price=-line.unit_price,
+        discount_bp=line.discount_bp,
+        vat_rate=line.vat_rate,
+        account=line.account,
+        net=-line.net,
+    )

@@ -1,0 +1,55 @@
+"""Appending to invoices' timelines and publishing the matching domain events (outbox)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from kvitt.core.db import utcnow
+from kvitt.core.outbox import enqueue_rows
+from kvitt.invoices.models import InvoiceEvent
+
+DOMAIN_EVENT_JOB = "domain_event"
+
+
+@dataclass
+class Happening:
+    invoice_id: int
+    type: str  # e.g. "issued"; published as "invoice.issued"
+    actor: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def record(session: Session, tenant_id: int, happenings: list[Happening]) -> None:
+    """Append the events to the timelines and enqueue them for subscribers, in one go."""
+    if not happenings:
+        return
+    now = utcnow()
+    session.execute(
+        insert(InvoiceEvent),
+        [
+            {
+                "tenant_id": tenant_id,
+                "invoice_id": h.invoice_id,
+                "type": h.type,
+                "at": now,
+                "actor": h.actor,
+                "data": h.data,
+            }
+            for h in happenings
+        ],
+    )
+    enqueue_rows(
+        session,
+        [
+            {
+                "tenant_id": tenant_id,
+                "kind": DOMAIN_EVENT_JOB,
+                "payload": {"type": f"invoice.{h.type}", "invoice_id": h.invoice_id, "data": h.data},
+            }
+            for h in happenings
+        ],
+    )

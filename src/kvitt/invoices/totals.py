@@ -1,0 +1,106 @@
+"""Invoice arithmetic, pure: line nets, VAT per rate, öresavrundning, credit splits.
+
+Sources:
+- The invoice states the taxable amount and the VAT amount per rate (Mervärdesskattelagen
+  2023:200, 17 kap. on invoice contents), so VAT is computed on the net sum per rate, not per
+  line, and rounded to whole öre (Skatteverket, "Fakturering och avrundning").
+- Swedish VAT rates: 25, 12, 6 and 0 % (ML 2023:200, 9 kap.).
+- Öresavrundning: a total paid in cash is rounded to whole kronor (Riksbanken, 50-öre coin
+  withdrawn 2010); invoices commonly round the amount due the same way, with the
+  difference shown on its own line and booked on BAS 3740.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from kvitt.core.money import QUANTITY_SCALE, round_to_krona, round_to_ore
+
+VAT_RATES = (25, 12, 6, 0)
+BASIS_POINTS = 10_000
+
+
+@dataclass(frozen=True)
+class LineInput:
+    quantity_milli: int
+    unit_price: int  # öre
+    vat_rate: int
+    discount_bp: int = 0  # hundredths of a percent
+
+
+@dataclass(frozen=True)
+class VatGroup:
+    rate: int
+    net: int
+    vat: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"rate": self.rate, "net": self.net, "vat": self.vat}
+
+
+@dataclass(frozen=True)
+class Totals:
+    line_nets: tuple[int, ...]
+    vat_summary: tuple[VatGroup, ...]
+    net: int
+    vat: int
+    rounding: int
+    total: int
+
+
+def line_net(line: LineInput) -> int:
+    """Quantity × unit price less the discount, rounded to whole öre."""
+    gross = Decimal(line.quantity_milli) * line.unit_price / QUANTITY_SCALE
+    discounted = gross * (BASIS_POINTS - line.discount_bp) / BASIS_POINTS
+    return round_to_ore(discounted)
+
+
+def vat_for(net: int, rate: int) -> int:
+    return round_to_ore(Decimal(net) * rate / 100)
+
+
+def compute_totals(lines: Sequence[LineInput], *, round_to_krona_total: bool) -> Totals:
+    nets = tuple(line_net(line) for line in lines)
+    net_per_rate: dict[int, int] = {}
+    for line, net in zip(lines, nets, strict=True):
+        net_per_rate[line.vat_rate] = net_per_rate.get(line.vat_rate, 0) + net
+    groups = tuple(
+        VatGroup(rate, net_per_rate[rate], vat_for(net_per_rate[rate], rate))
+        for rate in sorted(net_per_rate, reverse=True)
+    )
+    return _totals(nets, groups, round_to_krona_total)
+
+
+def _totals(nets: tuple[int, ...], groups: tuple[VatGroup, ...], round_total: bool) -> Totals:
+    net = sum(group.net for group in groups)
+    vat = sum(group.vat for group in groups)
+    gross = net + vat
+    rounded = round_to_krona(gross) if round_total else gross
+    return Totals(nets, groups, net, vat, rounded - gross, rounded)
+
+
+def split_credit(amount: int, groups: Iterable[VatGroup]) -> tuple[VatGroup, ...]:
+    """Split a gross credit ``amount`` (öre, > 0) over the invoice's VAT groups.
+
+    Each rate gets a share proportional to its gross (largest remainder, so the shares add up
+    exactly); within a share, net = share / (1 + rate) rounded and VAT = share − net, so the
+    credit note's total is exactly ``amount`` with no rounding line.
+    """
+    groups = [group for group in groups if group.net + group.vat != 0]
+    if not groups:
+        return ()
+    grosses = [group.net + group.vat for group in groups]
+    whole = sum(grosses)
+    exact = [Decimal(amount) * gross / whole for gross in grosses]
+    shares = [int(value) for value in exact]
+    leftover = amount - sum(shares)
+    by_remainder = sorted(range(len(groups)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for index in by_remainder[:leftover]:
+        shares[index] += 1
+    result = []
+    for group, share in zip(groups, shares, strict=True):
+        net = round_to_ore(Decimal(share) * 100 / (100 + group.rate))
+        result.append(VatGroup(group.rate, net, share - net))
+    return tuple(result)

@@ -1,0 +1,85 @@
+"""Tenants and their API keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kvitt.core.db import utcnow
+from kvitt.core.errors import Conflict, NotFound, ValidationFailed
+from kvitt.core.tokens import hash_api_key, new_api_key
+from kvitt.invoices.models import NumberSeries
+from kvitt.invoices.issuing import INVOICE_SERIES
+from kvitt.tenants.models import ApiKey, Tenant
+from kvitt.tenants.schemas import TenantCreate, TenantSettings
+
+
+def create(session: Session, data: TenantCreate) -> tuple[Tenant, str]:
+    """Create a tenant with its number series and a first API key; returns the key in clear."""
+    if session.scalar(select(Tenant.id).where(Tenant.org_number == data.org_number)) is not None:
+        raise Conflict(f"a tenant with organisation number {data.org_number} exists", param="org_number")
+    values = {k: v for k, v in data.model_dump().items() if v is not None}
+    values.setdefault("vat_number", "SE" + data.org_number.replace("-", "") + "01")
+    tenant = Tenant(**values)
+    session.add(tenant)
+    session.flush()
+    session.add(NumberSeries(tenant_id=tenant.id, name=INVOICE_SERIES, next_value=1))
+    _, secret = create_api_key(session, tenant, "default")
+    return tenant, secret
+
+
+def update_settings(session: Session, tenant: Tenant, data: TenantSettings) -> Tenant:
+    for field, value in data.model_dump(exclude_unset=True).items():
+        if value is None and field not in ("ocr_length", "vat_number", "plusgiro", "swish_number", "bankgiro"):
+            raise ValidationFailed(f"{field} cannot be removed", param=field)
+        setattr(tenant, field, value)
+    if not (tenant.bankgiro or tenant.plusgiro):
+        raise ValidationFailed("a tenant needs a bankgiro or a plusgiro number", param="bankgiro")
+    session.flush()
+    return tenant
+
+
+def create_api_key(session: Session, tenant: Tenant, name: str) -> tuple[ApiKey, str]:
+    secret = new_api_key()
+    key = ApiKey(tenant_id=tenant.id, name=name, key_hash=hash_api_key(secret), key_prefix=secret[:12])
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def list_api_keys(session: Session, tenant: Tenant) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.id)))
+
+
+def revoke_api_key(session: Session, tenant: Tenant, key_id: int) -> ApiKey:
+    key = session.scalar(select(ApiKey).where(ApiKey.tenant_id == tenant.id, ApiKey.id == key_id))
+    if key is None:
+        raise NotFound(f"no API key {key_id}", param="api_key")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.flush()
+    return key
+
+
+def resolve(session: Session, ref: str | None) -> Tenant:
+    """The tenant named by id or organisation number; may be left out when there is only one."""
+    if ref is None:
+        tenants = list(session.scalars(select(Tenant).limit(2)))
+        if len(tenants) == 1:
+            return tenants[0]
+        count = session.scalar(select(func.count(Tenant.id)))
+        raise NotFound("no tenant yet: run 'kvitt init'" if not count else "several tenants: say which with --tenant")
+    tenant = None
+    if ref.isdigit() and len(ref) < 10:
+        tenant = session.get(Tenant, int(ref))
+    if tenant is None:
+        digits = ref.replace("-", "")
+        formatted = f"{digits[:6]}-{digits[6:]}" if len(digits) == 10 else ref
+        tenant = session.scalar(select(Tenant).where(Tenant.org_number == formatted))
+    if tenant is None:
+        raise NotFound(f"no tenant {ref}")
+    return tenant
+
+
+def all_tenants(session: Session) -> list[Tenant]:
+    return list(session.scalars(select(Tenant).order_by(Tenant.id)))

@@ -1,0 +1,149 @@
+"""The job runner: claims due outbox jobs, runs each in its own transaction, retries, buries.
+
+On PostgreSQL any number of workers on any number of machines share the queue
+(``FOR UPDATE SKIP LOCKED``); on SQLite one worker runs inside ``kvitt serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import traceback
+from datetime import date, timedelta
+
+import structlog
+from sqlalchemy import select
+
+from kvitt.core import clock
+from kvitt.core.config import Settings, get_settings
+from kvitt.core.db import Database, utcnow
+from kvitt.core.outbox import DEAD, DONE, PENDING, OutboxJob, backoff_seconds, claim_due_jobs, enqueue, handler_for
+from kvitt.tenants.models import Tenant
+
+log = structlog.get_logger("kvitt.worker")
+
+
+def load_job_handlers() -> None:
+    """Import every feature's jobs module so that its handlers are registered."""
+    import kvitt.invoices.jobs  # noqa: F401
+
+
+class Worker:
+    def __init__(self, db: Database, settings: Settings | None = None, worker_id: str | None = None) -> None:
+        load_job_handlers()
+        self.db = db
+        self.settings = settings or get_settings()
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self._scheduled_for: date | None = None
+
+    def run_once(self) -> int:
+        """Claim and run one batch of due jobs; returns how many ran."""
+        with self.db.transaction() as session:
+            ids = claim_due_jobs(session, self.worker_id, self.settings.worker_batch_size, self.settings.job_lease_seconds)
+        for job_id in ids:
+            self._run(job_id)
+        return len(ids)
+
+    def run_until_idle(self, max_rounds: int = 1000) -> int:
+        total = 0
+        for _ in range(max_rounds):
+            ran = self.run_once()
+            total += ran
+            if not ran:
+                break
+        return total
+
+    def schedule_daily(self, today: date) -> None:
+        """Enqueue each tenant's daily jobs once per day (the dedupe key makes reruns no-ops)."""
+        from kvitt.invoices.jobs import MARK_OVERDUE_JOB
+
+        with self.db.transaction() as session:
+            tenant_ids = list(session.scalars(select(Tenant.id)))
+            existing = set(
+                session.scalars(select(OutboxJob.dedupe_key).where(OutboxJob.dedupe_key.like(f"%:{today.isoformat()}")))
+            )
+            for tenant_id in tenant_ids:
+                key = f"{MARK_OVERDUE_JOB}:{tenant_id}:{today.isoformat()}"
+                if key not in existing:
+                    enqueue(session, MARK_OVERDUE_JOB, {"date": today.isoformat()}, tenant_id=tenant_id, dedupe_key=key)
+        self._scheduled_for = today
+
+    def tick(self) -> int:
+        today = clock.today()
+        if self._scheduled_for != today:
+            try:
+                self.schedule_daily(today)
+            except Exception:  # another worker scheduled the same day first
+                log.info("daily jobs already scheduled", date=today.isoformat())
+                self._scheduled_for = today
+        return self.run_once()
+
+    def run_forever(self) -> None:
+        log.info("worker started", worker=self.worker_id)
+        while True:
+            if not self.tick():
+                time.sleep(self.settings.worker_poll_seconds)
+
+    async def run_forever_async(self) -> None:
+        log.info("embedded worker started", worker=self.worker_id)
+        while True:
+            try:
+                ran = await asyncio.to_thread(self.tick)
+            except Exception:
+                log.exception("worker tick failed")
+                ran = 0
+            if not ran:
+                await asyncio.sleep(self.settings.worker_poll_seconds)
+
+    def _run(self, job_id: int) -> None:
+        try:
+            with self.db.transaction() as session:
+                job = session.get(OutboxJob, job_id)
+                if job is None or job.locked_by != self.worker_id or job.state in (DONE, DEAD):
+                    return
+                handler = handler_for(job.kind)
+                if handler is None:
+                    raise LookupError(f"no handler for job kind {job.kind!r}")
+                handler(session, job)
+                job.state = DONE
+                job.attempts += 1
+                job.finished_at = utcnow()
+                job.locked_by = None
+                job.locked_until = None
+        except Exception as exc:
+            self._record_failure(job_id, exc)
+
+    def _record_failure(self, job_id: int, exc: Exception) -> None:
+        with self.db.transaction() as session:
+            job = session.get(OutboxJob, job_id)
+            if job is None:
+                return
+            job.attempts += 1
+            job.last_error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
+            job.locked_by = None
+            job.locked_until = None
+            if job.attempts >= job.max_attempts:
+                job.state = DEAD
+                job.finished_at = utcnow()
+                log.error("job dead", job=job_id, kind=job.kind, error=job.last_error)
+            else:
+                job.state = PENDING
+                job.run_at = utcnow() + timedelta(seconds=backoff_seconds(job.attempts))
+                log.warning("job failed, will retry", job=job_id, kind=job.kind, attempts=job.attempts)
+
+
+def retry_dead(db: Database, job_ids: list[int] | None = None) -> int:
+    """Put dead jobs (all, or the given ones) back in the queue with a fresh set of attempts."""
+    with db.transaction() as session:
+        query = select(OutboxJob).where(OutboxJob.state == DEAD)
+        if job_ids:
+            query = query.where(OutboxJob.id.in_(job_ids))
+        jobs = list(session.scalars(query))
+        for job in jobs:
+            job.state = PENDING
+            job.attempts = 0
+            job.run_at = utcnow()
+            job.finished_at = None
+        return len(jobs)

@@ -1,0 +1,147 @@
+"""Test databases: every test runs on a fresh database, SQLite or PostgreSQL.
+
+``KVITT_TEST_DB=sqlite`` (default) or ``postgresql`` picks the engine for the whole run;
+``make test`` runs the suite once on each. On PostgreSQL each xdist worker gets its own
+database (pytest-postgresql's janitor creates and drops it), migrated once and emptied
+after every test; on SQLite each test gets a copy of a migrated template file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pytest_postgresql.janitor import DatabaseJanitor
+from sqlalchemy import text
+
+from kvitt.app import create_app
+from kvitt.core.config import Settings
+from kvitt.core.db import Database
+from kvitt.migrations import upgrade
+from kvitt.models import Base
+from kvitt.tenants import service as tenants
+from kvitt.tenants.schemas import TenantCreate
+
+ENGINE = os.environ.get("KVITT_TEST_DB", "sqlite")
+PG_HOST = os.environ.get("KVITT_TEST_PG_HOST", "localhost")
+PG_PORT = int(os.environ.get("KVITT_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("KVITT_TEST_PG_USER", "postgres")
+
+
+def pytest_report_header() -> str:
+    return f"kvitt test database: {ENGINE}"
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[str]:
+    if ENGINE == "postgresql":
+        name = f"kvitt_test_{worker_id}"
+        janitor = DatabaseJanitor(user=PG_USER, host=PG_HOST, port=PG_PORT, dbname=name, version=15)
+        try:
+            janitor.drop()
+        except Exception:
+            pass
+        janitor.init()
+        url = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+        upgrade(url)
+        yield url
+        janitor.drop()
+    else:
+        path = tmp_path_factory.mktemp("db") / "template.db"
+        upgrade(f"sqlite:///{path}")
+        yield str(path)
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> str:
+    if ENGINE == "postgresql":
+        return database_template
+    path = tmp_path / "kvitt.db"
+    shutil.copy(database_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    if ENGINE == "postgresql":
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        with database.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    database.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, embedded_worker=False, public_url="https://kvitt.test")
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database) -> Any:
+    return create_app(settings, db, embedded_worker=False)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+TENANT_A = {"name": "Norrsken Telekom AB", "org_number": "556036-0793", "bankgiro": "5050-1055"}
+TENANT_B = {"name": "Fjällström Energi AB", "org_number": "556016-0680", "bankgiro": "991-2346"}
+
+
+def make_tenant(db: Database, **fields: Any) -> tuple[int, str]:
+    with db.transaction() as session:
+        tenant, key = tenants.create(session, TenantCreate(**fields))
+        return tenant.id, key
+
+
+@pytest.fixture
+def tenant_a(db: Database) -> tuple[int, str]:
+    return make_tenant(db, **TENANT_A)
+
+
+@pytest.fixture
+def tenant_b(db: Database) -> tuple[int, str]:
+    return make_tenant(db, **TENANT_B)
+
+
+class Api:
+    """A client that acts for one tenant."""
+
+    def __init__(self, client: TestClient, key: str, tenant_id: int) -> None:
+        self.client = client
+        self.key = key
+        self.tenant_id = tenant_id
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", **(extra or {})}
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get("/api/v1" + path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.client.post("/api/v1" + path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def patch(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.client.patch("/api/v1" + path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.client.delete("/api/v1" + path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+
+@pytest.fixture
+def api(client: TestClient, tenant_a: tuple[int, str]) -> Api:
+    return Api(client, tenant_a[1], tenant_a[0])
+
+
+@pytest.fixture
+def api_b(client: TestClient, tenant_b: tuple[int, str]) -> Api:
+    return Api(client, tenant_b[1], tenant_b[0])
