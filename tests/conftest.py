@@ -8,6 +8,7 @@ after every test; on SQLite each test gets a copy of a migrated template file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -42,10 +43,8 @@ def database_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) 
     if ENGINE == "postgresql":
         name = f"kvitt_test_{worker_id}"
         janitor = DatabaseJanitor(user=PG_USER, host=PG_HOST, port=PG_PORT, dbname=name, version=15)
-        try:
+        with contextlib.suppress(Exception):
             janitor.drop()
-        except Exception:
-            pass
         janitor.init()
         url = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
         upgrade(url)

@@ -25,7 +25,9 @@ from kvitt.tenants.api import router as tenant_router
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None, *, embedded_worker: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, db: Database | None = None, *, embedded_worker: bool | None = None
+) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     database = db or Database(settings.database_url)
@@ -73,7 +75,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse | HTMLResponse:
         if not request.url.path.startswith("/api/"):
-            return HTMLResponse("<!doctype html><title>Not found</title><h1>Not found</h1>", status_code=exc.status_code)
+            return HTMLResponse(
+                "<!doctype html><title>Not found</title><h1>Not found</h1>", status_code=exc.status_code
+            )
         if exc.status_code == 404:
             return error_response(NotFound(f"no such endpoint: {request.method} {request.url.path}"))
         error = KvittError(str(exc.detail))

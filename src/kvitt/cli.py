@@ -149,7 +149,9 @@ def demo(
     if as_json:
         typer.echo(json.dumps(result))
     else:
-        console.print(f"demo tenant {result['tenant_id']} seeded: {result['customers']} customers, {result['invoices']} invoices")
+        console.print(
+            f"demo tenant {result['tenant_id']} seeded: {result['customers']} customers, {result['invoices']} invoices"
+        )
         console.print(f"API key (shown once): [bold]{result['api_key']}[/bold]")
 
 
@@ -216,7 +218,14 @@ def jobs(
         counts = dict(session.execute(select(OutboxJob.state, func.count()).group_by(OutboxJob.state)).all())
     table = Table("id", "kind", "state", "attempts", "run at", "last error")
     for job in rows:
-        table.add_row(str(job.id), job.kind, job.state, str(job.attempts), job.run_at.isoformat(timespec="seconds"), (job.last_error or "")[:80])
+        table.add_row(
+            str(job.id),
+            job.kind,
+            job.state,
+            str(job.attempts),
+            job.run_at.isoformat(timespec="seconds"),
+            (job.last_error or "")[:80],
+        )
     console.print(table)
     console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no jobs")
 
@@ -265,7 +274,13 @@ def keys_list(tenant: TenantOption = None) -> None:
         keys = tenants.list_api_keys(session, _tenant(session, tenant))
     table = Table("id", "name", "prefix", "created", "revoked")
     for key in keys:
-        table.add_row(str(key.id), key.name, key.key_prefix + "…", key.created_at.isoformat(timespec="seconds"), key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "")
+        table.add_row(
+            str(key.id),
+            key.name,
+            key.key_prefix + "…",
+            key.created_at.isoformat(timespec="seconds"),
+            key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+        )
     console.print(table)
 
 

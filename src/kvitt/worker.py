@@ -41,7 +41,9 @@ class Worker:
     def run_once(self) -> int:
         """Claim and run one batch of due jobs; returns how many ran."""
         with self.db.transaction() as session:
-            ids = claim_due_jobs(session, self.worker_id, self.settings.worker_batch_size, self.settings.job_lease_seconds)
+            ids = claim_due_jobs(
+                session, self.worker_id, self.settings.worker_batch_size, self.settings.job_lease_seconds
+            )
         for job_id in ids:
             self._run(job_id)
         return len(ids)

@@ -28,11 +28,11 @@ def get_many(session: Session, tenant: Tenant, item_ids: Iterable[int]) -> dict[
 
 
 def create(session: Session, tenant: Tenant, data: ItemCreate) -> Item:
-    exists = session.scalar(
-        select(Item.id).where(Item.tenant_id == tenant.id, Item.article_no == data.article_no)
-    )
+    exists = session.scalar(select(Item.id).where(Item.tenant_id == tenant.id, Item.article_no == data.article_no))
     if exists is not None:
-        raise Conflict(f"article number {data.article_no} is already used", param="article_no", code="duplicate_article_no")
+        raise Conflict(
+            f"article number {data.article_no} is already used", param="article_no", code="duplicate_article_no"
+        )
     item = Item(tenant_id=tenant.id, active=True, **data.model_dump())
     session.add(item)
     session.flush()

@@ -52,9 +52,7 @@ def param_path(loc: Sequence[str | int]) -> str:
 
 def validation_error(exc: RequestValidationError) -> KvittError:
     errors = list(exc.errors())
-    details = [
-        {"param": param_path(e.get("loc", ())), "message": _message(e)} for e in errors
-    ]
+    details = [{"param": param_path(e.get("loc", ())), "message": _message(e)} for e in errors]
     first = details[0] if details else {"param": None, "message": "invalid request"}
     code = "parameter_missing" if errors and errors[0].get("type") == "missing" else "invalid_value"
     message = f"{first['param']}: {first['message']}" if first["param"] else str(first["message"])

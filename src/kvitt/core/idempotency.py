@@ -35,9 +35,7 @@ def find(session: Session, tenant_id: int, key: str) -> IdempotencyRecord | None
     )
 
 
-def remember(
-    session: Session, tenant_id: int, key: str, request_hash: str, status_code: int, response: Any
-) -> None:
+def remember(session: Session, tenant_id: int, key: str, request_hash: str, status_code: int, response: Any) -> None:
     session.add(
         IdempotencyRecord(
             tenant_id=tenant_id, key=key, request_hash=request_hash, status_code=status_code, response=response

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kvitt.core.db import Base, BigId, JsonType, UtcDateTime, is_postgresql, utcnow
@@ -93,7 +93,7 @@ def enqueue_rows(session: Session, rows: list[dict[str, Any]]) -> None:
             row.setdefault("state", PENDING)
             row.setdefault("attempts", 0)
             row.setdefault("max_attempts", 8)
-        session.execute(OutboxJob.__table__.insert(), rows)
+        session.execute(insert(OutboxJob), rows)
 
 
 def claim_due_jobs(session: Session, worker_id: str, limit: int, lease_seconds: int) -> list[int]:
@@ -102,9 +102,9 @@ def claim_due_jobs(session: Session, worker_id: str, limit: int, lease_seconds: 
     A running job whose lease has expired (its worker died) is due again.
     """
     now = utcnow()
-    due = (
-        (OutboxJob.state == PENDING) & (OutboxJob.run_at <= now)
-    ) | ((OutboxJob.state == RUNNING) & (OutboxJob.locked_until < now))
+    due = ((OutboxJob.state == PENDING) & (OutboxJob.run_at <= now)) | (
+        (OutboxJob.state == RUNNING) & (OutboxJob.locked_until < now)
+    )
     query = select(OutboxJob.id).where(due).order_by(OutboxJob.run_at, OutboxJob.id).limit(limit)
     if is_postgresql(session):
         query = query.with_for_update(skip_locked=True)

@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 
 def _reject_float(value: Any) -> Any:
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise ValueError("amounts are integers of öre (e.g. 31600 for 316,00 kr)")
     return value
 

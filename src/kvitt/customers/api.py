@@ -43,9 +43,7 @@ def list_customers(
     page = service.list_page(
         session, tenant, limit=limit, starting_after=starting_after, customer_no=customer_no, email=email
     )
-    return ListResponse[CustomerOut](
-        data=[CustomerOut.model_validate(c) for c in page.items], has_more=page.has_more
-    )
+    return ListResponse[CustomerOut](data=[CustomerOut.model_validate(c) for c in page.items], has_more=page.has_more)
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
@@ -54,9 +52,7 @@ def get_customer(customer_id: int, session: SessionDep, tenant: TenantDep) -> Cu
 
 
 @router.patch("/{customer_id}", response_model=CustomerOut)
-def update_customer(
-    customer_id: int, body: CustomerUpdate, session: SessionDep, tenant: TenantDep
-) -> CustomerOut:
+def update_customer(customer_id: int, body: CustomerUpdate, session: SessionDep, tenant: TenantDep) -> CustomerOut:
     return _out(session, tenant, service.update(session, tenant, customer_id, body))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from kvitt.core import identity
 from kvitt.core.schemas import Input
@@ -41,7 +41,7 @@ class CustomerCreate(_ContactFields):
     country: str = "SE"
     delivery_method: DeliveryMethod | None = None
     language: Language = "sv"
-    attributes: dict[str, Any] = {}
+    attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("customer_no", "name")
     @classmethod

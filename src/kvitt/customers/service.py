@@ -17,9 +17,7 @@ from kvitt.tenants.models import Tenant
 
 
 def get(session: Session, tenant: Tenant, customer_id: int) -> Customer:
-    customer = session.scalar(
-        select(Customer).where(Customer.tenant_id == tenant.id, Customer.id == customer_id)
-    )
+    customer = session.scalar(select(Customer).where(Customer.tenant_id == tenant.id, Customer.id == customer_id))
     if customer is None:
         raise NotFound(f"no customer {customer_id}", param="customer")
     return customer
@@ -32,9 +30,7 @@ def get_many(session: Session, tenant: Tenant, customer_ids: Iterable[int]) -> d
 
 
 def find_by_number(session: Session, tenant: Tenant, customer_no: str) -> Customer | None:
-    return session.scalar(
-        select(Customer).where(Customer.tenant_id == tenant.id, Customer.customer_no == customer_no)
-    )
+    return session.scalar(select(Customer).where(Customer.tenant_id == tenant.id, Customer.customer_no == customer_no))
 
 
 def create(session: Session, tenant: Tenant, data: CustomerCreate) -> Customer:

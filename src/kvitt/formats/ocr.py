@@ -29,9 +29,7 @@ def luhn_check_digit(digits: str) -> int:
 
 def has_valid_check_digit(reference: str) -> bool:
     return (
-        len(reference) >= MIN_LENGTH
-        and reference.isdigit()
-        and luhn_check_digit(reference[:-1]) == int(reference[-1])
+        len(reference) >= MIN_LENGTH and reference.isdigit() and luhn_check_digit(reference[:-1]) == int(reference[-1])
     )
 
 

@@ -144,7 +144,9 @@ def get_invoice(invoice_id: int, session: SessionDep, tenant: TenantDep, base_ur
 
 
 @router.patch("/{invoice_id}", response_model=InvoiceOut)
-def update_invoice(invoice_id: int, body: InvoiceUpdate, session: SessionDep, tenant: TenantDep, base_url: PublicUrl) -> InvoiceOut:
+def update_invoice(
+    invoice_id: int, body: InvoiceUpdate, session: SessionDep, tenant: TenantDep, base_url: PublicUrl
+) -> InvoiceOut:
     invoice = service.get(session, tenant, invoice_id, for_update=True)
     return _with_events(session, tenant, service.update_draft(session, tenant, invoice, body, actor=ACTOR), base_url)
 
@@ -173,7 +175,9 @@ def credit_invoice(
 
 
 @router.post("/{invoice_id}/payments", response_model=InvoiceOut)
-def pay_invoice(invoice_id: int, body: PaymentIn, session: SessionDep, tenant: TenantDep, base_url: PublicUrl) -> InvoiceOut:
+def pay_invoice(
+    invoice_id: int, body: PaymentIn, session: SessionDep, tenant: TenantDep, base_url: PublicUrl
+) -> InvoiceOut:
     invoice = service.get(session, tenant, invoice_id, for_update=True)
     today = clock.today()
     service.record_payment(

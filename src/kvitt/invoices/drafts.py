@@ -25,12 +25,10 @@ from kvitt.tenants.models import Tenant
 FEE_TEXT = {"sv": "Fakturaavgift", "en": "Invoice fee"}
 
 
-def create_drafts(
-    session: Session, tenant: Tenant, inputs: list[InvoiceCreate], *, actor: str
-) -> list[Invoice]:
+def create_drafts(session: Session, tenant: Tenant, inputs: list[InvoiceCreate], *, actor: str) -> list[Invoice]:
     """Create draft invoices (one or many: batch callers save round trips)."""
     customer_map = customers.get_many(session, tenant, {data.customer for data in inputs})
-    item_map = catalog.get_many(session, tenant, {l.item for d in inputs for l in d.lines if l.item})
+    item_map = catalog.get_many(session, tenant, {line.item for d in inputs for line in d.lines if line.item})
     invoices = []
     for data in inputs:
         customer = customer_map.get(data.customer)
@@ -78,7 +76,7 @@ def update_draft(session: Session, tenant: Tenant, invoice: Invoice, data: Invoi
     if "invoice_fee" in changes:
         invoice.with_invoice_fee = _wants_fee(tenant, data.invoice_fee)
     lines = data.lines if data.lines is not None else [_line_in(line) for line in invoice.lines if line.kind == "item"]
-    item_map = catalog.get_many(session, tenant, {l.item for l in lines if l.item})
+    item_map = catalog.get_many(session, tenant, {line.item for line in lines if line.item})
     language = customers.get(session, tenant, invoice.customer_id).language
     _set_lines(tenant, invoice, lines, item_map, language)
     session.flush()
@@ -96,9 +94,7 @@ def _wants_fee(tenant: Tenant, asked: bool | None) -> bool:
     return tenant.invoice_fee > 0 if asked is None else asked and tenant.invoice_fee > 0
 
 
-def _set_lines(
-    tenant: Tenant, invoice: Invoice, lines: list[LineIn], items: dict[int, Any], language: str
-) -> None:
+def _set_lines(tenant: Tenant, invoice: Invoice, lines: list[LineIn], items: dict[int, Any], language: str) -> None:
     rows = [_line_row(tenant, index, line, items) for index, line in enumerate(lines)]
     if invoice.with_invoice_fee and rows:
         rows.append(_fee_row(tenant, len(rows), rows, language))

@@ -16,9 +16,11 @@ def document_entry(chart: ChartOfAccounts, doc: Invoice, *, receivable_of: int) 
     ``receivable_of`` is the invoice whose receivable moves: the document itself for an
     invoice, the credited invoice for a credit note.
     """
+    if doc.invoice_date is None:
+        raise ValueError("a document is posted when it is issued, on its invoice date")
     title = "Kreditfaktura" if doc.kind == "credit_note" else "Faktura"
     entry = EntryDraft(
-        date=doc.invoice_date or date.today(),
+        date=doc.invoice_date,
         kind=doc.kind,
         text=f"{title} {doc.number}",
         invoice_id=doc.id,
@@ -38,7 +40,9 @@ def document_entry(chart: ChartOfAccounts, doc: Invoice, *, receivable_of: int) 
 
 
 def payment_entry(chart: ChartOfAccounts, invoice: Invoice, amount: int, on: date, reference: str | None) -> EntryDraft:
-    entry = EntryDraft(on, "payment", f"Betalning faktura {invoice.number}" + (f" ({reference})" if reference else ""), invoice.id)
+    entry = EntryDraft(
+        on, "payment", f"Betalning faktura {invoice.number}" + (f" ({reference})" if reference else ""), invoice.id
+    )
     entry.add(chart[BANK], amount)
     entry.add(chart[RECEIVABLES], -amount, customer_id=invoice.customer_id, invoice_id=invoice.id)
     return entry

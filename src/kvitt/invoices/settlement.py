@@ -43,15 +43,20 @@ def record_payment(
     invoice.paid += amount
     _settle(invoice, amount, today)
     session.flush()
-    happenings = [Happening(invoice.id, "payment", actor, {"amount": amount, "date": on.isoformat(), "reference": reference, "remaining": invoice.remaining})]
+    happenings = [
+        Happening(
+            invoice.id,
+            "payment",
+            actor,
+            {"amount": amount, "date": on.isoformat(), "reference": reference, "remaining": invoice.remaining},
+        )
+    ]
     if invoice.state == states.PAID:
         happenings.append(Happening(invoice.id, "paid", actor, {"total": invoice.total}))
     record(session, tenant.id, happenings)
 
 
-def credit(
-    session: Session, tenant: Tenant, invoice: Invoice, data: CreditIn, *, today: date, actor: str
-) -> Invoice:
+def credit(session: Session, tenant: Tenant, invoice: Invoice, data: CreditIn, *, today: date, actor: str) -> Invoice:
     """Issue a credit note for the whole invoice, what remains of it, or an amount."""
     states.require_action(invoice.kind, invoice.state, "credit")
     untouched = invoice.paid == 0 and invoice.credited == 0 and invoice.written_off == 0
@@ -86,14 +91,21 @@ def credit(
         session,
         tenant.id,
         [
-            Happening(invoice.id, "credited", actor, {"amount": amount, "credit_note": note.id, "credit_note_number": note.number, "reason": data.reason}),
+            Happening(
+                invoice.id,
+                "credited",
+                actor,
+                {"amount": amount, "credit_note": note.id, "credit_note_number": note.number, "reason": data.reason},
+            ),
             Happening(note.id, "issued", actor, {"number": note.number, "credits": invoice.id, "total": note.total}),
         ],
     )
     return note
 
 
-def write_off(session: Session, tenant: Tenant, invoice: Invoice, *, today: date, reason: str | None, actor: str) -> None:
+def write_off(
+    session: Session, tenant: Tenant, invoice: Invoice, *, today: date, reason: str | None, actor: str
+) -> None:
     states.require_action(invoice.kind, invoice.state, "write_off")
     amount = invoice.remaining
     ledger.post(session, tenant.id, [write_off_entry(ledger.chart_for(tenant), invoice, amount, today)])
@@ -121,7 +133,15 @@ def mark_overdue(session: Session, tenant: Tenant, *, today: date, actor: str = 
     record(
         session,
         tenant.id,
-        [Happening(inv.id, "overdue", actor, {"due_date": inv.due_date.isoformat() if inv.due_date else None, "remaining": inv.remaining}) for inv in due],
+        [
+            Happening(
+                inv.id,
+                "overdue",
+                actor,
+                {"due_date": inv.due_date.isoformat() if inv.due_date else None, "remaining": inv.remaining},
+            )
+            for inv in due
+        ],
     )
     return len(due)
 

@@ -45,7 +45,5 @@ class EntryDraft:
             text=text,
             invoice_id=self.invoice_id,
             reverses_entry_id=entry_id,
-            postings=[
-                Posting(p.account, -p.amount, p.customer_id, p.invoice_id) for p in self.postings
-            ],
+            postings=[Posting(p.account, -p.amount, p.customer_id, p.invoice_id) for p in self.postings],
         )

@@ -88,9 +88,7 @@ def invoice_receivable(session: Session, tenant: Tenant, invoice_id: int) -> int
     )
 
 
-def account_balances(
-    session: Session, tenant_id: int, *, until: date | None = None
-) -> dict[str, int]:
+def account_balances(session: Session, tenant_id: int, *, until: date | None = None) -> dict[str, int]:
     """Trial balance: the sum per account (debit positive)."""
     query = (
         select(JournalLine.account, func.sum(JournalLine.amount))

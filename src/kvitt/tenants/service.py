@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 from kvitt.core.db import utcnow
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.tokens import hash_api_key, new_api_key
-from kvitt.invoices.models import NumberSeries
 from kvitt.invoices.issuing import INVOICE_SERIES
+from kvitt.invoices.models import NumberSeries
 from kvitt.tenants.models import ApiKey, Tenant
 from kvitt.tenants.schemas import TenantCreate, TenantSettings
 
