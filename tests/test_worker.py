@@ -1,0 +1,147 @@
+"""The outbox and the worker: jobs exist exactly when their change does, retry, die, replay."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from kvitt.core.db import Database, utcnow
+from kvitt.core.outbox import DEAD, DONE, PENDING, OutboxJob, claim_due_jobs, enqueue, handles
+from kvitt.customers import service as customers
+from kvitt.customers.schemas import CustomerCreate
+from kvitt.invoices import service as invoices
+from kvitt.invoices import states
+from kvitt.invoices.schemas import InvoiceCreate, LineIn
+from kvitt.tenants.models import Tenant
+from kvitt.worker import Worker, retry_dead
+from tests.conftest import ENGINE, TENANT_A, make_tenant
+
+FLAKY = "test.flaky"
+calls: list[dict[str, Any]] = []
+
+
+@handles(FLAKY)
+def flaky_handler(session: Any, job: OutboxJob) -> None:
+    calls.append(job.payload)
+    if job.payload.get("fail"):
+        raise RuntimeError("provider said no")
+
+
+def _issue_one(db: Database, tenant_id: int, *, due: date) -> int:
+    with db.transaction() as session:
+        tenant = session.get(Tenant, tenant_id)
+        assert tenant is not None
+        customer = customers.create(session, tenant, CustomerCreate(customer_no="7", name="Sven Berg"))
+        line = LineIn(description="Abonnemang", quantity="1", unit_price=19900, vat_rate=25)
+        (draft,) = invoices.create_drafts(
+            session, tenant, [InvoiceCreate(customer=customer.id, lines=[line], due_date=due)], actor="test"
+        )
+        invoices.issue(session, tenant, [draft], today=due - timedelta(days=30), actor="test")
+        return draft.id
+
+
+def _count(db: Database, **where: Any) -> int:
+    with db.transaction() as session:
+        query = select(func.count(OutboxJob.id))
+        for column, value in where.items():
+            query = query.where(getattr(OutboxJob, column) == value)
+        return int(session.scalar(query) or 0)
+
+
+def test_domain_events_are_enqueued_with_the_change_and_only_with_it(db: Database) -> None:
+    tenant_id, _ = make_tenant(db, **TENANT_A)
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        tenant = session.get(Tenant, tenant_id)
+        assert tenant is not None
+        kalle = customers.create(session, tenant, CustomerCreate(customer_no="1", name="Kalle"))
+        invoices.create_drafts(
+            session,
+            tenant,
+            [InvoiceCreate(customer=kalle.id, lines=[LineIn(description="x", unit_price=100, vat_rate=25)])],
+            actor="test",
+        )
+        raise RuntimeError("the request failed after the change")
+    assert _count(db) == 0
+
+    _issue_one(db, tenant_id, due=date(2026, 12, 31))
+    assert _count(db, kind="domain_event") == 2  # created, issued
+    assert Worker(db).run_until_idle() == 2
+    assert _count(db, state=DONE) == 2
+
+
+def test_a_failing_job_backs_off_then_dies_and_can_be_replayed(db: Database) -> None:
+    calls.clear()
+    with db.transaction() as session:
+        enqueue(session, FLAKY, {"fail": True}, tenant_id=None, max_attempts=2)
+    worker = Worker(db)
+    assert worker.run_once() == 1
+    with db.transaction() as session:
+        job = session.scalars(select(OutboxJob)).one()
+        assert job.state == PENDING and job.attempts == 1
+        assert job.run_at > utcnow()  # backoff: not due again at once
+        assert "provider said no" in (job.last_error or "")
+        job.run_at = utcnow()  # let time pass
+    assert worker.run_once() == 1
+    with db.transaction() as session:
+        job = session.scalars(select(OutboxJob)).one()
+        assert job.state == DEAD and job.attempts == 2
+        job.payload = {"fail": False}
+    assert worker.run_once() == 0  # the dead stay dead
+    assert retry_dead(db) == 1
+    assert worker.run_once() == 1
+    assert _count(db, state=DONE) == 1
+    assert len(calls) == 3
+
+
+def test_a_job_whose_worker_died_is_taken_over_after_its_lease(db: Database) -> None:
+    with db.transaction() as session:
+        enqueue(session, FLAKY, {}, tenant_id=None)
+    with db.transaction() as session:
+        assert len(claim_due_jobs(session, "crashed-worker", 10, lease_seconds=300)) == 1
+    assert Worker(db).run_once() == 0  # still leased to the crashed worker
+    with db.transaction() as session:
+        job = session.scalars(select(OutboxJob)).one()
+        job.locked_until = utcnow() - timedelta(seconds=1)
+    assert Worker(db).run_once() == 1
+    assert _count(db, state=DONE) == 1
+
+
+@pytest.mark.skipif(
+    ENGINE != "postgresql", reason="SKIP LOCKED sharing is a PostgreSQL feature; SQLite runs one worker"
+)
+def test_two_workers_claim_disjoint_jobs_on_postgresql(db: Database) -> None:
+    with db.transaction() as session:
+        for n in range(10):
+            enqueue(session, FLAKY, {"n": n}, tenant_id=None)
+    first = db.sessions()
+    second = db.sessions()
+    try:
+        mine = claim_due_jobs(first, "worker-1", 6, lease_seconds=300)  # locks held: not committed yet
+        theirs = claim_due_jobs(second, "worker-2", 6, lease_seconds=300)
+        assert len(mine) == 6 and len(theirs) == 4
+        assert not set(mine) & set(theirs)
+        first.commit()
+        second.commit()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_daily_schedule_is_enqueued_once_and_marks_invoices_overdue(db: Database) -> None:
+    tenant_id, _ = make_tenant(db, **TENANT_A)
+    invoice_id = _issue_one(db, tenant_id, due=date(2026, 11, 20))
+    worker = Worker(db)
+    worker.schedule_daily(date(2026, 11, 25))
+    worker.schedule_daily(date(2026, 11, 25))  # a second worker, or a restart, the same day
+    assert _count(db, kind="invoices.mark_overdue") == 1
+    worker.run_until_idle()
+    with db.transaction() as session:
+        tenant = session.get(Tenant, tenant_id)
+        assert tenant is not None
+        invoice = invoices.get(session, tenant, invoice_id)
+        assert invoice.state == states.OVERDUE
+        events = [e.type for e in invoices.events_of(session, tenant, [invoice_id])[invoice_id]]
+        assert events == ["created", "issued", "overdue"]
