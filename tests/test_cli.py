@@ -10,12 +10,14 @@ from typer.testing import CliRunner
 
 from kvitt.cli import app
 from kvitt.core.config import get_settings
+from kvitt.core.db import Database
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def cli_env(database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The CLI on the test database (through `db`, so that PostgreSQL is emptied afterwards)."""
     monkeypatch.setenv("KVITT_DATABASE_URL", database_url)
     get_settings.cache_clear()
     yield database_url
