@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from kvitt.catalog import service
 from kvitt.catalog.schemas import ItemCreate, ItemOut, ItemUpdate
-from kvitt.core.api import TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
 from kvitt.tenants.models import Tenant
@@ -29,7 +29,7 @@ def list_items(
     session: SessionDep,
     tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    starting_after: int | None = None,
+    starting_after: QueryId = None,
     active: bool | None = None,
 ) -> ListResponse[ItemOut]:
     page = service.list_page(session, tenant, limit=limit, starting_after=starting_after, active=active)
@@ -37,16 +37,16 @@ def list_items(
 
 
 @router.get("/{item_id}", response_model=ItemOut)
-def get_item(item_id: int, session: SessionDep, tenant: TenantDep) -> ItemOut:
+def get_item(item_id: PathId, session: SessionDep, tenant: TenantDep) -> ItemOut:
     return ItemOut.model_validate(service.get(session, tenant, item_id))
 
 
 @router.patch("/{item_id}", response_model=ItemOut)
-def update_item(item_id: int, body: ItemUpdate, session: SessionDep, tenant: TenantDep) -> ItemOut:
+def update_item(item_id: PathId, body: ItemUpdate, session: SessionDep, tenant: TenantDep) -> ItemOut:
     return ItemOut.model_validate(service.update(session, tenant, item_id, body))
 
 
 @router.delete("/{item_id}")
-def delete_item(item_id: int, session: SessionDep, tenant: TenantDep) -> dict[str, object]:
+def delete_item(item_id: PathId, session: SessionDep, tenant: TenantDep) -> dict[str, object]:
     service.delete(session, tenant, item_id)
     return {"id": item_id, "object": "item", "deleted": True}

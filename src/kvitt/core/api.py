@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,10 +24,13 @@ from sqlalchemy.orm import Session
 
 from kvitt.core import idempotency
 from kvitt.core.errors import AuthenticationFailed, Conflict, KvittError, ValidationFailed
+from kvitt.core.schemas import MAX_ID
 from kvitt.core.tokens import hash_api_key
 from kvitt.tenants.models import ApiKey, Tenant
 
 IDEMPOTENCY_HEADER = "idempotency-key"
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 MAX_IDEMPOTENCY_KEY = 255
 
 

@@ -22,13 +22,22 @@ def _quantity(value: Any) -> Decimal:
     if isinstance(value, float):
         raise ValueError('quantities are decimal strings, e.g. "2.5"')
     try:
-        return parse_quantity(value)
+        quantity = parse_quantity(value)
     except MoneyError as exc:
         raise ValueError(str(exc)) from exc
+    if abs(quantity) > MAX_QUANTITY:
+        raise ValueError(f"quantity must be at most {MAX_QUANTITY}")
+    return quantity
 
 
-# Amounts in öre: integers only, so "316.5" or 316.5 is refused rather than guessed at.
-Ore = Annotated[int, BeforeValidator(_reject_float), Field(strict=True)]
+# Ids are positive 64-bit integers (BIGINT); anything else cannot name an object.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Amounts in öre: integers only, so "316.5" or 316.5 is refused rather than guessed at; at most
+# 1,000,000,000 kr a figure, so that sums stay far inside BIGINT.
+MAX_AMOUNT = 100_000_000_000
+Ore = Annotated[int, BeforeValidator(_reject_float), Field(strict=True, ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
+MAX_QUANTITY = Decimal(1_000_000)
 Quantity = Annotated[
     Decimal,
     BeforeValidator(_quantity),

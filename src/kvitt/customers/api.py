@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from kvitt.core.api import TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
 from kvitt.customers import service
@@ -36,7 +36,7 @@ def list_customers(
     session: SessionDep,
     tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    starting_after: int | None = None,
+    starting_after: QueryId = None,
     customer_no: str | None = None,
     email: str | None = None,
 ) -> ListResponse[CustomerOut]:
@@ -47,16 +47,16 @@ def list_customers(
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
-def get_customer(customer_id: int, session: SessionDep, tenant: TenantDep) -> CustomerOut:
+def get_customer(customer_id: PathId, session: SessionDep, tenant: TenantDep) -> CustomerOut:
     return _out(session, tenant, service.get(session, tenant, customer_id))
 
 
 @router.patch("/{customer_id}", response_model=CustomerOut)
-def update_customer(customer_id: int, body: CustomerUpdate, session: SessionDep, tenant: TenantDep) -> CustomerOut:
+def update_customer(customer_id: PathId, body: CustomerUpdate, session: SessionDep, tenant: TenantDep) -> CustomerOut:
     return _out(session, tenant, service.update(session, tenant, customer_id, body))
 
 
 @router.delete("/{customer_id}", status_code=200)
-def delete_customer(customer_id: int, session: SessionDep, tenant: TenantDep) -> dict[str, object]:
+def delete_customer(customer_id: PathId, session: SessionDep, tenant: TenantDep) -> dict[str, object]:
     service.delete(session, tenant, customer_id)
     return {"id": customer_id, "object": "customer", "deleted": True}

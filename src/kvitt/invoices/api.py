@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from kvitt.core import clock
-from kvitt.core.api import TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
 from kvitt.core.money import format_quantity
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
@@ -109,15 +109,15 @@ def list_invoices(
     tenant: TenantDep,
     base_url: PublicUrl,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    starting_after: int | None = None,
+    starting_after: QueryId = None,
     state: Literal[states.STATES] | None = None,  # type: ignore[valid-type]
-    customer: int | None = None,
+    customer: QueryId = None,
     kind: Literal["invoice", "credit_note"] | None = None,
     invoice_date_from: date | None = None,
     invoice_date_to: date | None = None,
     due_date_from: date | None = None,
     due_date_to: date | None = None,
-    number: int | None = None,
+    number: QueryId = None,
     ocr: str | None = None,
 ) -> ListResponse[InvoiceOut]:
     page = service.list_page(
@@ -139,26 +139,26 @@ def list_invoices(
 
 
 @router.get("/{invoice_id}", response_model=InvoiceOut)
-def get_invoice(invoice_id: int, session: SessionDep, tenant: TenantDep, base_url: PublicUrl) -> InvoiceOut:
+def get_invoice(invoice_id: PathId, session: SessionDep, tenant: TenantDep, base_url: PublicUrl) -> InvoiceOut:
     return _with_events(session, tenant, service.get(session, tenant, invoice_id), base_url)
 
 
 @router.patch("/{invoice_id}", response_model=InvoiceOut)
 def update_invoice(
-    invoice_id: int, body: InvoiceUpdate, session: SessionDep, tenant: TenantDep, base_url: PublicUrl
+    invoice_id: PathId, body: InvoiceUpdate, session: SessionDep, tenant: TenantDep, base_url: PublicUrl
 ) -> InvoiceOut:
     invoice = service.get(session, tenant, invoice_id, for_update=True)
     return _with_events(session, tenant, service.update_draft(session, tenant, invoice, body, actor=ACTOR), base_url)
 
 
 @router.delete("/{invoice_id}")
-def delete_invoice(invoice_id: int, session: SessionDep, tenant: TenantDep) -> dict[str, object]:
+def delete_invoice(invoice_id: PathId, session: SessionDep, tenant: TenantDep) -> dict[str, object]:
     service.delete_draft(session, service.get(session, tenant, invoice_id, for_update=True))
     return {"id": invoice_id, "object": "invoice", "deleted": True}
 
 
 @router.post("/{invoice_id}/issue", response_model=InvoiceOut)
-def issue_invoice(invoice_id: int, session: SessionDep, tenant: TenantDep, base_url: PublicUrl) -> InvoiceOut:
+def issue_invoice(invoice_id: PathId, session: SessionDep, tenant: TenantDep, base_url: PublicUrl) -> InvoiceOut:
     invoice = service.get(session, tenant, invoice_id, for_update=True)
     service.issue(session, tenant, [invoice], today=clock.today(), actor=ACTOR)
     return _with_events(session, tenant, invoice, base_url)
@@ -166,7 +166,7 @@ def issue_invoice(invoice_id: int, session: SessionDep, tenant: TenantDep, base_
 
 @router.post("/{invoice_id}/credit", response_model=InvoiceOut, status_code=201)
 def credit_invoice(
-    invoice_id: int, session: SessionDep, tenant: TenantDep, base_url: PublicUrl, body: CreditIn | None = None
+    invoice_id: PathId, session: SessionDep, tenant: TenantDep, base_url: PublicUrl, body: CreditIn | None = None
 ) -> InvoiceOut:
     """Issue a credit note; the response is the credit note (its ``credited_invoice`` names the invoice)."""
     invoice = service.get(session, tenant, invoice_id, for_update=True)
@@ -176,7 +176,7 @@ def credit_invoice(
 
 @router.post("/{invoice_id}/payments", response_model=InvoiceOut)
 def pay_invoice(
-    invoice_id: int, body: PaymentIn, session: SessionDep, tenant: TenantDep, base_url: PublicUrl
+    invoice_id: PathId, body: PaymentIn, session: SessionDep, tenant: TenantDep, base_url: PublicUrl
 ) -> InvoiceOut:
     invoice = service.get(session, tenant, invoice_id, for_update=True)
     today = clock.today()
@@ -188,7 +188,7 @@ def pay_invoice(
 
 @router.post("/{invoice_id}/write-off", response_model=InvoiceOut)
 def write_off_invoice(
-    invoice_id: int, session: SessionDep, tenant: TenantDep, base_url: PublicUrl, body: WriteOffIn | None = None
+    invoice_id: PathId, session: SessionDep, tenant: TenantDep, base_url: PublicUrl, body: WriteOffIn | None = None
 ) -> InvoiceOut:
     invoice = service.get(session, tenant, invoice_id, for_update=True)
     service.write_off(session, tenant, invoice, today=clock.today(), reason=(body or WriteOffIn()).reason, actor=ACTOR)
@@ -196,7 +196,7 @@ def write_off_invoice(
 
 
 @router.get("/{invoice_id}/events", response_model=ListResponse[EventOut])
-def invoice_events(invoice_id: int, session: SessionDep, tenant: TenantDep) -> ListResponse[EventOut]:
+def invoice_events(invoice_id: PathId, session: SessionDep, tenant: TenantDep) -> ListResponse[EventOut]:
     invoice = service.get(session, tenant, invoice_id)
     events = service.events_of(session, tenant, [invoice.id])[invoice.id]
     return ListResponse[EventOut](

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kvitt.catalog import service as catalog
-from kvitt.core.errors import NotFound
+from kvitt.core.errors import NotFound, ValidationFailed
 from kvitt.core.money import milli_to_quantity, quantity_to_milli
+from kvitt.core.schemas import MAX_AMOUNT
 from kvitt.core.tokens import new_web_token
 from kvitt.customers import service as customers
 from kvitt.invoices import states
@@ -102,6 +103,10 @@ def _set_lines(tenant: Tenant, invoice: Invoice, lines: list[LineIn], items: dic
         [LineInput(r["quantity_milli"], r["unit_price"], r["vat_rate"], r["discount_bp"]) for r in rows],
         round_to_krona_total=tenant.round_to_krona,
     )
+    if abs(totals.total) > MAX_AMOUNT or any(abs(net) > MAX_AMOUNT for net in totals.line_nets):
+        raise ValidationFailed(
+            f"an invoice may come to at most {MAX_AMOUNT} öre", param="lines", code="amount_too_large"
+        )
     invoice.lines = [
         InvoiceLine(tenant_id=tenant.id, net=net, **row) for row, net in zip(rows, totals.line_nets, strict=True)
     ]

@@ -9,13 +9,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from kvitt.core.schemas import Input, Ore, Quantity, VatRate
+from kvitt.core.schemas import Id, Input, Ore, Quantity, VatRate
 
 MAX_LINES = 1000
 
 
 class LineIn(Input):
-    item: int | None = None
+    item: Id | None = None
     description: str | None = Field(default=None, max_length=500)
     quantity: Quantity = Decimal(1)
     unit: str | None = Field(default=None, max_length=20)
@@ -46,7 +46,7 @@ class InfoBlock(Input):
 
 
 class InvoiceCreate(Input):
-    customer: int
+    customer: Id
     lines: list[LineIn] = Field(default_factory=list, max_length=MAX_LINES)
     currency: Literal["SEK"] = "SEK"
     invoice_date: date | None = None
@@ -65,7 +65,7 @@ class InvoiceCreate(Input):
 
 
 class InvoiceUpdate(Input):
-    customer: int | None = None
+    customer: Id | None = None
     lines: list[LineIn] | None = Field(default=None, max_length=MAX_LINES)
     invoice_date: date | None = None
     due_date: date | None = None
@@ -138,7 +138,7 @@ class InvoiceOut(BaseModel):
     currency: str
     invoice_date: date | None
     due_date: date | None
-    customer: int
+    customer: Id
     buyer: dict[str, Any]
     lines: list[LineOut]
     vat_summary: list[VatGroupOut]

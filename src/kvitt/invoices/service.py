@@ -79,18 +79,23 @@ def list_page(
     ocr: str | None = None,
 ) -> Page[Invoice]:
     query = select(Invoice).where(Invoice.tenant_id == tenant.id)
-    filters = [
-        (state, Invoice.state == state),
-        (customer, Invoice.customer_id == customer),
-        (kind, Invoice.kind == kind),
-        (invoice_date_from, Invoice.invoice_date >= invoice_date_from),
-        (invoice_date_to, Invoice.invoice_date <= invoice_date_to),
-        (due_date_from, Invoice.due_date >= due_date_from),
-        (due_date_to, Invoice.due_date <= due_date_to),
-        (number, Invoice.number == number),
-        (ocr, Invoice.ocr == ocr),
-    ]
-    for value, condition in filters:
+    equal = {
+        Invoice.state: state,
+        Invoice.customer_id: customer,
+        Invoice.kind: kind,
+        Invoice.number: number,
+        Invoice.ocr: ocr,
+    }
+    for column, value in equal.items():
         if value is not None:
-            query = query.where(condition)
+            query = query.where(column == value)
+    ranges = [
+        (Invoice.invoice_date, invoice_date_from, invoice_date_to),
+        (Invoice.due_date, due_date_from, due_date_to),
+    ]
+    for column, low, high in ranges:
+        if low is not None:
+            query = query.where(column >= low)
+        if high is not None:
+            query = query.where(column <= high)
     return paginate(session, query, Invoice.id, limit=limit, starting_after=starting_after)

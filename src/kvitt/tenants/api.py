@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from kvitt.core.api import TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, TenantRoute, request_session, request_tenant
 from kvitt.core.schemas import ListResponse
 from kvitt.tenants import service
 from kvitt.tenants.models import Tenant
@@ -43,5 +43,5 @@ def list_api_keys(session: SessionDep, tenant: TenantDep) -> ListResponse[ApiKey
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut)
-def revoke_api_key(key_id: int, session: SessionDep, tenant: TenantDep) -> ApiKeyOut:
+def revoke_api_key(key_id: PathId, session: SessionDep, tenant: TenantDep) -> ApiKeyOut:
     return ApiKeyOut.model_validate(service.revoke_api_key(session, tenant, key_id))
