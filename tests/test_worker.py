@@ -145,3 +145,23 @@ def test_daily_schedule_is_enqueued_once_and_marks_invoices_overdue(db: Database
         assert invoice.state == states.OVERDUE
         events = [e.type for e in invoices.events_of(session, tenant, [invoice_id])[invoice_id]]
         assert events == ["created", "issued", "overdue"]
+
+
+def test_idempotency_records_are_forgotten_after_24_hours(db: Database) -> None:
+    from kvitt.core import idempotency
+
+    tenant_id, _ = make_tenant(db, **TENANT_A)
+    with db.transaction() as session:
+        idempotency.remember(session, tenant_id, "old", "h", 201, {"id": 1})
+        idempotency.remember(session, tenant_id, "new", "h", 201, {"id": 2})
+        session.flush()
+        old = idempotency.find(session, tenant_id, "old")
+        assert old is not None
+        old.created_at = utcnow() - timedelta(hours=25)
+    worker = Worker(db)
+    worker.schedule_daily(date(2026, 11, 25))
+    assert _count(db, kind=idempotency.PRUNE_JOB) == 1
+    worker.run_until_idle()
+    with db.transaction() as session:
+        assert idempotency.find(session, tenant_id, "old") is None
+        assert idempotency.find(session, tenant_id, "new") is not None

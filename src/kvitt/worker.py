@@ -27,6 +27,7 @@ log = structlog.get_logger("kvitt.worker")
 
 def load_job_handlers() -> None:
     """Import every feature's jobs module so that its handlers are registered."""
+    import kvitt.core.idempotency  # noqa: F401
     import kvitt.invoices.jobs  # noqa: F401
 
 
@@ -59,17 +60,19 @@ class Worker:
 
     def schedule_daily(self, today: date) -> None:
         """Enqueue each tenant's daily jobs once per day (the dedupe key makes reruns no-ops)."""
+        from kvitt.core.idempotency import PRUNE_JOB
         from kvitt.invoices.jobs import MARK_OVERDUE_JOB
 
+        day = today.isoformat()
         with self.db.transaction() as session:
             tenant_ids = list(session.scalars(select(Tenant.id)))
-            existing = set(
-                session.scalars(select(OutboxJob.dedupe_key).where(OutboxJob.dedupe_key.like(f"%:{today.isoformat()}")))
-            )
-            for tenant_id in tenant_ids:
-                key = f"{MARK_OVERDUE_JOB}:{tenant_id}:{today.isoformat()}"
+            existing = set(session.scalars(select(OutboxJob.dedupe_key).where(OutboxJob.dedupe_key.like(f"%:{day}"))))
+            wanted: list[tuple[str, int | None]] = [(PRUNE_JOB, None)]
+            wanted += [(MARK_OVERDUE_JOB, tenant_id) for tenant_id in tenant_ids]
+            for kind, tenant_id in wanted:
+                key = f"{kind}:{tenant_id or 'all'}:{day}"
                 if key not in existing:
-                    enqueue(session, MARK_OVERDUE_JOB, {"date": today.isoformat()}, tenant_id=tenant_id, dedupe_key=key)
+                    enqueue(session, kind, {"date": day}, tenant_id=tenant_id, dedupe_key=key)
         self._scheduled_for = today
 
     def tick(self) -> int:

@@ -2,23 +2,28 @@
 
 Same key and same request: the first response again. Same key and another request: 409.
 The record is written in the transaction of the request it answers, so a request that was
-rolled back leaves no record and may be retried.
+rolled back leaves no record and may be retried. Records are kept for 24 hours, as Stripe does.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kvitt.core.db import Base, BigId, JsonType, UtcDateTime, utcnow
+from kvitt.core.outbox import OutboxJob, handles
+
+
+KEEP_FOR = timedelta(hours=24)
+PRUNE_JOB = "idempotency.prune"
 
 
 class IdempotencyRecord(Base):
     __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "key"), Index("ix_idempotency_keys_created_at", "created_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
@@ -41,3 +46,14 @@ def remember(session: Session, tenant_id: int, key: str, request_hash: str, stat
             tenant_id=tenant_id, key=key, request_hash=request_hash, status_code=status_code, response=response
         )
     )
+
+
+def prune(session: Session, now: datetime) -> int:
+    """Forget records older than :data:`KEEP_FOR`; returns how many went."""
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - KEEP_FOR))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@handles(PRUNE_JOB)
+def run_prune(session: Session, job: OutboxJob) -> None:
+    prune(session, utcnow())

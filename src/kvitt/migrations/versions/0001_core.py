@@ -1,8 +1,8 @@
-"""core: tenants, customers, items, invoices, ledger, outbox
+"""core: tenants, API keys, customers, items, invoices, ledger, outbox, idempotency
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 01:55:09.902910
+Create Date: 2026-11-25 02:02:46.580677
 """
 
 from __future__ import annotations
@@ -116,6 +116,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_keys")),
         sa.UniqueConstraint("tenant_id", "key", name=op.f("uq_idempotency_keys_tenant_id_key")),
     )
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.create_index("ix_idempotency_keys_created_at", ["created_at"], unique=False)
+
     op.create_table(
         "items",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -352,6 +355,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_items_tenant_id"))
 
     op.drop_table("items")
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.drop_index("ix_idempotency_keys_created_at")
+
     op.drop_table("idempotency_keys")
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customers_tenant_id"))
