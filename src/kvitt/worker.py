@@ -27,7 +27,7 @@ log = structlog.get_logger("kvitt.worker")
 
 def load_job_handlers() -> None:
     """Import every feature's jobs module so that its handlers are registered."""
-    import kvitt.core.idempotency  # noqa: F401
+    import kvitt.core.idempotency
     import kvitt.invoices.jobs  # noqa: F401
 
 

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from kvitt.core.db import Base, BigId, JsonType, UtcDateTime, utcnow
 from kvitt.core.outbox import OutboxJob, handles
 
-
 KEEP_FOR = timedelta(hours=24)
 PRUNE_JOB = "idempotency.prune"
 
