@@ -41,7 +41,8 @@ def pytest_report_header() -> str:
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[str]:
     if ENGINE == "postgresql":
-        name = f"kvitt_test_{worker_id}"
+        # The process id keeps two runs on one machine (two developers, CI) apart.
+        name = f"kvitt_test_{os.getpid()}_{worker_id}"
         janitor = DatabaseJanitor(user=PG_USER, host=PG_HOST, port=PG_PORT, dbname=name, version=15)
         with contextlib.suppress(Exception):
             janitor.drop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +22,8 @@ from kvitt.core.logging import configure_logging
 from kvitt.customers.api import router as customers_router
 from kvitt.invoices.api import router as invoices_router
 from kvitt.tenants.api import router as tenant_router
+from kvitt.web.routes import not_found as web_not_found
+from kvitt.web.routes import router as web_router
 
 API_PREFIX = "/api/v1"
 
@@ -63,6 +66,7 @@ def create_app(
     for router in (tenant_router, customers_router, items_router, invoices_router):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(web_router)
 
     @app.exception_handler(KvittError)
     async def kvitt_error(_: Request, exc: KvittError) -> JSONResponse:
@@ -74,10 +78,11 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse | HTMLResponse:
+        if request.url.path.startswith("/i/") and exc.status_code == 404:
+            return web_not_found()
         if not request.url.path.startswith("/api/"):
-            return HTMLResponse(
-                "<!doctype html><title>Not found</title><h1>Not found</h1>", status_code=exc.status_code
-            )
+            phrase = HTTPStatus(exc.status_code).phrase
+            return HTMLResponse(f"<!doctype html><title>{phrase}</title><h1>{phrase}</h1>", status_code=exc.status_code)
         if exc.status_code == 404:
             return error_response(NotFound(f"no such endpoint: {request.method} {request.url.path}"))
         error = KvittError(str(exc.detail))

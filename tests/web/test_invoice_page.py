@@ -1,0 +1,161 @@
+"""The recipient's web invoice, ``GET /i/{token}``: read only, by token, drafts hidden."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from kvitt.core.db import Database
+from kvitt.core.outbox import OutboxJob
+from kvitt.invoices.models import InvoiceEvent
+from kvitt.web.routes import router as web_router
+from tests.conftest import Api
+from tests.invoices.test_api_flow import make_customer, make_draft
+
+NBSP = "\u00a0"
+
+
+@pytest.fixture
+def app(app: FastAPI) -> FastAPI:
+    """The app with the web pages, whether or not app.py includes them yet."""
+    if not any(getattr(route, "path", None) == "/i/{token}" for route in app.routes):
+        app.include_router(web_router)
+    return app
+
+
+def issued(api: Api, customer: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    customer = customer or make_customer(api)
+    draft = make_draft(api, customer["id"], **fields)
+    response = api.post(f"/invoices/{draft['id']}/issue")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def token_of(invoice: dict[str, Any]) -> str:
+    return str(invoice["url"].rsplit("/", 1)[1])
+
+
+def page(client: TestClient, invoice: dict[str, Any]) -> str:
+    response = client.get(f"/i/{token_of(invoice)}")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    return response.text
+
+
+def test_open_invoice_shows_amount_payment_details_and_lines(api: Api, client: TestClient) -> None:
+    invoice = issued(api, info=[{"title": "Nytt i mars", "text": "Surfa fritt\npå helgerna"}])
+    response = client.get(f"/i/{token_of(invoice)}")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    html = response.text
+    assert '<html lang="sv">' in html
+    assert f"Faktura {invoice['number']}" in html
+    assert "Norrsken Telekom AB" in html and "556036-0793" in html
+    assert f"612,00{NBSP}kr" in html  # remaining, formatted the Swedish way
+    assert "Förfallodatum" in html and invoice["due_date"] in html
+    assert "Obetald" in html
+    assert invoice["ocr"] in html and "5050-1055" in html and "Så betalar du" in html
+    for description in ("Mobilabonnemang Fri", "Extra surf 5 GB", "Tidning"):
+        assert description in html
+    assert f"316,00{NBSP}kr" in html and f"98,00{NBSP}kr" in html  # unit price and net
+    assert f"103,50{NBSP}kr" in html and f"5,34{NBSP}kr" in html  # VAT per rate
+    assert f"503,00{NBSP}kr" in html and f"108,84{NBSP}kr" in html  # net and VAT
+    assert "Öresavrundning" in html and f"0,16{NBSP}kr" in html
+    assert "Astrid Lindqvist" in html
+    assert "Nytt i mars" in html and "Surfa fritt\npå helgerna" in html
+    assert "<script" not in html
+    style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in response.headers["content-security-policy"]
+    assert len(response.content) < 60_000
+
+
+def test_english_customer_reads_english(api: Api, client: TestClient) -> None:
+    customer = make_customer(api, customer_no="2002", name="John Smith", language="en")
+    html = page(client, issued(api, customer))
+    assert '<html lang="en">' in html
+    assert "Invoice " in html and "Due date" in html and "Amount to pay" in html and "Unpaid" in html
+    assert "How to pay" in html and "OCR reference" in html
+    assert "Förfallodatum" not in html and "Obetald" not in html
+
+
+def test_partly_paid_shows_what_is_left(api: Api, client: TestClient) -> None:
+    invoice = issued(api)
+    api.post(f"/invoices/{invoice['id']}/payments", {"amount": 20000})
+    html = page(client, invoice)
+    assert "Delvis betald" in html
+    assert f"412,00{NBSP}kr" in html and f"\u2212200,00{NBSP}kr" in html
+    assert "Mottagna betalningar" in html
+    assert invoice["ocr"] in html
+
+
+def test_paid_invoice_says_so_and_hides_payment_details(api: Api, client: TestClient) -> None:
+    invoice = issued(api)
+    paid = api.post(f"/invoices/{invoice['id']}/payments", {"amount": invoice["remaining"]}).json()
+    assert paid["state"] == "paid"
+    html = page(client, invoice)
+    assert "Betald" in html and "Fakturan är betald" in html
+    assert "Så betalar du" not in html
+    assert invoice["ocr"] not in html and "5050-1055" not in html
+    assert "Att betala" not in html
+
+
+def test_credited_invoice_and_its_credit_note(api: Api, client: TestClient) -> None:
+    invoice = issued(api)
+    note = api.post(f"/invoices/{invoice['id']}/credit").json()
+    html = page(client, invoice)
+    assert "Krediterad" in html and "Så betalar du" not in html and invoice["ocr"] not in html
+    note_html = page(client, note)
+    assert f"Kreditfaktura {note['number']}" in note_html
+    assert f"\u2212612,00{NBSP}kr" in note_html
+    assert "Krediterar faktura" in note_html and "Så betalar du" not in note_html
+
+
+def test_unknown_malformed_and_draft_tokens_get_one_404(api: Api, client: TestClient) -> None:
+    customer = make_customer(api)
+    draft = make_draft(api, customer["id"])
+    existing = token_of(issued(api, customer))
+    unknown = ("A" if existing[0] != "A" else "B") + existing[1:]
+    answers = [
+        client.get(f"/i/{token}")
+        for token in (token_of(draft), unknown, "not a token", "%3Cscript%3E", "x" * 200, "a.b")
+    ]
+    assert {response.status_code for response in answers} == {404}
+    assert len({response.text for response in answers}) == 1
+    body = answers[0].text
+    assert answers[0].headers["content-type"].startswith("text/html")
+    assert "Sidan finns inte" in body and "Page not found" in body
+    assert token_of(draft) not in body and "Mobilabonnemang" not in body
+
+
+def test_descriptions_are_escaped(api: Api, client: TestClient) -> None:
+    lines = [{"description": "<script>alert(1)</script>", "quantity": "1", "unit_price": 10000, "vat_rate": 25}]
+    html = page(client, issued(api, lines=lines, info=[{"title": "<b>x</b>", "text": "<img src=x>"}]))
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>x</b>" not in html and "<img" not in html
+
+
+def test_get_writes_nothing(api: Api, client: TestClient, db: Database) -> None:
+    invoice = issued(api)
+
+    def counts() -> tuple[int, int]:
+        with db.transaction() as session:
+            events = session.scalar(select(func.count(InvoiceEvent.id)))
+            jobs = session.scalar(select(func.count(OutboxJob.id)))
+            return int(events or 0), int(jobs or 0)
+
+    before = counts()
+    stored = api.get(f"/invoices/{invoice['id']}").json()
+    for _ in range(3):
+        page(client, invoice)
+    client.get("/i/unknown-token-unknown-token-123")
+    assert counts() == before
+    assert api.get(f"/invoices/{invoice['id']}").json() == stored
