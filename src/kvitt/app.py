@@ -17,7 +17,7 @@ from kvitt.catalog.api import router as items_router
 from kvitt.core.api import error_response, validation_error
 from kvitt.core.config import Settings, get_settings
 from kvitt.core.db import Database
-from kvitt.core.errors import KvittError, NotFound
+from kvitt.core.errors import InternalError, KvittError, NotFound
 from kvitt.core.logging import configure_logging
 from kvitt.customers.api import router as customers_router
 from kvitt.invoices.api import router as invoices_router
@@ -75,6 +75,14 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(validation_error(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse | HTMLResponse:
+        # ServerErrorMiddleware sends this response, then re-raises so that the server logs the
+        # traceback; the client gets the API's error shape and nothing of the internals.
+        if not request.url.path.startswith("/api/"):
+            return HTMLResponse("<!doctype html><title>Error</title><h1>Something went wrong</h1>", status_code=500)
+        return error_response(InternalError("something went wrong on our side; it has been logged"))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse | HTMLResponse:

@@ -181,5 +181,13 @@ def _request_hash(request: Request, body: bytes) -> str:
     digest.update(request.method.encode())
     digest.update(request.url.path.encode())
     digest.update(request.url.query.encode())
-    digest.update(body)
+    digest.update(_canonical(body))
     return digest.hexdigest()
+
+
+def _canonical(body: bytes) -> bytes:
+    """The same JSON with other key order or spacing is the same request (Stripe compares parameters)."""
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        return body

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, BigInteger, Engine, MetaData, Table, create_engine, event, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from kvitt.core.config import get_settings
@@ -111,3 +113,61 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def reserve_ids(session: Session, model: type[Base], count: int) -> list[int]:
+    """Take ``count`` ids for ``table`` before inserting, so that rows can refer to each other.
+
+    PostgreSQL hands out the ids from the table's identity sequence. SQLite has no sequence, but
+    every write transaction here starts with ``BEGIN IMMEDIATE`` and so holds the database's
+    write lock: the ids after the current maximum are ours until we commit.
+    """
+    if count <= 0:
+        return []
+    table = _table(model)
+    if is_postgresql(session):
+        # The table name comes from our own metadata, never from input.
+        sequence_of = f"pg_get_serial_sequence('{table.name}', 'id')"
+        query = text(f"SELECT nextval({sequence_of}) FROM generate_series(1, :n)")  # noqa: S608
+        return [int(value) for value in session.scalars(query, {"n": count})]
+    start = int(session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0) + 1
+    return list(range(start, start + count))
+
+
+def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: COPY on PostgreSQL, executemany on SQLite.
+
+    Column defaults declared in Python (timestamps, empty JSON) are filled in here, because COPY
+    bypasses SQLAlchemy. Every row must carry the same keys (column names, not attribute names).
+    """
+    if not rows:
+        return
+    table = _table(model)
+    rows = [_with_defaults(table, row) for row in rows]
+    if not is_postgresql(session):
+        session.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _with_defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    filled = dict(row)
+    for column in table.columns:
+        if column.name in filled or column.default is None:
+            continue
+        default = column.default
+        if isinstance(default, CallableColumnDefault):
+            filled[column.name] = default.arg(cast(Any, None))  # our defaults ignore the context
+        elif isinstance(default, ScalarElementColumnDefault):
+            filled[column.name] = default.arg
+    return filled

@@ -60,6 +60,12 @@ class InvalidState(Conflict):
         super().__init__(message, extra={"available_actions": available_actions})
 
 
+class InternalError(KvittError):
+    status_code = 500
+    error_type = "api_error"
+    code = "internal_error"
+
+
 class AuthenticationFailed(KvittError):
     status_code = 401
     error_type = "authentication_error"

@@ -15,15 +15,24 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def personal_number(value: str) -> str:
     """A personnummer (or samordningsnummer) as 12 digits, ``YYYYMMDDNNNN``.
 
-    Source: Skatteverket SKV 704 (personnummer: birth date, serial, Luhn check digit).
+    Sources: Skatteverket SKV 704 (personnummer: birth date, serial, Luhn check digit);
+    Folkbokföringslagen (1991:481) 18 § (``+`` instead of ``-`` from the year one turns 100)
+    and 18 a § with SKV 707 (samordningsnummer: the day of birth plus 60).
+    python-stdnum's ``personnummer`` does not know samordningsnummer, so the date is checked
+    here with the 60 taken off, and the Luhn digit on the number as written.
     """
+    compact = personnummer.compact(value)
+    digits = compact[:-5] + compact[-4:]
+    if len(compact) not in (11, 13) or compact[-5] not in "-+" or not digits.isdigit():
+        raise ValueError(f"not a valid Swedish personal number: {value}")
+    day = int(compact[-7:-5])
+    dated = compact if day <= 60 else f"{compact[:-7]}{day - 60:02d}{compact[-5:]}"
     try:
-        compact = personnummer.validate(value)
-        birth = personnummer.get_birth_date(compact)
+        birth = personnummer.get_birth_date(dated)
+        luhn.validate(digits[-10:])
     except ValidationError as exc:
         raise ValueError(f"not a valid Swedish personal number: {value}") from exc
-    digits = compact.replace("-", "").replace("+", "")
-    return f"{birth.year // 100:02d}{digits[-10:]}" if len(digits) == 10 else digits
+    return f"{birth.year // 100:02d}{digits}" if len(digits) == 10 else digits
 
 
 def organisation_number(value: str) -> str:
@@ -49,12 +58,19 @@ def customer_id_number(value: str, customer_type: str) -> str:
 
 
 def phone_e164(value: str) -> str:
-    """A phone number in E.164; Swedish national numbers (``070-123 45 67``) get +46."""
-    digits = re.sub(r"[\s\-()]", "", value)
+    """A phone number in E.164; Swedish national numbers (``070-123 45 67``) get +46.
+
+    The trunk prefix 0 is dropped after the country code, as in ``+46 (0)70-123 45 67`` or
+    ``+46 070 123 45 67`` (ITU-T E.164: the national significant number follows the country
+    code; no Swedish one starts with 0, PTS numbering plan).
+    """
+    digits = re.sub(r"[\s\-()]", "", value.replace("(0)", "") if value.lstrip().startswith(("+", "00")) else value)
     if digits.startswith("00"):
         digits = "+" + digits[2:]
     elif digits.startswith("0"):
         digits = "+46" + digits[1:]
+    if digits.startswith("+460"):
+        digits = "+46" + digits[4:]
     if not _E164.match(digits):
         raise ValueError(f"not a phone number in E.164 form (+46701234567): {value}")
     return digits

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_minus_sign_symbol
 
 ORE_PER_KRONA = 100
 QUANTITY_SCALE = 1000  # quantities are stored as integers of thousandths
@@ -71,8 +71,15 @@ def format_quantity(milli: int) -> str:
 
 
 def format_amount(ore: int, locale: str = "sv_SE", currency: str = "SEK") -> str:
-    """Human format, e.g. ``−1 234,50 kr`` in Swedish (U+00A0 grouping, U+2212 minus)."""
-    return format_currency(ore_to_kronor(ore), currency, locale=locale)
+    """Human format, e.g. ``−1 234,50 kr`` in Swedish (U+00A0 grouping, U+2212 minus).
+
+    Babel writes the minus of CLDR's negative pattern as a hyphen-minus whatever the locale;
+    CLDR's ``sv`` minusSign is U+2212, so the hyphen is swapped for the locale's own sign.
+    """
+    text = format_currency(ore_to_kronor(ore), currency, locale=locale)
+    if ore < 0:
+        text = text.replace("-", get_minus_sign_symbol(locale), 1)
+    return text
 
 
 def _decimal(value: Decimal | str | int, what: str) -> Decimal:

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, insert, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from kvitt.core.db import Base, BigId, JsonType, UtcDateTime, is_postgresql, utcnow
+from kvitt.core.db import Base, BigId, JsonType, UtcDateTime, bulk_insert, is_postgresql, utcnow
 
 PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
 
@@ -93,7 +93,8 @@ def enqueue_rows(session: Session, rows: list[dict[str, Any]]) -> None:
             row.setdefault("state", PENDING)
             row.setdefault("attempts", 0)
             row.setdefault("max_attempts", 8)
-        session.execute(insert(OutboxJob), rows)
+            row.setdefault("dedupe_key", None)
+        bulk_insert(session, OutboxJob, rows)
 
 
 def claim_due_jobs(session: Session, worker_id: str, limit: int, lease_seconds: int) -> list[int]:

@@ -43,7 +43,15 @@ Quantity = Annotated[
     BeforeValidator(_quantity),
     PlainSerializer(lambda d: format(d, "f"), return_type=str),
 ]
-VatRate = Literal[25, 12, 6, 0]
+
+
+def _integer_rate(value: Any) -> Any:
+    if isinstance(value, bool | float):
+        raise ValueError("VAT rates are integers: 25, 12, 6 or 0")
+    return value
+
+
+VatRate = Annotated[Literal[25, 12, 6, 0], BeforeValidator(_integer_rate)]
 
 
 class Input(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from kvitt.core import identity
 from kvitt.core.schemas import Input
@@ -50,11 +50,11 @@ class CustomerCreate(_ContactFields):
             raise ValueError("must not be empty")
         return value
 
-    @model_validator(mode="after")
-    def _id_number(self) -> CustomerCreate:
-        if self.id_number:
-            self.id_number = identity.customer_id_number(self.id_number, self.type)
-        return self
+    @field_validator("id_number")
+    @classmethod
+    def _id_number(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # ``type`` is declared before ``id_number``, so it is in info.data when it was valid.
+        return identity.customer_id_number(value, info.data.get("type", "individual")) if value else None
 
 
 class CustomerUpdate(_ContactFields):

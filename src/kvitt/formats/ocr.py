@@ -16,9 +16,14 @@ class OcrError(ValueError):
     """A reference that cannot be an OCR number."""
 
 
+def _digits(text: str) -> bool:
+    # str.isdigit() alone also accepts "１２３" and "²" (Unicode digits); OCR is ASCII 0-9 only.
+    return text.isascii() and text.isdigit()
+
+
 def luhn_check_digit(digits: str) -> int:
     """The Luhn digit to append to ``digits`` (weights 2,1,2,1... from the right)."""
-    if not digits.isdigit():
+    if not _digits(digits):
         raise OcrError(f"not digits: {digits!r}")
     total = 0
     for position, char in enumerate(reversed(digits)):
@@ -29,17 +34,17 @@ def luhn_check_digit(digits: str) -> int:
 
 def has_valid_check_digit(reference: str) -> bool:
     return (
-        len(reference) >= MIN_LENGTH and reference.isdigit() and luhn_check_digit(reference[:-1]) == int(reference[-1])
+        len(reference) >= MIN_LENGTH and _digits(reference) and luhn_check_digit(reference[:-1]) == int(reference[-1])
     )
 
 
 def has_valid_length_digit(reference: str) -> bool:
-    return len(reference) >= 3 and reference.isdigit() and int(reference[-2]) == len(reference) % 10
+    return len(reference) >= 3 and _digits(reference) and int(reference[-2]) == len(reference) % 10
 
 
 def is_valid(reference: str, *, with_length_digit: bool = True) -> bool:
     """Whether ``reference`` passes Bankgirot's check-digit (and length-digit) control."""
-    if not (MIN_LENGTH <= len(reference) <= MAX_LENGTH) or not reference.isdigit():
+    if not (MIN_LENGTH <= len(reference) <= MAX_LENGTH) or not _digits(reference):
         return False
     if with_length_digit and not has_valid_length_digit(reference):
         return False
@@ -53,7 +58,7 @@ def make_reference(base: int | str, *, length: int | None = None) -> str:
     ``None`` gives the shortest reference, as with variable-length control.
     """
     digits = str(base)
-    if not digits.isdigit():
+    if not _digits(digits):
         raise OcrError(f"OCR base must be digits, got {digits!r}")
     if length is None:
         total = len(digits) + 2

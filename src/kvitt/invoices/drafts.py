@@ -18,7 +18,7 @@ from kvitt.invoices import states
 from kvitt.invoices.models import Invoice, InvoiceLine
 from kvitt.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineIn
 from kvitt.invoices.timeline import Happening, record
-from kvitt.invoices.totals import LineInput, compute_totals
+from kvitt.invoices.totals import LineInput, Totals, compute_totals
 from kvitt.ledger.accounts import INVOICE_FEES
 from kvitt.ledger.service import chart_for
 from kvitt.tenants.models import Tenant
@@ -45,7 +45,7 @@ def create_drafts(session: Session, tenant: Tenant, inputs: list[InvoiceCreate],
             invoice_date=data.invoice_date,
             due_date=data.due_date,
             payment_terms_days=data.payment_terms_days,
-            with_invoice_fee=_wants_fee(tenant, data.invoice_fee),
+            with_invoice_fee=wants_fee(tenant, data.invoice_fee),
             notes=data.notes,
             info=[block.model_dump() for block in data.info],
             metadata_=data.metadata,
@@ -70,12 +70,15 @@ def update_draft(session: Session, tenant: Tenant, invoice: Invoice, data: Invoi
     for field in ("invoice_date", "due_date", "payment_terms_days", "notes"):
         if field in changes:
             setattr(invoice, field, changes[field])
+    if invoice.invoice_date and invoice.due_date and invoice.due_date < invoice.invoice_date:
+        param = "due_date" if "due_date" in changes else "invoice_date"
+        raise ValidationFailed("due_date is before invoice_date", param=param)
     if "info" in changes:
         invoice.info = changes["info"] or []
     if "metadata" in changes:
         invoice.metadata_ = changes["metadata"] or {}
     if "invoice_fee" in changes:
-        invoice.with_invoice_fee = _wants_fee(tenant, data.invoice_fee)
+        invoice.with_invoice_fee = wants_fee(tenant, data.invoice_fee)
     lines = data.lines if data.lines is not None else [_line_in(line) for line in invoice.lines if line.kind == "item"]
     item_map = catalog.get_many(session, tenant, {line.item for line in lines if line.item})
     language = customers.get(session, tenant, invoice.customer_id).language
@@ -91,13 +94,16 @@ def delete_draft(session: Session, invoice: Invoice) -> None:
     session.flush()
 
 
-def _wants_fee(tenant: Tenant, asked: bool | None) -> bool:
+def wants_fee(tenant: Tenant, asked: bool | None) -> bool:
     return tenant.invoice_fee > 0 if asked is None else asked and tenant.invoice_fee > 0
 
 
-def _set_lines(tenant: Tenant, invoice: Invoice, lines: list[LineIn], items: dict[int, Any], language: str) -> None:
+def price_lines(
+    tenant: Tenant, lines: list[LineIn], items: dict[int, Any], language: str, *, with_fee: bool
+) -> tuple[list[dict[str, Any]], Totals]:
+    """The line rows (columns of ``invoice_lines``, with ``net``) and the totals of an invoice."""
     rows = [_line_row(tenant, index, line, items) for index, line in enumerate(lines)]
-    if invoice.with_invoice_fee and rows:
+    if with_fee and rows:
         rows.append(_fee_row(tenant, len(rows), rows, language))
     totals = compute_totals(
         [LineInput(r["quantity_milli"], r["unit_price"], r["vat_rate"], r["discount_bp"]) for r in rows],
@@ -107,9 +113,15 @@ def _set_lines(tenant: Tenant, invoice: Invoice, lines: list[LineIn], items: dic
         raise ValidationFailed(
             f"an invoice may come to at most {MAX_AMOUNT} öre", param="lines", code="amount_too_large"
         )
-    invoice.lines = [
-        InvoiceLine(tenant_id=tenant.id, net=net, **row) for row, net in zip(rows, totals.line_nets, strict=True)
-    ]
+    for row, net in zip(rows, totals.line_nets, strict=True):
+        row["net"] = net
+        row["tenant_id"] = tenant.id
+    return rows, totals
+
+
+def _set_lines(tenant: Tenant, invoice: Invoice, lines: list[LineIn], items: dict[int, Any], language: str) -> None:
+    rows, totals = price_lines(tenant, lines, items, language, with_fee=invoice.with_invoice_fee)
+    invoice.lines = [InvoiceLine(**row) for row in rows]
     invoice.net, invoice.vat = totals.net, totals.vat
     invoice.rounding, invoice.total = totals.rounding, totals.total
     invoice.vat_summary = [group.as_dict() for group in totals.vat_summary]

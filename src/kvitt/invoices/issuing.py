@@ -7,7 +7,7 @@ rolls back gives its numbers back. The series has no gaps and no duplicates.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -35,6 +35,8 @@ def take_numbers(session: Session, tenant_id: int, count: int, series: str = INV
         .where(NumberSeries.tenant_id == tenant_id, NumberSeries.name == series)
         .values(next_value=NumberSeries.next_value + count)
         .returning(NumberSeries.next_value)
+        # The series row is never loaded as an object: no need to look through the session.
+        .execution_options(synchronize_session=False)
     )
     if after is None:
         raise RuntimeError(f"tenant {tenant_id} has no number series {series!r}")
@@ -52,26 +54,59 @@ def issue(session: Session, tenant: Tenant, invoices: list[Invoice], *, today: d
     numbers = take_numbers(session, tenant.id, len(invoices))
     issued_at = utcnow()
     for invoice, number in zip(invoices, numbers, strict=True):
-        invoice.number = number
-        invoice.ocr = make_reference(number, length=tenant.ocr_length)
-        invoice.invoice_date = invoice.invoice_date or today
-        terms = invoice.payment_terms_days if invoice.payment_terms_days is not None else tenant.payment_terms_days
-        invoice.due_date = invoice.due_date or invoice.invoice_date + timedelta(days=terms)
-        invoice.buyer = buyer_snapshot(buyers[invoice.customer_id])
-        invoice.state = states.UNPAID
-        invoice.remaining = invoice.total
-        invoice.issued_at = issued_at
+        fields = issue_fields(
+            tenant,
+            number=number,
+            invoice_date=invoice.invoice_date,
+            due_date=invoice.due_date,
+            terms=invoice.payment_terms_days,
+            today=today,
+            buyer=buyers[invoice.customer_id],
+            total=invoice.total,
+            issued_at=issued_at,
+        )
+        for name, value in fields.items():
+            setattr(invoice, name, value)
     session.flush()
     chart = ledger.chart_for(tenant)
     ledger.post(session, tenant.id, [document_entry(chart, inv, receivable_of=inv.id) for inv in invoices])
     record(
-        session,
-        tenant.id,
-        [
-            Happening(inv.id, "issued", actor, {"number": inv.number, "ocr": inv.ocr, "total": inv.total})
-            for inv in invoices
-        ],
+        session, tenant.id, [issued_happening(inv.id, inv.number or 0, inv.ocr, inv.total, actor) for inv in invoices]
     )
+
+
+def issue_fields(
+    tenant: Tenant,
+    *,
+    number: int,
+    invoice_date: date | None,
+    due_date: date | None,
+    terms: int | None,
+    today: date,
+    buyer: Customer,
+    total: int,
+    issued_at: datetime,
+) -> dict[str, Any]:
+    """What issuing sets on an invoice: number, OCR, dates, the buyer as of now, its state."""
+    invoice_date = invoice_date or today
+    due_date = due_date or invoice_date + timedelta(days=tenant.payment_terms_days if terms is None else terms)
+    if due_date < invoice_date:
+        raise ValidationFailed(f"due_date {due_date} is before the invoice date {invoice_date}", param="due_date")
+    return {
+        "number": number,
+        "ocr": make_reference(number, length=tenant.ocr_length),
+        "invoice_date": invoice_date,
+        "due_date": due_date,
+        "buyer": buyer_snapshot(buyer),
+        # An invoice that rounds to 0 kr (or is discounted to nothing) has nothing to pay.
+        "state": states.UNPAID if total else states.PAID,
+        "remaining": total,
+        "issued_at": issued_at,
+    }
+
+
+def issued_happening(invoice_id: int, number: int, ocr: str | None, total: int, actor: str) -> Happening:
+    return Happening(invoice_id, "issued", actor, {"number": number, "ocr": ocr, "total": total})
 
 
 def buyer_snapshot(customer: Customer) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from datetime import date as Day  # PaymentIn has a field named date
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from kvitt.core.schemas import Id, Input, Ore, Quantity, VatRate
 
@@ -57,11 +57,13 @@ class InvoiceCreate(Input):
     info: list[InfoBlock] = Field(default_factory=list, max_length=50)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _dates(self) -> InvoiceCreate:
-        if self.invoice_date and self.due_date and self.due_date < self.invoice_date:
+    @field_validator("due_date")
+    @classmethod
+    def _dates(cls, value: date | None, info: ValidationInfo) -> date | None:
+        invoice_date = info.data.get("invoice_date")
+        if value and invoice_date and value < invoice_date:
             raise ValueError("due_date is before invoice_date")
-        return self
+        return value
 
 
 class InvoiceUpdate(Input):
@@ -78,14 +80,16 @@ class InvoiceUpdate(Input):
 
 class CreditIn(Input):
     mode: Literal["full", "remaining", "amount"] = "full"
-    amount: Ore | None = Field(default=None, gt=0)
+    amount: Ore | None = Field(default=None, gt=0, validate_default=True)
     reason: str | None = Field(default=None, max_length=500)
 
-    @model_validator(mode="after")
-    def _amount_for_amount_mode(self) -> CreditIn:
-        if (self.mode == "amount") != (self.amount is not None):
+    @field_validator("amount")
+    @classmethod
+    def _amount_for_amount_mode(cls, value: int | None, info: ValidationInfo) -> int | None:
+        mode = info.data.get("mode")
+        if mode is not None and (mode == "amount") != (value is not None):
             raise ValueError("give amount exactly when mode is 'amount'")
-        return self
+        return value
 
 
 class PaymentIn(Input):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
 
 from sqlalchemy import select
@@ -13,10 +14,10 @@ from kvitt.core.tokens import new_web_token
 from kvitt.invoices import states
 from kvitt.invoices.issuing import take_numbers
 from kvitt.invoices.models import Invoice, InvoiceLine
-from kvitt.invoices.postings import document_entry, payment_entry, write_off_entry
+from kvitt.invoices.postings import document_entry, payment_entry, revenue_account, write_off_entry
 from kvitt.invoices.schemas import CreditIn
 from kvitt.invoices.timeline import Happening, record
-from kvitt.invoices.totals import VatGroup, split_credit
+from kvitt.invoices.totals import VatGroup, allocate, credit_figures
 from kvitt.ledger import service as ledger
 from kvitt.tenants.models import Tenant
 
@@ -72,7 +73,15 @@ def credit(session: Session, tenant: Tenant, invoice: Invoice, data: CreditIn, *
             param="amount",
             code="amount_too_large",
         )
-    note = _credit_note(tenant, invoice, amount, mirror_lines=untouched and amount == invoice.total)
+    if untouched and amount == invoice.total:
+        note = _mirror_credit_note(tenant, invoice)
+    else:
+        earlier = list(
+            session.scalars(
+                select(Invoice).where(Invoice.tenant_id == tenant.id, Invoice.credited_invoice_id == invoice.id)
+            )
+        )
+        note = _partial_credit_note(tenant, invoice, amount, earlier)
     note.number = take_numbers(session, tenant.id, 1)[0]
     note.invoice_date = today
     note.due_date = today
@@ -154,8 +163,8 @@ def _settle(invoice: Invoice, amount: int, today: date) -> None:
     )
 
 
-def _credit_note(tenant: Tenant, invoice: Invoice, amount: int, *, mirror_lines: bool) -> Invoice:
-    note = Invoice(
+def _new_credit_note(tenant: Tenant, invoice: Invoice) -> Invoice:
+    return Invoice(
         tenant_id=tenant.id,
         customer_id=invoice.customer_id,
         kind="credit_note",
@@ -172,34 +181,69 @@ def _credit_note(tenant: Tenant, invoice: Invoice, amount: int, *, mirror_lines:
         remaining=0,
         with_invoice_fee=False,
     )
-    if mirror_lines:
-        note.lines = [_negated(line) for line in invoice.lines]
-        groups = [VatGroup(g["rate"], -g["net"], -g["vat"]) for g in invoice.vat_summary]
-        note.rounding = -invoice.rounding
-    else:
-        shares = split_credit(amount, [VatGroup(g["rate"], g["net"], g["vat"]) for g in invoice.vat_summary])
-        groups = [VatGroup(s.rate, -s.net, -s.vat) for s in shares]
-        note.lines = [
-            InvoiceLine(
-                tenant_id=tenant.id,
-                position=index + 1,
-                kind="item",
-                description=f"Kreditering av faktura {invoice.number}, {group.rate} % moms",
-                quantity_milli=1000,
-                unit_price=group.net,
-                discount_bp=0,
-                vat_rate=group.rate,
-                net=group.net,
+
+
+def _mirror_credit_note(tenant: Tenant, invoice: Invoice) -> Invoice:
+    """The whole invoice taken back: its own lines with the prices negated."""
+    note = _new_credit_note(tenant, invoice)
+    note.lines = [_negated(line) for line in invoice.lines]
+    _set_totals(note, [VatGroup(g["rate"], -g["net"], -g["vat"]) for g in invoice.vat_summary], -invoice.rounding)
+    return note
+
+
+def _partial_credit_note(tenant: Tenant, invoice: Invoice, amount: int, earlier: list[Invoice]) -> Invoice:
+    """A credit of ``amount`` against what earlier credit notes left of each rate and account.
+
+    One line per VAT rate and revenue account, so that the reversal lands on the accounts the
+    invoice was booked on; the last credit that empties the invoice reverses exactly what is left.
+    """
+    chart = ledger.chart_for(tenant)
+    open_net: dict[tuple[int, str], int] = defaultdict(int)
+    open_vat: dict[int, int] = defaultdict(int)
+    for document in [invoice, *earlier]:
+        for line in document.lines:
+            open_net[(line.vat_rate, revenue_account(chart, line))] += line.net
+        for group in document.vat_summary:
+            open_vat[group["rate"]] += group["vat"]
+    open_groups = [
+        VatGroup(rate, sum(net for (r, _), net in open_net.items() if r == rate), vat) for rate, vat in open_vat.items()
+    ]
+    open_rounding = invoice.rounding + sum(document.rounding for document in earlier)
+    groups, rounding = credit_figures(amount, open_groups, open_rounding)
+
+    note = _new_credit_note(tenant, invoice)
+    lines = []
+    for group in groups:
+        accounts = [(account, net) for (rate, account), net in sorted(open_net.items()) if rate == group.rate and net]
+        nets = allocate(group.net, [net for _, net in accounts]) if accounts else []
+        for (account, _), net in zip(accounts, nets, strict=True):
+            lines.append(
+                InvoiceLine(
+                    tenant_id=tenant.id,
+                    position=len(lines) + 1,
+                    kind="item",
+                    description=f"Kreditering av faktura {invoice.number}, {group.rate} % moms",
+                    quantity_milli=1000,
+                    unit_price=-net,
+                    discount_bp=0,
+                    vat_rate=group.rate,
+                    account=account,
+                    net=-net,
+                )
             )
-            for index, group in enumerate(groups)
-        ]
-        note.rounding = 0
+    note.lines = lines
+    _set_totals(note, [VatGroup(g.rate, -g.net, -g.vat) for g in groups], -rounding)
+    if note.total != -amount:
+        raise RuntimeError(f"credit note of {note.total} for a credit of {amount}")
+    return note
+
+
+def _set_totals(note: Invoice, groups: list[VatGroup], rounding: int) -> None:
     note.vat_summary = [g.as_dict() for g in groups]
     note.net = sum(g.net for g in groups)
     note.vat = sum(g.vat for g in groups)
-    note.total = note.net + note.vat + note.rounding
-    assert note.total == -amount, "a credit note's total is the credited amount"
-    return note
+    note.rounding = rounding
+    note.total = note.net + note.vat + rounding
 
 
 def _negated(line: InvoiceLine) -> InvoiceLine:

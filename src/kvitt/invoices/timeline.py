@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from kvitt.core.db import utcnow
+from kvitt.core.db import bulk_insert, utcnow
 from kvitt.core.outbox import enqueue_rows
 from kvitt.invoices.models import InvoiceEvent
 
@@ -28,8 +27,9 @@ def record(session: Session, tenant_id: int, happenings: list[Happening]) -> Non
     if not happenings:
         return
     now = utcnow()
-    session.execute(
-        insert(InvoiceEvent),
+    bulk_insert(
+        session,
+        InvoiceEvent,
         [
             {
                 "tenant_id": tenant_id,

@@ -91,16 +91,50 @@ def split_credit(amount: int, groups: Iterable[VatGroup]) -> tuple[VatGroup, ...
     groups = [group for group in groups if group.net + group.vat != 0]
     if not groups:
         return ()
-    grosses = [group.net + group.vat for group in groups]
-    whole = sum(grosses)
-    exact = [Decimal(amount) * gross / whole for gross in grosses]
-    shares = [int(value) for value in exact]
-    leftover = amount - sum(shares)
-    by_remainder = sorted(range(len(groups)), key=lambda i: exact[i] - shares[i], reverse=True)
-    for index in by_remainder[:leftover]:
-        shares[index] += 1
+    shares = allocate(amount, [group.net + group.vat for group in groups])
     result = []
     for group, share in zip(groups, shares, strict=True):
         net = round_to_ore(Decimal(share) * 100 / (100 + group.rate))
         result.append(VatGroup(group.rate, net, share - net))
     return tuple(result)
+
+
+def allocate(amount: int, weights: Sequence[int]) -> list[int]:
+    """Split ``amount`` in proportion to ``weights`` so that the parts add up exactly.
+
+    Exact integer arithmetic: each part is amount × weight / Σweights rounded down (floor, so
+    the remainders are never negative whatever the signs), and the öre left over go one each
+    to the largest remainders (Hamilton's method).
+    """
+    whole = sum(weights)
+    if whole == 0:
+        raise ValueError("cannot split an amount over weights that sum to zero")
+    sign = 1 if whole > 0 else -1
+    numerators = [amount * weight * sign for weight in weights]
+    parts = [numerator // (whole * sign) for numerator in numerators]
+    remainders = [numerator % (whole * sign) for numerator in numerators]
+    leftover = amount - sum(parts)
+    for index in sorted(range(len(weights)), key=lambda i: remainders[i], reverse=True)[:leftover]:
+        parts[index] += 1
+    return parts
+
+
+def credit_figures(
+    amount: int, open_groups: Sequence[VatGroup], open_rounding: int
+) -> tuple[tuple[VatGroup, ...], int]:
+    """The VAT groups and rounding of a credit of ``amount`` against what is still uncredited.
+
+    Crediting everything still open gives back exactly the open groups and rounding line, so
+    credits that together cancel an invoice reverse all of its VAT (a credit note reduces the
+    output VAT by the VAT it states) and its öresavrundning. A smaller credit is split in
+    proportion over the groups' gross and the rounding line together.
+    """
+    groups = [group for group in open_groups if group.net or group.vat]
+    if amount == sum(group.net + group.vat for group in groups) + open_rounding:
+        return tuple(groups), open_rounding
+    parts = allocate(amount, [group.net + group.vat for group in groups] + [open_rounding])
+    result = []
+    for group, share in zip(groups, parts, strict=False):
+        net = round_to_ore(Decimal(share) * 100 / (100 + group.rate))
+        result.append(VatGroup(group.rate, net, share - net))
+    return tuple(result), parts[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from datetime import date as Day  # EntryDraft has a field named date
 
 
 class UnbalancedEntry(ValueError):
@@ -38,7 +39,7 @@ class EntryDraft:
         if not self.postings:
             raise UnbalancedEntry(f"journal entry {self.text!r} has no postings")
 
-    def reversed(self, *, on: date, kind: str, text: str, entry_id: int) -> EntryDraft:
+    def reversed(self, *, on: Day, kind: str, text: str, entry_id: int) -> EntryDraft:
         return EntryDraft(
             date=on,
             kind=kind,

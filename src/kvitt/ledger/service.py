@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kvitt.core.db import bulk_insert, reserve_ids, utcnow
 from kvitt.ledger.accounts import DEFAULTS, RECEIVABLES, ChartOfAccounts
 from kvitt.ledger.journal import EntryDraft
 from kvitt.ledger.models import JournalEntry, JournalLine
@@ -19,29 +20,39 @@ def chart_for(tenant: Tenant) -> ChartOfAccounts:
 
 
 def post(session: Session, tenant_id: int, drafts: Sequence[EntryDraft]) -> list[int]:
-    """Store balanced entries (in bulk) and return their ids in the same order."""
+    """Store balanced entries (in bulk) and return their ids in the same order.
+
+    A draft with no postings (an invoice discounted to nothing) has nothing to book and is
+    left out; its id in the result is 0.
+    """
     for draft in drafts:
-        draft.check_balanced()
-    if not drafts:
-        return []
-    entry_ids = list(
-        session.scalars(
-            insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "date": d.date,
-                    "kind": d.kind,
-                    "text": d.text,
-                    "invoice_id": d.invoice_id,
-                    "reverses_entry_id": d.reverses_entry_id,
-                }
-                for d in drafts
-            ],
-        )
+        if draft.postings:
+            draft.check_balanced()
+    booked = [draft for draft in drafts if draft.postings]
+    ids = iter(reserve_ids(session, JournalEntry, len(booked)))
+    entry_ids = [next(ids) if draft.postings else 0 for draft in drafts]
+    now = utcnow()
+    bulk_insert(
+        session,
+        JournalEntry,
+        [
+            {
+                "id": entry_id,
+                "tenant_id": tenant_id,
+                "date": d.date,
+                "kind": d.kind,
+                "text": d.text,
+                "invoice_id": d.invoice_id,
+                "reverses_entry_id": d.reverses_entry_id,
+                "created_at": now,
+            }
+            for entry_id, d in zip(entry_ids, drafts, strict=True)
+            if d.postings
+        ],
     )
-    session.execute(
-        insert(JournalLine),
+    bulk_insert(
+        session,
+        JournalLine,
         [
             {
                 "tenant_id": tenant_id,

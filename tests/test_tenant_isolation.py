@@ -1,0 +1,454 @@
+"""Every query is scoped to its tenant: tenant A can neither see nor touch tenant B's objects.
+
+The routes are enumerated from the app itself: a route added under ``/api/v1`` without a case
+here makes ``test_every_api_route_has_an_isolation_case`` fail ("route not covered").
+
+For a route with an id in its path, B creates the object (in a state where the call would
+succeed for B), A calls it and must get the same 404 as for an id that never existed (not
+403: a foreign id must not even be confirmed to exist), B's object must be unchanged, and
+then the same call made by B must succeed, which shows the setup was valid.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from kvitt.core.api import TenantRoute
+from tests.conftest import Api
+
+PREFIX = "/api/v1"
+ERROR_FIELDS = {"type", "code", "message", "param"}
+MISSING_ID = 987654321
+PUBLIC_PATHS = {PREFIX + "/openapi.json"}
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def created(response: Any) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def make_customer(api: Api, customer_no: str = "1001", **fields: Any) -> dict[str, Any]:
+    body = {"customer_no": customer_no, "name": "Astrid Lindqvist", "email": f"c{customer_no}@example.se"}
+    return created(api.post("/customers", {**body, **fields}))
+
+
+def make_item(api: Api, article_no: str = "MOB-1", **fields: Any) -> dict[str, Any]:
+    body = {"article_no": article_no, "title": "Mobilabonnemang", "unit_price": 31600, "vat_rate": 25}
+    return created(api.post("/items", {**body, **fields}))
+
+
+def make_draft(api: Api, customer_id: int, **fields: Any) -> dict[str, Any]:
+    lines = [{"description": "Mobilabonnemang Fri", "quantity": "1", "unit_price": 31600, "vat_rate": 25}]
+    return created(api.post("/invoices", {"customer": customer_id, "lines": lines, **fields}))
+
+
+def make_issued(api: Api, customer_id: int) -> dict[str, Any]:
+    draft = make_draft(api, customer_id)
+    response = api.post(f"/invoices/{draft['id']}/issue")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def assert_error(response: Any, status: int, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) >= ERROR_FIELDS, error
+    assert isinstance(error["type"], str) and isinstance(error["code"], str) and error["message"]
+    if code is not None:
+        assert error["code"] == code, error
+    if param is not None:
+        assert error["param"] == param, error
+    return dict(error)
+
+
+@dataclass
+class Found:
+    path: str  # without the /api/v1 prefix
+    methods: set[str]
+    route: Any  # the route object as declared (APIRoute, TenantRoute, a plain Starlette Route...)
+
+
+def api_routes(app: Any) -> list[Found]:
+    """Every route under /api/v1 except the public OpenAPI document.
+
+    FastAPI 0.165 keeps included routers as branches (``_IncludedRouter``) rather than copying
+    their routes into ``app.routes``; ``iter_route_contexts`` walks them. Older FastAPI copies.
+    """
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - FastAPI before the included-router rework
+        contexts: list[Any] = [r for r in app.routes if isinstance(r, APIRoute)]
+        pairs = [(r, r) for r in contexts]
+    else:
+        pairs = [(c, c.original_route) for c in iter_route_contexts(app.routes)]
+    found = []
+    for context, route in pairs:
+        path = context.path or ""
+        if not path.startswith(PREFIX + "/") or path in PUBLIC_PATHS:
+            continue
+        found.append(Found(path.removeprefix(PREFIX), set(context.methods or ()) - {"HEAD"}, route))
+    return found
+
+
+def route_keys(app: Any) -> set[tuple[str, str]]:
+    return {(method, r.path) for r in api_routes(app) for method in r.methods}
+
+
+def fill_path(path: str, value: int | str) -> str:
+    return re.sub(r"\{[^}]+\}", str(value), path)
+
+
+def call(api: Api, method: str, path: str, body: Any = None) -> Any:
+    if method == "GET":
+        return api.get(path)
+    if method == "DELETE":
+        return api.delete(path)
+    if method == "POST":
+        return api.post(path, body)
+    if method == "PATCH":
+        return api.patch(path, body)
+    raise AssertionError(f"no helper for {method}")
+
+
+# --- routes that take the id of a tenant's object ----------------------------------------------
+
+
+@dataclass
+class Foreign:
+    """An object of tenant B and how B sees it (the snapshot that must not change)."""
+
+    id: int
+    snapshot: Callable[[], Any]
+
+
+def _b_customer(api_b: Api) -> Foreign:
+    customer = make_customer(api_b, "B-1", id_number="19811218-9876")
+    return Foreign(customer["id"], lambda: api_b.get(f"/customers/{customer['id']}").json())
+
+
+def _b_item(api_b: Api) -> Foreign:
+    item = make_item(api_b, "B-ITEM")
+    return Foreign(item["id"], lambda: api_b.get(f"/items/{item['id']}").json())
+
+
+def _invoice_snapshot(api_b: Api, invoice_id: int, customer_id: int) -> Callable[[], Any]:
+    def snapshot() -> Any:
+        return {
+            "invoice": api_b.get(f"/invoices/{invoice_id}").json(),
+            "events": api_b.get(f"/invoices/{invoice_id}/events").json(),
+            "balance": api_b.get(f"/customers/{customer_id}").json()["balance"],
+            "invoices": [i["id"] for i in api_b.get("/invoices", params={"limit": 100}).json()["data"]],
+        }
+
+    return snapshot
+
+
+def _b_draft(api_b: Api) -> Foreign:
+    customer = make_customer(api_b, "B-2")
+    draft = make_draft(api_b, customer["id"])
+    return Foreign(draft["id"], _invoice_snapshot(api_b, draft["id"], customer["id"]))
+
+
+def _b_issued(api_b: Api) -> Foreign:
+    customer = make_customer(api_b, "B-3")
+    invoice = make_issued(api_b, customer["id"])
+    return Foreign(invoice["id"], _invoice_snapshot(api_b, invoice["id"], customer["id"]))
+
+
+def _b_api_key(api_b: Api) -> Foreign:
+    key = created(api_b.post("/api-keys", {"name": "second"}))
+    return Foreign(key["id"], lambda: api_b.get("/api-keys").json())
+
+
+# (method, path) → (how B makes the object, the body A sends, the status B gets for the same call)
+ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
+    ("GET", "/customers/{customer_id}"): (_b_customer, None, 200),
+    ("PATCH", "/customers/{customer_id}"): (_b_customer, {"name": "Mallory"}, 200),
+    ("DELETE", "/customers/{customer_id}"): (_b_customer, None, 200),
+    ("GET", "/items/{item_id}"): (_b_item, None, 200),
+    ("PATCH", "/items/{item_id}"): (_b_item, {"title": "Stulen", "unit_price": 1}, 200),
+    ("DELETE", "/items/{item_id}"): (_b_item, None, 200),
+    ("GET", "/invoices/{invoice_id}"): (_b_draft, None, 200),
+    ("PATCH", "/invoices/{invoice_id}"): (_b_draft, {"notes": "hacked"}, 200),
+    ("DELETE", "/invoices/{invoice_id}"): (_b_draft, None, 200),
+    ("POST", "/invoices/{invoice_id}/issue"): (_b_draft, None, 200),
+    ("POST", "/invoices/{invoice_id}/credit"): (_b_issued, {"mode": "full"}, 201),
+    ("POST", "/invoices/{invoice_id}/payments"): (_b_issued, {"amount": 100}, 200),
+    ("POST", "/invoices/{invoice_id}/write-off"): (_b_issued, {}, 200),
+    ("GET", "/invoices/{invoice_id}/events"): (_b_issued, None, 200),
+    ("DELETE", "/api-keys/{key_id}"): (_b_api_key, None, 200),
+}
+
+
+# --- routes without an id: what each one must show -------------------------------------------
+
+
+def _tenant_get(api: Api, api_b: Api) -> None:
+    mine, theirs = api.get("/tenant"), api_b.get("/tenant")
+    assert mine.status_code == theirs.status_code == 200
+    assert mine.json()["id"] == api.tenant_id and mine.json()["org_number"] == "556036-0793"
+    assert theirs.json()["id"] == api_b.tenant_id and theirs.json()["org_number"] == "556016-0680"
+
+
+def _tenant_patch(api: Api, api_b: Api) -> None:
+    before_b = api_b.get("/tenant").json()
+    response = api.patch("/tenant", {"city": "Kiruna", "payment_terms_days": 10, "invoice_fee": 2900})
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == api.tenant_id
+    assert api.get("/tenant").json()["city"] == "Kiruna"
+    assert api_b.get("/tenant").json() == before_b
+    # A cannot name another tenant in the body either.
+    assert_error(api.patch("/tenant", {"id": api_b.tenant_id}), 422, param="id")
+    assert_error(api.patch("/tenant", {"org_number": "556016-0680"}), 422, param="org_number")
+    assert api_b.get("/tenant").json() == before_b
+
+
+def _api_keys_post(api: Api, api_b: Api) -> None:
+    before_b = api_b.get("/api-keys").json()
+    key = created(api.post("/api-keys", {"name": "ci"}))
+    assert key["secret"]
+    as_new_key = Api(api.client, key["secret"], api.tenant_id)
+    assert as_new_key.get("/tenant").json()["id"] == api.tenant_id
+    assert key["id"] in [k["id"] for k in api.get("/api-keys").json()["data"]]
+    assert api_b.get("/api-keys").json() == before_b
+
+
+def _api_keys_list(api: Api, api_b: Api) -> None:
+    created(api_b.post("/api-keys", {"name": "b-extra"}))
+    created(api.post("/api-keys", {"name": "a-extra"}))
+    mine = api.get("/api-keys").json()
+    theirs = api_b.get("/api-keys").json()
+    assert mine["object"] == "list" and len(mine["data"]) == 2 and len(theirs["data"]) == 2
+    assert not {k["id"] for k in mine["data"]} & {k["id"] for k in theirs["data"]}
+    assert all("secret" not in k or k["secret"] is None for k in mine["data"])
+
+
+def _customers_post(api: Api, api_b: Api) -> None:
+    theirs = make_customer(api_b, "1001")
+    before_b = api_b.get("/customers").json()
+    mine = make_customer(api, "1001")  # the same customer number is free in another tenant
+    assert mine["id"] != theirs["id"]
+    assert api_b.get("/customers").json() == before_b
+    assert [c["id"] for c in api.get("/customers").json()["data"]] == [mine["id"]]
+
+
+def _customers_list(api: Api, api_b: Api) -> None:
+    b_ids = {make_customer(api_b, f"B{i}", email="shared@example.se")["id"] for i in range(3)}
+    a_ids = {make_customer(api, f"A{i}")["id"] for i in range(2)}
+    listed = api.get("/customers", params={"limit": 100}).json()
+    assert {c["id"] for c in listed["data"]} == a_ids
+    assert api.get("/customers", params={"customer_no": "B0"}).json()["data"] == []
+    assert api.get("/customers", params={"email": "shared@example.se"}).json()["data"] == []
+    assert {c["id"] for c in api_b.get("/customers", params={"limit": 100}).json()["data"]} == b_ids
+
+
+def _items_post(api: Api, api_b: Api) -> None:
+    theirs = make_item(api_b, "MOB-1")
+    before_b = api_b.get("/items").json()
+    mine = make_item(api, "MOB-1")
+    assert mine["id"] != theirs["id"]
+    assert api_b.get("/items").json() == before_b
+
+
+def _items_list(api: Api, api_b: Api) -> None:
+    b_ids = {make_item(api_b, f"B{i}")["id"] for i in range(3)}
+    a_ids = {make_item(api, f"A{i}")["id"] for i in range(2)}
+    assert {i["id"] for i in api.get("/items", params={"limit": 100}).json()["data"]} == a_ids
+    assert {i["id"] for i in api.get("/items", params={"active": True}).json()["data"]} == a_ids
+    assert {i["id"] for i in api_b.get("/items", params={"limit": 100}).json()["data"]} == b_ids
+
+
+def _invoices_post(api: Api, api_b: Api) -> None:
+    b_customer = make_customer(api_b, "B-1")
+    b_item = make_item(api_b, "B-ITEM")
+    a_customer = make_customer(api, "A-1")
+    before_b = api_b.get("/invoices").json()
+    line = {"description": "x", "quantity": "1", "unit_price": 100, "vat_rate": 25}
+    # B's customer and B's item cannot be put on A's invoice: the same 404 as for a missing id.
+    assert_error(api.post("/invoices", {"customer": b_customer["id"], "lines": [line]}), 404, param="customer")
+    assert_error(
+        api.post("/invoices", {"customer": a_customer["id"], "lines": [{"item": b_item["id"]}]}),
+        404,
+        param="lines[0].item",
+    )
+    draft = make_draft(api, a_customer["id"])
+    assert_error(api.patch(f"/invoices/{draft['id']}", {"customer": b_customer["id"]}), 404, param="customer")
+    assert_error(api.patch(f"/invoices/{draft['id']}", {"lines": [{"item": b_item["id"]}]}), 404, param="lines[0].item")
+    after = api.get(f"/invoices/{draft['id']}").json()
+    assert after["customer"] == a_customer["id"] and after["lines"] == draft["lines"]
+    assert api_b.get("/invoices").json() == before_b
+    assert api_b.get(f"/invoices/{draft['id']}").status_code == 404
+
+
+def _invoices_list(api: Api, api_b: Api) -> None:
+    b_customer = make_customer(api_b, "B-1")
+    b_ids = {make_issued(api_b, b_customer["id"])["id"], make_draft(api_b, b_customer["id"])["id"]}
+    a_customer = make_customer(api, "A-1")
+    a_issued = make_issued(api, a_customer["id"])
+    a_ids = {a_issued["id"], make_draft(api, a_customer["id"])["id"]}
+    assert {i["id"] for i in api.get("/invoices", params={"limit": 100}).json()["data"]} == a_ids
+    assert api.get("/invoices", params={"customer": b_customer["id"]}).json()["data"] == []
+    # Both tenants have an invoice number 1 (each its own series); A finds only its own.
+    by_number = api.get("/invoices", params={"number": 1}).json()["data"]
+    assert [i["id"] for i in by_number] == [a_issued["id"]]
+    b_invoice = api_b.get("/invoices", params={"number": 1}).json()["data"][0]
+    # Number 1 gives both the same OCR reference: searching by it still finds only A's own.
+    assert [i["id"] for i in api.get("/invoices", params={"ocr": b_invoice["ocr"]}).json()["data"]] == [a_issued["id"]]
+    for state in ("draft", "unpaid"):
+        assert {i["id"] for i in api.get("/invoices", params={"state": state}).json()["data"]} <= a_ids
+    assert {i["id"] for i in api_b.get("/invoices", params={"limit": 100}).json()["data"]} == b_ids
+
+
+OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
+    ("GET", "/tenant"): _tenant_get,
+    ("PATCH", "/tenant"): _tenant_patch,
+    ("POST", "/api-keys"): _api_keys_post,
+    ("GET", "/api-keys"): _api_keys_list,
+    ("POST", "/customers"): _customers_post,
+    ("GET", "/customers"): _customers_list,
+    ("POST", "/items"): _items_post,
+    ("GET", "/items"): _items_list,
+    ("POST", "/invoices"): _invoices_post,
+    ("GET", "/invoices"): _invoices_list,
+}
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+
+def test_every_api_route_has_an_isolation_case(app: Any) -> None:
+    routes = route_keys(app)
+    assert routes, "no routes found under /api/v1"
+    covered = set(ID_ROUTES) | set(OTHER_ROUTES)
+    not_covered = sorted(routes - covered)
+    assert not not_covered, f"route not covered by a tenant-isolation case: {not_covered}"
+    stale = sorted(covered - routes)
+    assert not stale, f"isolation cases for routes that no longer exist: {stale}"
+    for (method, path), _ in ID_ROUTES.items():
+        assert "{" in path, (method, path)
+    for method, path in OTHER_ROUTES:
+        assert "{" not in path, f"{method} {path} takes an id: it belongs in ID_ROUTES"
+
+
+def test_every_api_route_is_a_tenant_route(app: Any) -> None:
+    """A route that is not a TenantRoute would skip authentication and the tenant scope."""
+    plain = [f"{sorted(r.methods)} {r.path}" for r in api_routes(app) if not isinstance(r.route, TenantRoute)]
+    assert not plain, f"routes outside TenantRoute: {plain}"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ID_ROUTES), ids=lambda v: str(v))
+def test_a_foreign_id_is_not_found(api: Api, api_b: Api, method: str, path: str) -> None:
+    make_b, body, b_status = ID_ROUTES[(method, path)]
+    # A has objects of its own too, so that a route that ignores the tenant has something to find.
+    a_customer = make_customer(api, "A-1")
+    make_issued(api, a_customer["id"])
+    make_item(api, "A-ITEM")
+    foreign = make_b(api_b)
+    before = foreign.snapshot()
+
+    response = call(api, method, fill_path(path, foreign.id), body)
+    error = assert_error(response, 404, code="resource_missing")
+    assert error["type"] == "invalid_request_error"
+    assert str(foreign.id) in error["message"]
+    # Indistinguishable from an id that never existed: nothing tells A that B's object is there.
+    missing = assert_error(call(api, method, fill_path(path, MISSING_ID), body), 404)
+    assert {**missing, "message": missing["message"].replace(str(MISSING_ID), "ID")} == {
+        **error,
+        "message": error["message"].replace(str(foreign.id), "ID"),
+    }
+    assert foreign.snapshot() == before, "tenant B's object changed through tenant A's key"
+
+    # The same call made by B works: the 404 above came from the tenant scope, not the setup.
+    assert call(api_b, method, fill_path(path, foreign.id), body).status_code == b_status
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(OTHER_ROUTES), ids=lambda v: str(v))
+def test_a_route_without_an_id_acts_for_the_caller_only(api: Api, api_b: Api, method: str, path: str) -> None:
+    OTHER_ROUTES[(method, path)](api, api_b)
+
+
+# --- authentication -----------------------------------------------------------------------------
+
+
+def assert_unauthenticated(response: Any) -> None:
+    error = assert_error(response, 401, code="invalid_api_key")
+    assert error["type"] == "authentication_error"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def _requests(app: Any) -> list[tuple[str, str]]:
+    return sorted((method, PREFIX + fill_path(path, 1)) for method, path in route_keys(app))
+
+
+def _send(client: TestClient, method: str, url: str, headers: dict[str, str]) -> Any:
+    body = {} if method in ("POST", "PATCH") else None
+    return client.request(method, url, json=body, headers=headers)
+
+
+def test_every_route_refuses_a_request_without_a_key(client: TestClient, app: Any, api: Api) -> None:
+    for method, url in _requests(app):
+        assert_unauthenticated(_send(client, method, url, {}))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Bearer    ",
+        "Basic dXNlcjpwYXNz",
+        "Token {key}",
+        "{key}",
+        "Bearer{key}",
+        "Bearer {key}x",
+        "Bearer x{key}",
+        "Bearer kvitt_not_a_real_key",
+    ],
+)
+def test_every_route_refuses_a_malformed_or_unknown_key(client: TestClient, app: Any, api: Api, header: str) -> None:
+    value = header.replace("{key}", api.key)
+    for method, url in _requests(app):
+        assert_unauthenticated(_send(client, method, url, {"Authorization": value}))
+
+
+def test_every_route_refuses_a_revoked_key(client: TestClient, app: Any, api: Api, api_b: Api) -> None:
+    key = created(api.post("/api-keys", {"name": "to revoke"}))
+    revoked = Api(client, key["secret"], api.tenant_id)
+    assert revoked.get("/tenant").status_code == 200
+    assert api.delete(f"/api-keys/{key['id']}").json()["revoked_at"] is not None
+    for method, url in _requests(app):
+        assert_unauthenticated(_send(client, method, url, {"Authorization": f"Bearer {key['secret']}"}))
+    # The other keys of A, and B's keys, still work.
+    assert api.get("/tenant").status_code == 200 and api_b.get("/tenant").status_code == 200
+
+
+def test_a_key_revoked_by_itself_stops_working_at_once(api: Api) -> None:
+    own = next(k for k in api.get("/api-keys").json()["data"] if k["name"] == "default")
+    assert api.delete(f"/api-keys/{own['id']}").status_code == 200
+    assert_unauthenticated(api.get("/tenant"))
+
+
+def test_unauthenticated_requests_change_nothing(client: TestClient, app: Any, api: Api) -> None:
+    customer = make_customer(api, "A-1")
+    draft = make_draft(api, customer["id"])
+    before = (api.get("/customers").json(), api.get("/invoices").json(), api.get("/tenant").json())
+    ids = {"customer_id": customer["id"], "invoice_id": draft["id"], "item_id": 1, "key_id": 1}
+    for method, path in route_keys(app):
+        if method == "GET":
+            continue
+        url = PREFIX + re.sub(r"\{([^}]+)\}", lambda m: str(ids.get(m.group(1), 1)), path)
+        assert_unauthenticated(_send(client, method, url, {"Authorization": "Bearer wrong"}))
+    assert (api.get("/customers").json(), api.get("/invoices").json(), api.get("/tenant").json()) == before
