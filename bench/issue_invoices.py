@@ -161,24 +161,42 @@ def build_inputs(n: int, customer_ids: list[int], item_ids: list[int]) -> list[I
     ]
 
 
-def run_service(engine: str, db: Database, tenant_id: int, inputs: list[InvoiceCreate], batch: int) -> Measure:
-    phases = {"create_drafts": 0.0, "issue": 0.0, "commit": 0.0}
+def run_service(
+    engine: str, db: Database, tenant_id: int, inputs: list[InvoiceCreate], batch: int, path: str
+) -> Measure:
+    """``path`` "batch": invoices.create_and_issue (what billing runs use); "drafts": create_drafts
+    then issue (what the API does for one invoice), in batches of the same size."""
+    phases: dict[str, float] = (
+        {"service call": 0.0, "commit": 0.0}
+        if path == "batch"
+        else {
+            "create_drafts": 0.0,
+            "issue": 0.0,
+            "commit": 0.0,
+        }
+    )
     started, cpu_started = time.perf_counter(), time.process_time()
     for start in range(0, len(inputs), batch):
+        chunk = inputs[start : start + batch]
         with db.transaction() as session:
             tenant = session.get(Tenant, tenant_id)
             assert tenant is not None
             t0 = time.perf_counter()
-            drafts = invoices.create_drafts(session, tenant, inputs[start : start + batch], actor="bench")
-            t1 = time.perf_counter()
-            invoices.issue(session, tenant, drafts, today=TODAY, actor="bench")
-            t2 = time.perf_counter()
-        t3 = time.perf_counter()
-        phases["create_drafts"] += t1 - t0
-        phases["issue"] += t2 - t1
-        phases["commit"] += t3 - t2
+            if path == "batch":
+                invoices.create_and_issue(session, tenant, chunk, today=TODAY, actor="bench")
+                t1 = t2 = time.perf_counter()
+                phases["service call"] += t1 - t0
+            else:
+                drafts = invoices.create_drafts(session, tenant, chunk, actor="bench")
+                t1 = time.perf_counter()
+                invoices.issue(session, tenant, drafts, today=TODAY, actor="bench")
+                t2 = time.perf_counter()
+                phases["create_drafts"] += t1 - t0
+                phases["issue"] += t2 - t1
+        phases["commit"] += time.perf_counter() - t2
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    return Measure(engine, "service: create_drafts + issue", len(inputs), seconds, cpu, phases)
+    what = "service: create_and_issue" if path == "batch" else "service: create_drafts + issue"
+    return Measure(engine, what, len(inputs), seconds, cpu, phases)
 
 
 # --- the raw baseline ----------------------------------------------------------------------------
@@ -300,28 +318,32 @@ def run_baseline(
 
 
 def bench_engine(engine: str, n: int, batch: int, profile: str | None) -> list[Measure]:
-    with fresh_database(engine, "kvitt_bench") as url:
-        db = Database(url)
-        try:
-            tenant_id, customer_ids, item_ids = set_up(db)
-            t0 = time.perf_counter()
-            inputs = build_inputs(n, customer_ids, item_ids)
-            build = time.perf_counter() - t0
-            with profiling(profile, engine):
-                service = run_service(engine, db, tenant_id, inputs, batch)
-            service.phases["(pydantic inputs, untimed)"] = build
-            fixed = snapshot(db, FIXED_TABLES)
-            written = snapshot(db, WRITTEN_TABLES)
-            service.rows = {table: len(rows) for table, rows in written.items()}
-            with db.transaction() as session:
-                # A fast wrong answer is worth nothing: the ledger must balance and agree.
-                assert ledger.unbalanced_entries(session, tenant_id) == []
-                balances = ledger.account_balances(session, tenant_id)
-                assert balances["1510"] == session.scalar(select(func.sum(Invoice.remaining)))
-        finally:
-            db.dispose()
-    baseline = run_baseline(engine, written, fixed, batches=-(-n // batch))
-    return [service, baseline]
+    measures = []
+    for path in ("batch", "drafts"):
+        with fresh_database(engine, "kvitt_bench") as url:
+            db = Database(url)
+            try:
+                tenant_id, customer_ids, item_ids = set_up(db)
+                t0 = time.perf_counter()
+                inputs = build_inputs(n, customer_ids, item_ids)
+                build = time.perf_counter() - t0
+                with profiling(profile if path == "batch" else None, engine):
+                    service = run_service(engine, db, tenant_id, inputs, batch, path)
+                service.phases["(pydantic inputs, untimed)"] = build
+                fixed = snapshot(db, FIXED_TABLES)
+                written = snapshot(db, WRITTEN_TABLES)
+                service.rows = {table: len(rows) for table, rows in written.items()}
+                with db.transaction() as session:
+                    # A fast wrong answer is worth nothing: the ledger must balance and agree.
+                    assert ledger.unbalanced_entries(session, tenant_id) == []
+                    balances = ledger.account_balances(session, tenant_id)
+                    assert balances["1510"] == session.scalar(select(func.sum(Invoice.remaining)))
+            finally:
+                db.dispose()
+        measures.append(service)
+        if path == "batch":
+            baseline = run_baseline(engine, written, fixed, batches=-(-n // batch))
+    return [*measures, baseline]
 
 
 @contextlib.contextmanager
@@ -366,14 +388,16 @@ def _per_invoice(seconds: float, invoices: int) -> str:
 def report_rows(measures: list[Measure]) -> list[tuple[str, str, str, str]]:
     rows = []
     for engine in dict.fromkeys(m.engine for m in measures):
-        service, baseline = (m for m in measures if m.engine == engine)
-        goal = f">= {GOAL_PG:,}/s" if engine == "postgresql" else "-"
-        verdict = "" if engine != "postgresql" else (" (met)" if service.rate >= GOAL_PG else " (not met)")
-        ratio = f"{service.rate / baseline.rate:.2f}"
-        rows.append((f"{engine}: {service.what}", goal, f"{service.rate:,.0f} invoices/s{verdict}", ratio))
-        for phase, seconds in service.phases.items():
-            rows.append((f"  {phase}", "", f"{seconds:.2f} s, {_per_invoice(seconds, service.invoices)}", ""))
-        rows.append(("  client CPU (this process)", "", _per_invoice(service.cpu_seconds, service.invoices), ""))
+        *services, baseline = (m for m in measures if m.engine == engine)
+        for number, service in enumerate(services):
+            headline = engine == "postgresql" and number == 0  # the goal is the batch path's
+            goal = f">= {GOAL_PG:,}/s" if headline else "-"
+            verdict = "" if not headline else (" (met)" if service.rate >= GOAL_PG else " (not met)")
+            ratio = f"{service.rate / baseline.rate:.2f}"
+            rows.append((f"{engine}: {service.what}", goal, f"{service.rate:,.0f} invoices/s{verdict}", ratio))
+            for phase, seconds in service.phases.items():
+                rows.append((f"  {phase}", "", f"{seconds:.2f} s, {_per_invoice(seconds, service.invoices)}", ""))
+            rows.append(("  client CPU (this process)", "", _per_invoice(service.cpu_seconds, service.invoices), ""))
         rows.append((f"{engine}: {baseline.what}", "", f"{baseline.rate:,.0f} invoices/s", "1.00"))
         rows.append(("  client CPU (this process)", "", _per_invoice(baseline.cpu_seconds, baseline.invoices), ""))
     return rows

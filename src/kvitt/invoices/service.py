@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from kvitt.core.errors import NotFound
 from kvitt.core.pagination import Page, paginate
+from kvitt.invoices.batch import create_and_issue
 from kvitt.invoices.drafts import create_drafts, delete_draft, update_draft
 from kvitt.invoices.issuing import issue, take_numbers
 from kvitt.invoices.models import Invoice, InvoiceEvent
@@ -16,6 +17,7 @@ from kvitt.invoices.settlement import credit, mark_overdue, record_payment, writ
 from kvitt.tenants.models import Tenant
 
 __all__ = [
+    "create_and_issue",
     "create_drafts",
     "credit",
     "delete_draft",
