@@ -43,7 +43,7 @@ def database_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) 
     if ENGINE == "postgresql":
         # The process id keeps two runs on one machine (two developers, CI) apart.
         name = f"kvitt_test_{os.getpid()}_{worker_id}"
-        janitor = DatabaseJanitor(user=PG_USER, host=PG_HOST, port=PG_PORT, dbname=name, version=15)
+        janitor = DatabaseJanitor(user=PG_USER, host=PG_HOST, port=PG_PORT, dbname=name)
         with contextlib.suppress(Exception):
             janitor.drop()
         janitor.init()
