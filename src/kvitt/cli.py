@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kvitt.core import clock
-from kvitt.core.config import get_settings
+from kvitt.core.config import get_settings, web_base_url
 from kvitt.core.db import Database
 from kvitt.core.errors import KvittError
 from kvitt.core.outbox import OutboxJob
@@ -119,10 +119,12 @@ def serve(
     from kvitt.app import create_app
 
     settings = get_settings()
+    # The app builds web-invoice links from host and port when KVITT_PUBLIC_URL is unset.
+    settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
     uvicorn.run(
         create_app(settings, embedded_worker=worker),
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         log_level=settings.log_level.lower(),
     )
 
@@ -177,13 +179,16 @@ def run(
                 tenants.revoke_api_key(session, tenant, old.id)
         _, key = tenants.create_api_key(session, tenant, DEMO_KEY_NAME)
         token = demo_invoice_token(session, tenant)
-    base = f"http://{host or settings.host}:{port or settings.port}"
+    if host or port:
+        settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
+    base = f"http://{settings.host}:{settings.port}"
     console.rule("Kvitt")
-    console.print(f"API docs:         {base}/api/docs")
-    console.print(f"API key ({tenant.name}): [bold]{key}[/bold]")
-    console.print(f"  try: curl -H 'Authorization: Bearer {key}' {base}/api/v1/invoices?limit=3")
+    # Plain prints: a key or link broken over two lines cannot be copied.
+    typer.echo(f"API docs:            {base}/api/docs")
+    typer.echo(f"API key ({tenant.name}): {key}")
+    typer.echo(f"Try it:              curl -H 'Authorization: Bearer {key}' '{base}/api/v1/invoices?limit=3'")
     if token:
-        console.print(f"A demo web invoice: {settings.public_url.rstrip('/')}/i/{token}")
+        typer.echo(f"A demo web invoice:  {web_base_url(settings)}/i/{token}")
     console.rule()
     serve(host=host, port=port, worker=True)
 

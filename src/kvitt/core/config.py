@@ -11,7 +11,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KVITT_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./kvitt.db"
-    public_url: str = "http://127.0.0.1:8000"
+    # Where recipients reach web invoices; unset: the address `kvitt serve` listens on.
+    public_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     # Run the job worker inside `kvitt serve` (the embedded default).
@@ -27,3 +28,8 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def web_base_url(settings: Settings) -> str:
+    """The address web-invoice links start with (no trailing slash)."""
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")

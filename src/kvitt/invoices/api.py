@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from kvitt.core import clock
 from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
+from kvitt.core.config import web_base_url
 from kvitt.core.money import format_quantity
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
@@ -35,7 +36,7 @@ ACTOR = "api"
 
 
 def public_url(request: Request) -> str:
-    return str(request.app.state.settings.public_url).rstrip("/")
+    return web_base_url(request.app.state.settings)
 
 
 PublicUrl = Annotated[str, Depends(public_url)]
