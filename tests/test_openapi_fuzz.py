@@ -32,7 +32,7 @@ def test_no_generated_input_breaks_the_api(app: Any, db: Database) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def exercise(case: Any) -> None:
             response = case.call(headers=headers)
             case.validate_response(response, checks=CHECKS)

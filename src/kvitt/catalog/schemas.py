@@ -21,7 +21,7 @@ def _account(value: str | None) -> str | None:
 class ItemCreate(Input):
     article_no: str = Field(min_length=1, max_length=40)
     title: str = Field(min_length=1, max_length=200)
-    unit: str = "st"
+    unit: str = Field(default="st", min_length=1, max_length=20)
     unit_price: Ore = Field(ge=0)
     vat_rate: VatRate
     account: str | None = None
@@ -31,7 +31,7 @@ class ItemCreate(Input):
 
 class ItemUpdate(Input):
     title: str | None = Field(default=None, min_length=1, max_length=200)
-    unit: str | None = None
+    unit: str | None = Field(default=None, min_length=1, max_length=20)
     unit_price: Ore | None = Field(default=None, ge=0)
     vat_rate: VatRate | None = None
     account: str | None = None

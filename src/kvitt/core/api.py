@@ -31,6 +31,7 @@ from kvitt.tenants.models import ApiKey, Tenant
 IDEMPOTENCY_HEADER = "idempotency-key"
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+QueryText = Annotated[str | None, Query(max_length=254, pattern=r"^[^\x00]*$")]
 MAX_IDEMPOTENCY_KEY = 255
 
 

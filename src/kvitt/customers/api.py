@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, QueryId, QueryText, TenantRoute, request_session, request_tenant
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
 from kvitt.customers import service
@@ -37,8 +37,8 @@ def list_customers(
     tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     starting_after: QueryId = None,
-    customer_no: str | None = None,
-    email: str | None = None,
+    customer_no: QueryText = None,
+    email: QueryText = None,
 ) -> ListResponse[CustomerOut]:
     page = service.list_page(
         session, tenant, limit=limit, starting_after=starting_after, customer_no=customer_no, email=email

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
@@ -27,18 +27,24 @@ class _ContactFields(Input):
         return identity.phone_e164(value) if value else None
 
 
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. SE")]
+Address = Annotated[str, Field(max_length=200)]
+PostalCode = Annotated[str, Field(max_length=10)]
+City = Annotated[str, Field(max_length=100)]
+
+
 class CustomerCreate(_ContactFields):
-    customer_no: str
+    customer_no: str = Field(max_length=40)
     type: CustomerType = "individual"
-    id_number: str | None = None
-    name: str
-    email: str | None = None
-    phone: str | None = None
-    address_line1: str | None = None
-    address_line2: str | None = None
-    postal_code: str | None = None
-    city: str | None = None
-    country: str = "SE"
+    id_number: str | None = Field(default=None, max_length=20)
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=30)
+    address_line1: Address | None = None
+    address_line2: Address | None = None
+    postal_code: PostalCode | None = None
+    city: City | None = None
+    country: Country = "SE"
     delivery_method: DeliveryMethod | None = None
     language: Language = "sv"
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -58,15 +64,15 @@ class CustomerCreate(_ContactFields):
 
 
 class CustomerUpdate(_ContactFields):
-    name: str | None = None
-    id_number: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    address_line1: str | None = None
-    address_line2: str | None = None
-    postal_code: str | None = None
-    city: str | None = None
-    country: str | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    id_number: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=30)
+    address_line1: Address | None = None
+    address_line2: Address | None = None
+    postal_code: PostalCode | None = None
+    city: City | None = None
+    country: Country | None = None
     delivery_method: DeliveryMethod | None = None
     language: Language | None = None
     attributes: dict[str, Any] | None = None

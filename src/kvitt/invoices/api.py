@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from kvitt.core import clock
-from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, QueryId, QueryText, TenantRoute, request_session, request_tenant
 from kvitt.core.config import web_base_url
 from kvitt.core.money import format_quantity
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -119,7 +119,7 @@ def list_invoices(
     due_date_from: date | None = None,
     due_date_to: date | None = None,
     number: QueryId = None,
-    ocr: str | None = None,
+    ocr: QueryText = None,
 ) -> ListResponse[InvoiceOut]:
     page = service.list_page(
         session,

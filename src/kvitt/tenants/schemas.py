@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from kvitt.core import identity
 from kvitt.core.schemas import Input, Ore
+from kvitt.ledger.accounts import DEFAULTS
 
 _VAT = re.compile(r"^SE\d{10}01$")
 
@@ -44,19 +45,34 @@ class _TenantFields(Input):
     def _email(cls, value: str | None) -> str | None:
         return identity.email_address(value) if value else None
 
+    @field_validator("phone", check_fields=False)
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return identity.phone_e164(value) if value else None
+
+    @field_validator("accounts", check_fields=False)
+    @classmethod
+    def _accounts(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for role, account in (value or {}).items():
+            if role not in DEFAULTS:
+                raise ValueError(f"unknown account role {role!r}; known: {', '.join(sorted(DEFAULTS))}")
+            if not (account.isdigit() and len(account) == 4):
+                raise ValueError(f"{role}: a BAS account is four digits, e.g. 1510")
+        return value
+
 
 class TenantSettings(_TenantFields):
     vat_number: str | None = None
     f_skatt: bool | None = None
-    address_line1: str | None = None
-    address_line2: str | None = None
-    postal_code: str | None = None
-    city: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    bankgiro: str | None = None
-    plusgiro: str | None = None
-    swish_number: str | None = None
+    address_line1: str | None = Field(default=None, max_length=200)
+    address_line2: str | None = Field(default=None, max_length=200)
+    postal_code: str | None = Field(default=None, max_length=10)
+    city: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=30)
+    bankgiro: str | None = Field(default=None, max_length=12)
+    plusgiro: str | None = Field(default=None, max_length=12)
+    swish_number: str | None = Field(default=None, max_length=14)
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
     invoice_fee: Ore | None = Field(default=None, ge=0)
     reminder_fee: Ore | None = Field(default=None, ge=0)
