@@ -62,3 +62,18 @@ def test_list_filters_by_customer_number(api: Api) -> None:
         api.post("/customers", {"customer_no": f"N-{n}", "name": f"Kund {n}"})
     found = api.get("/customers", params={"customer_no": "N-1"}).json()
     assert [c["customer_no"] for c in found["data"]] == ["N-1"]
+
+
+def test_what_the_database_cannot_hold_is_refused_with_the_field_named(api: Api) -> None:
+    cases = [
+        ({"customer_no": "X", "name": "A", "country": "Sweden"}, "country"),
+        ({"customer_no": "X" * 41, "name": "A"}, "customer_no"),
+        ({"customer_no": "X", "name": "A\x00B"}, "name"),
+        ({"customer_no": "X", "name": "A", "attributes": {"segment": "v\x00ip"}}, "attributes"),
+    ]
+    for body, param in cases:
+        response = api.post("/customers", body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["error"]["param"] == param
+    assert api.get("/customers", params={"customer_no": "a\x00"}).status_code == 422
+    assert api.patch("/tenant", {"accounts": {"receivables": "15100"}}).json()["error"]["param"] == "accounts"
