@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -172,6 +173,38 @@ def _b_api_key(api_b: Api) -> Foreign:
     return Foreign(key["id"], lambda: api_b.get("/api-keys").json())
 
 
+SAMPLE_BGMAX = Path(__file__).parent / "data" / "bankgirot" / "bgmax_sample_ocr_check_length.txt"
+
+
+def upload(api: Api, data: bytes) -> Any:
+    headers = {"Authorization": f"Bearer {api.key}", "Content-Type": "application/octet-stream"}
+    return api.client.post(PREFIX + "/payment-files", content=data, headers=headers)
+
+
+def _b_payment_file(api_b: Api) -> Foreign:
+    # Bankgirot's sample pays bankgiro 991-2346, which is tenant B's.
+    file = created(upload(api_b, SAMPLE_BGMAX.read_bytes()))
+    return Foreign(file["id"], lambda: api_b.get(f"/payment-files/{file['id']}").json())
+
+
+def _b_payment(api_b: Api) -> Foreign:
+    customer = make_customer(api_b, "B-4")
+    payment = created(api_b.post("/payments", {"amount": 5000, "customer": customer["id"]}))
+    return Foreign(payment["id"], lambda: api_b.get(f"/payments/{payment['id']}").json())
+
+
+def _b_deviation(api_b: Api) -> Foreign:
+    created(api_b.post("/payments", {"amount": 5000, "reference": "okänd"}))
+    (deviation,) = api_b.get("/deviations").json()["data"]
+    return Foreign(deviation["id"], lambda: api_b.get(f"/deviations/{deviation['id']}").json())
+
+
+def _b_customer_with_entries(api_b: Api) -> Foreign:
+    customer = make_customer(api_b, "B-5")
+    make_issued(api_b, customer["id"])
+    return Foreign(customer["id"], lambda: api_b.get(f"/customers/{customer['id']}/ledger").json())
+
+
 # (method, path) → (how B makes the object, the body A sends, the status B gets for the same call)
 ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("GET", "/customers/{customer_id}"): (_b_customer, None, 200),
@@ -189,6 +222,11 @@ ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("POST", "/invoices/{invoice_id}/write-off"): (_b_issued, {}, 200),
     ("GET", "/invoices/{invoice_id}/events"): (_b_issued, None, 200),
     ("DELETE", "/api-keys/{key_id}"): (_b_api_key, None, 200),
+    ("GET", "/customers/{customer_id}/ledger"): (_b_customer_with_entries, None, 200),
+    ("GET", "/payment-files/{file_id}"): (_b_payment_file, None, 200),
+    ("GET", "/payments/{payment_id}"): (_b_payment, None, 200),
+    ("GET", "/deviations/{deviation_id}"): (_b_deviation, None, 200),
+    ("POST", "/deviations/{deviation_id}/resolve"): (_b_deviation, {"action": "keep"}, 200),
 }
 
 
@@ -311,6 +349,65 @@ def _invoices_list(api: Api, api_b: Api) -> None:
     assert {i["id"] for i in api_b.get("/invoices", params={"limit": 100}).json()["data"]} == b_ids
 
 
+def _payment_files_post(api: Api, api_b: Api) -> None:
+    # A cannot import B's bank file into its own books (it pays B's bankgiro), nor see B's.
+    created(upload(api_b, SAMPLE_BGMAX.read_bytes()))
+    assert_error(upload(api, SAMPLE_BGMAX.read_bytes()), 422, code="invalid_file")
+    assert api.get("/payment-files").json()["data"] == []
+    assert api.get("/payments").json()["data"] == []
+
+
+def _payment_files_list(api: Api, api_b: Api) -> None:
+    theirs = created(upload(api_b, SAMPLE_BGMAX.read_bytes()))
+    assert api.get("/payment-files").json()["data"] == []
+    assert [f["id"] for f in api_b.get("/payment-files").json()["data"]] == [theirs["id"]]
+
+
+def _payments_post(api: Api, api_b: Api) -> None:
+    b_customer = make_customer(api_b, "B-1")
+    before_b = api_b.get(f"/customers/{b_customer['id']}").json()
+    assert_error(api.post("/payments", {"amount": 100, "customer": b_customer["id"]}), 404, param="customer")
+    b_invoice = make_issued(api_b, b_customer["id"])
+    # A's money with B's OCR reference pays nothing of B's: it is A's unidentified money.
+    mine = created(api.post("/payments", {"amount": b_invoice["total"], "reference": b_invoice["ocr"]}))
+    assert mine["customer"] is None and mine["allocations"] == []
+    assert api_b.get(f"/invoices/{b_invoice['id']}").json()["state"] == "unpaid"
+    assert api_b.get(f"/customers/{b_customer['id']}").json()["balance"] == before_b["balance"] + b_invoice["total"]
+
+
+def _payments_list(api: Api, api_b: Api) -> None:
+    created(api_b.post("/payments", {"amount": 100, "reference": "b"}))
+    mine = created(api.post("/payments", {"amount": 200, "reference": "a"}))
+    assert [p["id"] for p in api.get("/payments").json()["data"]] == [mine["id"]]
+    assert len(api_b.get("/payments").json()["data"]) == 1
+
+
+def _deviations_list(api: Api, api_b: Api) -> None:
+    created(api_b.post("/payments", {"amount": 100, "reference": "b"}))
+    assert api.get("/deviations").json()["data"] == []
+    assert len(api_b.get("/deviations").json()["data"]) == 1
+
+
+def _deviations_report(api: Api, api_b: Api) -> None:
+    created(api_b.post("/payments", {"amount": 100, "reference": "b"}))
+    mine = api.get("/reports/deviations").json()
+    assert mine["unmatched"]["count"] == 0
+    assert api_b.get("/reports/deviations").json()["unmatched"]["count"] == 1
+
+
+def _ledger_sie(api: Api, api_b: Api) -> None:
+    b_customer = make_customer(api_b, "B-1")
+    make_issued(api_b, b_customer["id"])
+    make_issued(api_b, b_customer["id"])
+    make_issued(api, make_customer(api, "A-1")["id"])
+    period = {"from": "2000-01-01", "to": "2099-12-31"}
+    mine, theirs = api.get("/ledger/sie", params=period), api_b.get("/ledger/sie", params=period)
+    assert mine.status_code == theirs.status_code == 200
+    # A's file holds A's one journal entry, under A's name; B's holds B's two.
+    assert b"#ORGNR 556036-0793\r\n" in mine.content and b"556016-0680" not in mine.content
+    assert mine.content.count(b"#VER ") == 1 and theirs.content.count(b"#VER ") == 2
+
+
 OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("GET", "/tenant"): _tenant_get,
     ("PATCH", "/tenant"): _tenant_patch,
@@ -322,6 +419,13 @@ OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("GET", "/items"): _items_list,
     ("POST", "/invoices"): _invoices_post,
     ("GET", "/invoices"): _invoices_list,
+    ("GET", "/ledger/sie"): _ledger_sie,
+    ("POST", "/payment-files"): _payment_files_post,
+    ("GET", "/payment-files"): _payment_files_list,
+    ("POST", "/payments"): _payments_post,
+    ("GET", "/payments"): _payments_list,
+    ("GET", "/deviations"): _deviations_list,
+    ("GET", "/reports/deviations"): _deviations_report,
 }
 
 

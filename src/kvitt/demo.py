@@ -40,6 +40,7 @@ from kvitt.invoices import service as invoices
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice
 from kvitt.invoices.schemas import CreditIn, InfoBlock, InvoiceCreate, LineIn
+from kvitt.payments import service as payments
 from kvitt.tenants import service as tenants
 from kvitt.tenants.models import Tenant
 from kvitt.tenants.schemas import TenantCreate
@@ -527,9 +528,7 @@ def _step_action(
         on = step.on
         if step.action == "pay":
             amount = _share(invoice.total, step.percent) if step.percent else invoice.remaining
-            invoices.record_payment(
-                session, tenant, invoice, amount, on=on, today=on, reference=invoice.ocr, actor=ACTOR
-            )
+            payments.pay_invoice(session, tenant, invoice, amount, on=on, today=on, reference=invoice.ocr, actor=ACTOR)
         elif step.action == "credit_full":
             reason = FULL_CREDIT_REASONS[invoice.id % len(FULL_CREDIT_REASONS)]
             billed.append(invoices.credit(session, tenant, invoice, CreditIn(reason=reason), today=on, actor=ACTOR))

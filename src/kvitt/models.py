@@ -7,12 +7,15 @@ from kvitt.core.outbox import OutboxJob
 from kvitt.customers.models import Customer
 from kvitt.invoices.models import Invoice, InvoiceEvent, InvoiceLine, NumberSeries
 from kvitt.ledger.models import JournalEntry, JournalLine
+from kvitt.payments.models import Allocation, Deviation, Payment, PaymentFile
 from kvitt.tenants.models import ApiKey, Tenant
 
 __all__ = [
+    "Allocation",
     "ApiKey",
     "Base",
     "Customer",
+    "Deviation",
     "IdempotencyRecord",
     "Invoice",
     "InvoiceEvent",
@@ -22,5 +25,7 @@ __all__ = [
     "JournalLine",
     "NumberSeries",
     "OutboxJob",
+    "Payment",
+    "PaymentFile",
     "Tenant",
 ]

@@ -28,7 +28,8 @@ log = structlog.get_logger("kvitt.worker")
 def load_job_handlers() -> None:
     """Import every feature's jobs module so that its handlers are registered."""
     import kvitt.core.idempotency
-    import kvitt.invoices.jobs  # noqa: F401
+    import kvitt.invoices.jobs
+    import kvitt.payments.jobs  # noqa: F401
 
 
 class Worker:

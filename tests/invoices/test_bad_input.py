@@ -341,13 +341,18 @@ def test_a_malformed_credit_is_refused(api: Api, customer: dict[str, Any], body:
     assert response.json()["error"]["param"] in {"amount", "mode"}, response.json()
 
 
-def test_a_payment_of_more_than_remains_is_refused(api: Api, customer: dict[str, Any]) -> None:
+def test_a_payment_of_more_than_remains_pays_it_and_keeps_the_rest_as_credit(
+    api: Api, customer: dict[str, Any]
+) -> None:
+    """Not an error: the surplus becomes the customer's credit balance (BAS 2420) and an
+    ``overpayment`` deviation for a person to refund or keep."""
     invoice = issued(api, customer)
     response = api.post(f"/invoices/{invoice['id']}/payments", {"amount": invoice["total"] + 1})
-    assert_error(response, 422, param="amount", code="amount_too_large")
-    after = api.get(f"/invoices/{invoice['id']}").json()
-    assert after["paid"] == 0 and after["state"] == "unpaid"
-    assert api.get(f"/customers/{customer['id']}").json()["balance"] == invoice["total"]
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "paid" and response.json()["remaining"] == 0
+    assert api.get(f"/customers/{customer['id']}").json()["balance"] == 0
+    deviations = api.get("/deviations", params={"kind": "overpayment"}).json()["data"]
+    assert [(d["amount"], d["invoice"]) for d in deviations] == [(1, invoice["id"])]
 
 
 @pytest.mark.parametrize("amount", [0, -100, 100.5, "100", None])

@@ -201,7 +201,7 @@ def test_concurrent_issues_leave_no_gap_and_no_duplicate(
         Task(f"pay {inv['id']}", a, "POST", f"/invoices/{inv['id']}/payments", {"amount": 1000}) for inv in early[2:]
     ]
     tasks += [
-        Task("overpay", a, "POST", f"/invoices/{early[3]['id']}/payments", {"amount": 10**9}, expect=(422,)),
+        Task("overpay", a, "POST", f"/invoices/{early[3]['id']}/payments", {"amount": 10**9}, expect=(200,)),
         Task(
             "credit too much",
             a,
@@ -258,13 +258,14 @@ def test_concurrent_issues_leave_no_gap_and_no_duplicate(
     assert sorted(inv["kind"] for inv in numbered).count("credit_note") == 2
 
     for draft_id in good + twice:
-        assert by_id[draft_id]["state"] == "unpaid" and by_id[draft_id]["number"] is not None
+        # Issued; the overpayment task's surplus may have paid some of the same customer's invoices.
+        assert by_id[draft_id]["state"] in ("unpaid", "partly_paid", "paid") and by_id[draft_id]["number"] is not None
     for draft_id in empty + poisoned:
         left = by_id[draft_id]
         assert (left["state"], left["number"], left["ocr"]) == ("draft", None, None), left
         events = a.ok("GET", f"/invoices/{draft_id}/events")["data"]
         assert [e["type"] for e in events] == ["created"]
-    assert sorted(by_id[i]["state"] for i in same_key) == ["draft", "unpaid"]
+    assert sorted(by_id[i]["state"] != "draft" for i in same_key) == [False, True]
 
     # A crashed issue left no ledger posting: every balance is what the open invoices say.
     for customer in customers:

@@ -23,7 +23,6 @@ from kvitt.invoices.schemas import (
     InvoiceOut,
     InvoiceUpdate,
     LineOut,
-    PaymentIn,
     VatGroupOut,
     WriteOffIn,
 )
@@ -94,14 +93,14 @@ def to_out(invoice: Invoice, base_url: str, events: list[InvoiceEvent] | None = 
     )
 
 
-def _with_events(session: Session, tenant: Tenant, invoice: Invoice, base_url: str) -> InvoiceOut:
+def with_events(session: Session, tenant: Tenant, invoice: Invoice, base_url: str) -> InvoiceOut:
     return to_out(invoice, base_url, service.events_of(session, tenant, [invoice.id])[invoice.id])
 
 
 @router.post("", status_code=201, response_model=InvoiceOut)
 def create_invoice(body: InvoiceCreate, session: SessionDep, tenant: TenantDep, base_url: PublicUrl) -> InvoiceOut:
     (invoice,) = service.create_drafts(session, tenant, [body], actor=ACTOR)
-    return _with_events(session, tenant, invoice, base_url)
+    return with_events(session, tenant, invoice, base_url)
 
 
 @router.get("", response_model=ListResponse[InvoiceOut])
@@ -141,7 +140,7 @@ def list_invoices(
 
 @router.get("/{invoice_id}", response_model=InvoiceOut)
 def get_invoice(invoice_id: PathId, session: SessionDep, tenant: TenantDep, base_url: PublicUrl) -> InvoiceOut:
-    return _with_events(session, tenant, service.get(session, tenant, invoice_id), base_url)
+    return with_events(session, tenant, service.get(session, tenant, invoice_id), base_url)
 
 
 @router.patch("/{invoice_id}", response_model=InvoiceOut)
@@ -149,7 +148,7 @@ def update_invoice(
     invoice_id: PathId, body: InvoiceUpdate, session: SessionDep, tenant: TenantDep, base_url: PublicUrl
 ) -> InvoiceOut:
     invoice = service.get(session, tenant, invoice_id, for_update=True)
-    return _with_events(session, tenant, service.update_draft(session, tenant, invoice, body, actor=ACTOR), base_url)
+    return with_events(session, tenant, service.update_draft(session, tenant, invoice, body, actor=ACTOR), base_url)
 
 
 @router.delete("/{invoice_id}")
@@ -162,7 +161,7 @@ def delete_invoice(invoice_id: PathId, session: SessionDep, tenant: TenantDep) -
 def issue_invoice(invoice_id: PathId, session: SessionDep, tenant: TenantDep, base_url: PublicUrl) -> InvoiceOut:
     invoice = service.get(session, tenant, invoice_id, for_update=True)
     service.issue(session, tenant, [invoice], today=clock.today(), actor=ACTOR)
-    return _with_events(session, tenant, invoice, base_url)
+    return with_events(session, tenant, invoice, base_url)
 
 
 @router.post("/{invoice_id}/credit", response_model=InvoiceOut, status_code=201)
@@ -172,19 +171,7 @@ def credit_invoice(
     """Issue a credit note; the response is the credit note (its ``credited_invoice`` names the invoice)."""
     invoice = service.get(session, tenant, invoice_id, for_update=True)
     note = service.credit(session, tenant, invoice, body or CreditIn(), today=clock.today(), actor=ACTOR)
-    return _with_events(session, tenant, note, base_url)
-
-
-@router.post("/{invoice_id}/payments", response_model=InvoiceOut)
-def pay_invoice(
-    invoice_id: PathId, body: PaymentIn, session: SessionDep, tenant: TenantDep, base_url: PublicUrl
-) -> InvoiceOut:
-    invoice = service.get(session, tenant, invoice_id, for_update=True)
-    today = clock.today()
-    service.record_payment(
-        session, tenant, invoice, body.amount, on=body.date or today, today=today, reference=body.reference, actor=ACTOR
-    )
-    return _with_events(session, tenant, invoice, base_url)
+    return with_events(session, tenant, note, base_url)
 
 
 @router.post("/{invoice_id}/write-off", response_model=InvoiceOut)
@@ -193,7 +180,7 @@ def write_off_invoice(
 ) -> InvoiceOut:
     invoice = service.get(session, tenant, invoice_id, for_update=True)
     service.write_off(session, tenant, invoice, today=clock.today(), reason=(body or WriteOffIn()).reason, actor=ACTOR)
-    return _with_events(session, tenant, invoice, base_url)
+    return with_events(session, tenant, invoice, base_url)
 
 
 @router.get("/{invoice_id}/events", response_model=ListResponse[EventOut])

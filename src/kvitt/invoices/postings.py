@@ -8,7 +8,7 @@ from datetime import date
 from typing import Protocol
 
 from kvitt.invoices.models import Invoice
-from kvitt.ledger.accounts import BAD_DEBT, BANK, INVOICE_FEES, RECEIVABLES, ROUNDING, ChartOfAccounts
+from kvitt.ledger.accounts import BAD_DEBT, INVOICE_FEES, RECEIVABLES, ROUNDING, ChartOfAccounts
 from kvitt.ledger.journal import EntryDraft
 
 
@@ -76,15 +76,6 @@ def document_entry(chart: ChartOfAccounts, doc: Document, *, receivable_of: int)
         if group["vat"]:
             entry.add(chart.output_vat(group["rate"]), -group["vat"])
     entry.add(chart[ROUNDING], -doc.rounding)
-    return entry
-
-
-def payment_entry(chart: ChartOfAccounts, invoice: Invoice, amount: int, on: date, reference: str | None) -> EntryDraft:
-    entry = EntryDraft(
-        on, "payment", f"Betalning faktura {invoice.number}" + (f" ({reference})" if reference else ""), invoice.id
-    )
-    entry.add(chart[BANK], amount)
-    entry.add(chart[RECEIVABLES], -amount, customer_id=invoice.customer_id, invoice_id=invoice.id)
     return entry
 
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
+from kvitt.core.db import is_postgresql
 from kvitt.core.errors import NotFound
 from kvitt.core.pagination import Page, paginate
+from kvitt.invoices import states
 from kvitt.invoices.batch import create_and_issue
 from kvitt.invoices.drafts import create_drafts, delete_draft, update_draft
 from kvitt.invoices.issuing import issue, take_numbers
 from kvitt.invoices.models import Invoice, InvoiceEvent
-from kvitt.invoices.settlement import credit, mark_overdue, record_payment, write_off
+from kvitt.invoices.settlement import apply_payments, credit, mark_overdue, write_off
 from kvitt.tenants.models import Tenant
 
 __all__ = [
+    "apply_payments",
     "create_and_issue",
     "create_drafts",
     "credit",
@@ -27,7 +31,6 @@ __all__ = [
     "issue",
     "list_page",
     "mark_overdue",
-    "record_payment",
     "take_numbers",
     "update_draft",
     "write_off",
@@ -101,3 +104,65 @@ def list_page(
         if high is not None:
             query = query.where(column <= high)
     return paginate(session, query, Invoice.id, limit=limit, starting_after=starting_after)
+
+
+def by_ocr(session: Session, tenant: Tenant, references: Iterable[str]) -> dict[str, Invoice]:
+    """Issued invoices by OCR reference (lines not loaded: matching needs the amounts only)."""
+    wanted = {reference for reference in references if reference}
+    if not wanted:
+        return {}
+    query = (
+        select(Invoice).options(lazyload(Invoice.lines)).where(Invoice.tenant_id == tenant.id, Invoice.ocr.in_(wanted))
+    )
+    if is_postgresql(session):
+        query = query.with_for_update(of=Invoice)
+    return {invoice.ocr or "": invoice for invoice in session.scalars(query)}
+
+
+def open_for_customers(session: Session, tenant: Tenant, customer_ids: Iterable[int]) -> dict[int, list[Invoice]]:
+    """Each customer's open invoices, the one due first first."""
+    ids = set(customer_ids)
+    result: dict[int, list[Invoice]] = {customer_id: [] for customer_id in ids}
+    if not ids:
+        return result
+    query = (
+        select(Invoice)
+        .options(lazyload(Invoice.lines))
+        .where(
+            Invoice.tenant_id == tenant.id,
+            Invoice.customer_id.in_(ids),
+            Invoice.kind == "invoice",
+            Invoice.state.in_(states.OPEN_STATES),
+        )
+        .order_by(Invoice.due_date, Invoice.id)
+    )
+    if is_postgresql(session):
+        query = query.with_for_update(of=Invoice)
+    for invoice in session.scalars(query):
+        result[invoice.customer_id].append(invoice)
+    return result
+
+
+def open_by_numbers(session: Session, tenant: Tenant, numbers: Iterable[int]) -> list[Invoice]:
+    wanted = set(numbers)
+    if not wanted:
+        return []
+    return list(
+        session.scalars(
+            select(Invoice)
+            .options(lazyload(Invoice.lines))
+            .where(Invoice.tenant_id == tenant.id, Invoice.number.in_(wanted), Invoice.state.in_(states.OPEN_STATES))
+        )
+    )
+
+
+def open_with_remaining(session: Session, tenant: Tenant, amount: int, limit: int) -> list[Invoice]:
+    return list(
+        session.scalars(
+            select(Invoice)
+            .options(lazyload(Invoice.lines))
+            .where(Invoice.tenant_id == tenant.id, Invoice.remaining == amount, Invoice.state.in_(states.OPEN_STATES))
+            .order_by(Invoice.due_date)
+            .limit(limit)
+        )
+    )

@@ -14,7 +14,7 @@ from kvitt.core.tokens import new_web_token
 from kvitt.invoices import states
 from kvitt.invoices.issuing import take_numbers
 from kvitt.invoices.models import Invoice, InvoiceLine
-from kvitt.invoices.postings import document_entry, payment_entry, revenue_account, write_off_entry
+from kvitt.invoices.postings import document_entry, revenue_account, write_off_entry
 from kvitt.invoices.schemas import CreditIn
 from kvitt.invoices.timeline import Happening, record
 from kvitt.invoices.totals import VatGroup, allocate, credit_figures
@@ -22,38 +22,40 @@ from kvitt.ledger import service as ledger
 from kvitt.tenants.models import Tenant
 
 
-def record_payment(
+def apply_payments(
     session: Session,
     tenant: Tenant,
-    invoice: Invoice,
-    amount: int,
+    applied: list[tuple[Invoice, int, date, str | None, int | None]],
     *,
-    on: date,
     today: date,
-    reference: str | None,
     actor: str,
 ) -> None:
-    states.require_action(invoice.kind, invoice.state, "pay")
-    if amount > invoice.remaining:
-        raise ValidationFailed(
-            f"amount {amount} is more than the {invoice.remaining} öre left to pay on this invoice",
-            param="amount",
-            code="amount_too_large",
-        )
-    ledger.post(session, tenant.id, [payment_entry(ledger.chart_for(tenant), invoice, amount, on, reference)])
-    invoice.paid += amount
-    _settle(invoice, amount, today)
+    """The invoice side of payments: amounts, state and timeline (the payments feature books the money).
+
+    ``applied`` holds (invoice, amount, payment date, reference, payment id).
+    """
+    happenings = []
+    for invoice, amount, on, reference, payment_id in applied:
+        states.require_action(invoice.kind, invoice.state, "pay")
+        if not 0 < amount <= invoice.remaining:
+            raise ValidationFailed(
+                f"{amount} öre cannot go to invoice {invoice.number}: {invoice.remaining} öre are left on it",
+                param="amount",
+                code="amount_too_large",
+            )
+        invoice.paid += amount
+        _settle(invoice, amount, today)
+        data = {
+            "amount": amount,
+            "date": on.isoformat(),
+            "reference": reference,
+            "payment": payment_id,
+            "remaining": invoice.remaining,
+        }
+        happenings.append(Happening(invoice.id, "payment", actor, data))
+        if invoice.state == states.PAID:
+            happenings.append(Happening(invoice.id, "paid", actor, {"total": invoice.total}))
     session.flush()
-    happenings = [
-        Happening(
-            invoice.id,
-            "payment",
-            actor,
-            {"amount": amount, "date": on.isoformat(), "reference": reference, "remaining": invoice.remaining},
-        )
-    ]
-    if invoice.state == states.PAID:
-        happenings.append(Happening(invoice.id, "paid", actor, {"total": invoice.total}))
     record(session, tenant.id, happenings)
 
 

@@ -1,8 +1,8 @@
-"""core: tenants, API keys, customers, items, invoices, ledger, outbox, idempotency
+"""core: tenants, API keys, customers, items, invoices, ledger, payments, outbox, idempotency
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 02:02:46.580677
+Create Date: 2026-11-25 02:56:40.075411
 """
 
 from __future__ import annotations
@@ -174,6 +174,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_outbox_jobs_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
+        "payment_files",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("tenant_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("format", sa.String(length=10), nullable=False),
+        sa.Column("filename", sa.String(length=255), nullable=True),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_by_bank", kvitt.core.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("test_file", sa.Boolean(), nullable=False),
+        sa.Column("deposits", sa.Integer(), nullable=False),
+        sa.Column("payments", sa.Integer(), nullable=False),
+        sa.Column("duplicates", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("matched", sa.Integer(), nullable=False),
+        sa.Column("deviations", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("imported_at", kvitt.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_payment_files_tenant_id_tenants")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_files")),
+        sa.UniqueConstraint("tenant_id", "content_hash", name=op.f("uq_payment_files_tenant_id_content_hash")),
+    )
+    op.create_table(
         "invoices",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("tenant_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -226,6 +247,36 @@ def upgrade() -> None:
     with op.batch_alter_table("invoices", schema=None) as batch_op:
         batch_op.create_index("ix_invoices_tenant_customer", ["tenant_id", "customer_id"], unique=False)
         batch_op.create_index("ix_invoices_tenant_state_due", ["tenant_id", "state", "due_date"], unique=False)
+
+    op.create_table(
+        "payments",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("tenant_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("file_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("date", sa.Date(), nullable=False),
+        sa.Column("reference", sa.String(length=100), nullable=True),
+        sa.Column("reference_code", sa.Integer(), nullable=True),
+        sa.Column("payer_name", sa.String(length=200), nullable=True),
+        sa.Column("payer_account", sa.String(length=40), nullable=True),
+        sa.Column("bank_serial", sa.String(length=40), nullable=True),
+        sa.Column("bank_key", sa.String(length=200), nullable=True),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("unallocated", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "details", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("created_at", kvitt.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_payments_customer_id_customers")),
+        sa.ForeignKeyConstraint(["file_id"], ["payment_files.id"], name=op.f("fk_payments_file_id_payment_files")),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_payments_tenant_id_tenants")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payments")),
+        sa.UniqueConstraint("tenant_id", "bank_key", name=op.f("uq_payments_tenant_id_bank_key")),
+    )
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_payments_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index("ix_payments_tenant_date", ["tenant_id", "date"], unique=False)
 
     op.create_table(
         "invoice_events",
@@ -297,6 +348,67 @@ def upgrade() -> None:
         batch_op.create_index("ix_journal_entries_tenant_date", ["tenant_id", "date"], unique=False)
 
     op.create_table(
+        "payment_allocations",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("tenant_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("payment_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("kind", sa.String(length=15), nullable=False),
+        sa.Column("invoice_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("created_at", kvitt.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_payment_allocations_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"], ["invoices.id"], name=op.f("fk_payment_allocations_invoice_id_invoices")
+        ),
+        sa.ForeignKeyConstraint(
+            ["payment_id"], ["payments.id"], name=op.f("fk_payment_allocations_payment_id_payments")
+        ),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_payment_allocations_tenant_id_tenants")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_allocations")),
+    )
+    with op.batch_alter_table("payment_allocations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_payment_allocations_invoice_id"), ["invoice_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_payment_allocations_payment_id"), ["payment_id"], unique=False)
+
+    op.create_table(
+        "payment_deviations",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("tenant_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("payment_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("invoice_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column(
+            "suggestions", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
+        ),
+        sa.Column(
+            "resolution", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
+        ),
+        sa.Column("created_at", kvitt.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", kvitt.core.db.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_payment_deviations_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"], ["invoices.id"], name=op.f("fk_payment_deviations_invoice_id_invoices")
+        ),
+        sa.ForeignKeyConstraint(
+            ["payment_id"], ["payments.id"], name=op.f("fk_payment_deviations_payment_id_payments")
+        ),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_payment_deviations_tenant_id_tenants")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_deviations")),
+    )
+    with op.batch_alter_table("payment_deviations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_payment_deviations_payment_id"), ["payment_id"], unique=False)
+        batch_op.create_index("ix_payment_deviations_tenant_state", ["tenant_id", "state"], unique=False)
+
+    op.create_table(
         "journal_lines",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("tenant_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -328,6 +440,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_journal_lines_entry_id"))
 
     op.drop_table("journal_lines")
+    with op.batch_alter_table("payment_deviations", schema=None) as batch_op:
+        batch_op.drop_index("ix_payment_deviations_tenant_state")
+        batch_op.drop_index(batch_op.f("ix_payment_deviations_payment_id"))
+
+    op.drop_table("payment_deviations")
+    with op.batch_alter_table("payment_allocations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payment_allocations_payment_id"))
+        batch_op.drop_index(batch_op.f("ix_payment_allocations_invoice_id"))
+
+    op.drop_table("payment_allocations")
     with op.batch_alter_table("journal_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_journal_entries_tenant_date")
 
@@ -340,11 +462,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_invoice_events_invoice_id"))
 
     op.drop_table("invoice_events")
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.drop_index("ix_payments_tenant_date")
+        batch_op.drop_index(batch_op.f("ix_payments_customer_id"))
+
+    op.drop_table("payments")
     with op.batch_alter_table("invoices", schema=None) as batch_op:
         batch_op.drop_index("ix_invoices_tenant_state_due")
         batch_op.drop_index("ix_invoices_tenant_customer")
 
     op.drop_table("invoices")
+    op.drop_table("payment_files")
     with op.batch_alter_table("outbox_jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_jobs_tenant_id"))
         batch_op.drop_index("ix_outbox_jobs_state_run_at")
