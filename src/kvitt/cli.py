@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +20,7 @@ from kvitt.core import clock
 from kvitt.core.config import get_settings, web_base_url
 from kvitt.core.db import Database
 from kvitt.core.errors import KvittError
+from kvitt.core.money import format_amount
 from kvitt.core.outbox import OutboxJob
 from kvitt.tenants import service as tenants
 from kvitt.tenants.models import Tenant
@@ -27,6 +29,10 @@ from kvitt.tenants.schemas import TenantCreate
 app = typer.Typer(help="Kvitt: recurring invoicing, payments and accounts receivable.", no_args_is_help=True)
 jobs_app = typer.Typer(help="The job queue (outbox): list, retry dead jobs.", invoke_without_command=True)
 keys_app = typer.Typer(help="API keys of a tenant.", no_args_is_help=True)
+import_app = typer.Typer(help="Import files: bank payment files (BGMax).", no_args_is_help=True)
+inbox_app = typer.Typer(help="The watched inbox of bank files (KVITT_INBOX_DIR).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(inbox_app, name="inbox")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(keys_app, name="keys")
 console = Console()
@@ -48,7 +54,8 @@ def _transaction() -> Iterator[Session]:
         with db.transaction() as session:
             yield session
     except KvittError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        where = f" ({exc.param})" if exc.param else ""
+        err.print(f"[red]error:[/red] {exc.message}{where}")
         raise typer.Exit(1) from None
     finally:
         db.dispose()
@@ -205,6 +212,53 @@ def overdue(
     with _transaction() as session:
         moved = invoices.mark_overdue(session, _tenant(session, tenant), today=today, actor="cli")
     console.print(f"{moved} invoices are now overdue")
+
+
+@import_app.command("bgmax")
+def import_bgmax_file(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The BGMax file.")],
+    tenant: TenantOption = None,
+) -> None:
+    """Import a BGMax payments file: match every payment, queue what cannot be matched.
+
+    The whole file is checked first; a bad file is refused with its line and field and nothing
+    of it is applied. Importing the same file again changes nothing."""
+    from kvitt.payments.imports import import_bgmax
+
+    data = path.read_bytes()
+    with _transaction() as session:
+        outcome = import_bgmax(
+            session, _tenant(session, tenant), data, filename=path.name, source="cli", today=clock.today(), actor="cli"
+        )
+        file = outcome.file
+    if outcome.already_imported:
+        console.print(
+            f"{path.name} was imported before (file {file.id}, {file.imported_at:%Y-%m-%d %H:%M}): nothing changed"
+        )
+        return
+    console.print(
+        f"{path.name}: {file.payments} payments in {file.deposits} deposits, "
+        f"{format_amount(file.amount)}; {file.matched} matched, {file.deviations} deviations, "
+        f"{file.duplicates} already received (file {file.id})"
+    )
+
+
+@inbox_app.command("read")
+def inbox_read(
+    directory: Annotated[Path | None, typer.Option("--dir", help="Default: KVITT_INBOX_DIR.")] = None,
+) -> None:
+    """Read the inbox now (the worker does it at KVITT_INBOX_TIMES)."""
+    from kvitt.payments.inbox import read_inbox
+
+    folder = directory or (Path(get_settings().inbox_dir) if get_settings().inbox_dir else None)
+    if folder is None or not folder.is_dir():
+        err.print("[red]error:[/red] no inbox folder: set KVITT_INBOX_DIR or pass --dir")
+        raise typer.Exit(2)
+    with _transaction() as session:
+        results = read_inbox(session, folder, today=clock.today(), actor="cli")
+    for result in results:
+        console.print(f"{result.path}: {result.outcome} {result.detail}".rstrip())
+    console.print(f"{len(results)} new files read")
 
 
 @jobs_app.callback()

@@ -11,13 +11,13 @@ import os
 import socket
 import time
 import traceback
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import structlog
 from sqlalchemy import select
 
 from kvitt.core import clock
-from kvitt.core.config import Settings, get_settings
+from kvitt.core.config import Settings, get_settings, inbox_slots
 from kvitt.core.db import Database, utcnow
 from kvitt.core.outbox import DEAD, DONE, PENDING, OutboxJob, backoff_seconds, claim_due_jobs, enqueue, handler_for
 from kvitt.tenants.models import Tenant
@@ -29,6 +29,7 @@ def load_job_handlers() -> None:
     """Import every feature's jobs module so that its handlers are registered."""
     import kvitt.core.idempotency
     import kvitt.invoices.jobs
+    import kvitt.payments.inbox
     import kvitt.payments.jobs  # noqa: F401
 
 
@@ -39,6 +40,7 @@ class Worker:
         self.settings = settings or get_settings()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self._scheduled_for: date | None = None
+        self._inbox_reads: set[str] = set()
 
     def run_once(self) -> int:
         """Claim and run one batch of due jobs; returns how many ran."""
@@ -76,8 +78,28 @@ class Worker:
                     enqueue(session, kind, {"date": day}, tenant_id=tenant_id, dedupe_key=key)
         self._scheduled_for = today
 
+    def schedule_inbox(self, now: datetime) -> None:
+        """Enqueue a read of the inbox for each of today's read times that has come (once each)."""
+        from kvitt.payments.inbox import READ_INBOX_JOB
+
+        if not self.settings.inbox_dir:
+            return
+        for slot in inbox_slots(self.settings):
+            key = f"{READ_INBOX_JOB}:all:{now.date().isoformat()}T{slot.isoformat('minutes')}"
+            if now.time() < slot or key in self._inbox_reads:
+                continue
+            with self.db.transaction() as session:
+                if session.scalar(select(OutboxJob.id).where(OutboxJob.dedupe_key == key)) is None:
+                    payload = {"inbox": self.settings.inbox_dir, "date": now.date().isoformat()}
+                    enqueue(session, READ_INBOX_JOB, payload, tenant_id=None, dedupe_key=key, max_attempts=3)
+            self._inbox_reads.add(key)
+
     def tick(self) -> int:
         today = clock.today()
+        try:
+            self.schedule_inbox(datetime.now(clock.STOCKHOLM))
+        except Exception:  # another worker enqueued the same read first
+            log.info("inbox read already scheduled")
         if self._scheduled_for != today:
             try:
                 self.schedule_daily(today)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,9 @@ class Settings(BaseSettings):
     worker_batch_size: int = 50
     job_max_attempts: int = 8
     job_lease_seconds: int = 300
+    # A folder the bank connection drops BGMax files into, read at these Swedish times of day.
+    inbox_dir: str | None = None
+    inbox_times: str = "07:00,12:00,17:00"
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -28,6 +32,11 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def inbox_slots(settings: Settings) -> list[time]:
+    """The times of day the inbox is read, from ``KVITT_INBOX_TIMES`` ("07:00,12:00,17:00")."""
+    return sorted(time.fromisoformat(part.strip()) for part in settings.inbox_times.split(",") if part.strip())
 
 
 def web_base_url(settings: Settings) -> str:

@@ -48,6 +48,8 @@ def import_bgmax(
         select(PaymentFile).where(PaymentFile.tenant_id == tenant.id, PaymentFile.content_hash == digest)
     )
     if known is not None:
+        if known.state == "rejected":
+            raise ValidationFailed(f"the file was not imported: {known.error}", param="body", code="invalid_file")
         return ImportOutcome(known, already_imported=True)
     header, deposit_count = _validate(data)
     file = PaymentFile(
@@ -159,3 +161,36 @@ def _incoming(deposit: bgmax.BgmaxDeposit, payment: bgmax.BgmaxPayment) -> Incom
             "deposit": {"serial": deposit.deposit_serial, "date": deposit.date.isoformat()},
         },
     )
+
+
+def record_rejection(
+    session: Session, tenant: Tenant, data: bytes, *, filename: str | None, source: str, error: ValidationFailed
+) -> PaymentFile:
+    """Remember a file that failed its checks, so the inbox does not try it again and staff see why."""
+    file = PaymentFile(
+        tenant_id=tenant.id,
+        format="bgmax",
+        filename=filename,
+        content_hash=content_hash(data),
+        source=source,
+        state="rejected",
+        error=f"{error.param}: {error.message}"[:1000],
+        deposits=0,
+        payments=0,
+        duplicates=0,
+        amount=0,
+        matched=0,
+        deviations=0,
+    )
+    session.add(file)
+    session.flush()
+    return file
+
+
+def payee_bankgiro(data: bytes) -> str | None:
+    """The bankgiro the file's first deposit pays, to route an inbox file to its tenant."""
+    try:
+        first = next(bgmax.iter_deposits(_lines(data)), None)
+    except bgmax.BgmaxError:
+        return None
+    return first.payee_bankgiro_number if first else None

@@ -31,6 +31,9 @@ class PaymentFile(Base):
     matched: Mapped[int] = mapped_column(Integer, default=0)
     deviations: Mapped[int] = mapped_column(Integer, default=0)
     source: Mapped[str] = mapped_column(String(10), default="api")  # api | cli | inbox
+    # imported | rejected (a file from the inbox that failed its checks: kept so it is not retried)
+    state: Mapped[str] = mapped_column(String(10), default="imported")
+    error: Mapped[str | None] = mapped_column(String(1000))
     imported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

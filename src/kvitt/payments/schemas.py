@@ -76,6 +76,8 @@ class PaymentFileOut(BaseModel):
     matched: int
     deviations: int
     source: str
+    state: str
+    error: str | None
     imported_at: datetime
     already_imported: bool = False
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 02:56:40.075411
+Create Date: 2026-11-25 03:00:31.679462
 """
 
 from __future__ import annotations
@@ -189,6 +189,8 @@ def upgrade() -> None:
         sa.Column("matched", sa.Integer(), nullable=False),
         sa.Column("deviations", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("error", sa.String(length=1000), nullable=True),
         sa.Column("imported_at", kvitt.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_payment_files_tenant_id_tenants")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_files")),
