@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from kvitt.core.db import bulk_insert, reserve_ids, utcnow
+from kvitt.core.db import bulk_insert, is_postgresql, reserve_ids, utcnow
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.pagination import Page, paginate
 from kvitt.customers import service as customers
@@ -49,6 +49,7 @@ from kvitt.tenants.models import Tenant
 
 # BGMax reference codes (Bankgirot, Bankgiro Inbetalningar, TK20 position 56).
 NO_REFERENCE_CODES = (0, 1)
+RECEIPTS_LOCK = 0x4B56  # advisory-lock namespace for receiving payments ("KV")
 WRONG_REFERENCE_CODE = 5
 
 
@@ -95,8 +96,8 @@ def references_of(incoming: Incoming) -> list[str]:
     """The references the payer gave, in order: the reference field (several, space-separated,
     with reference code 3) and the extra references (TK22/TK23)."""
     found: list[str] = []
-    for text in [incoming.reference or "", *incoming.extra_references]:
-        for token in text.split():
+    for written in [incoming.reference or "", *incoming.extra_references]:
+        for token in written.split():
             digits = token.strip()
             if digits.isascii() and digits.isdigit() and digits.strip("0") and digits not in found:
                 found.append(digits)
@@ -111,6 +112,7 @@ def receive(
     A bank payment received before, in this batch or earlier (same date, serial, amount and
     reference), is skipped and counted as a duplicate."""
     result = Received()
+    _serialize_receipts(session, tenant)
     fresh = _without_duplicates(session, tenant, incoming)
     result.duplicates = len(incoming) - len(fresh)
     if not fresh:
@@ -131,6 +133,14 @@ def receive(
     result.deviations = sum(len(plan.deviations) for plan in plans)
     result.matched = sum(1 for plan in plans if plan.to_invoices and not plan.deviations)
     return result
+
+
+def _serialize_receipts(session: Session, tenant: Tenant) -> None:
+    """One receiving transaction per tenant at a time, so that two imports of files that share a
+    payment cannot both miss the other's copy (the unique bank key would then fail one of them).
+    PostgreSQL: a transaction-scoped advisory lock; SQLite serialises writers already."""
+    if is_postgresql(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": RECEIPTS_LOCK, "key": tenant.id})
 
 
 def bank_key(item: Incoming) -> str | None:
