@@ -78,3 +78,17 @@ def test_jobs_list_and_overdue_run(cli_env: str) -> None:
 def test_migrate_is_a_no_op_on_an_up_to_date_database(cli_env: str) -> None:
     assert runner.invoke(app, ["migrate"]).exit_code == 0
     assert runner.invoke(app, ["migrate"]).exit_code == 0
+
+
+def test_export_sie_writes_a_file_that_reads_back(cli_env: str, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from kvitt.formats import sie4
+
+    runner.invoke(app, ["init", "--name", "A AB", "--org-number", "556036-0793", "--bankgiro", "5050-1055"])
+    target = Path(str(tmp_path)) / "out.se"
+    result = runner.invoke(app, ["export", "sie", str(target), "--from", "2026-01-01", "--to", "2026-12-31"])
+    assert result.exit_code == 0, result.output
+    assert sie4.read(target.read_bytes()).company.org_number == "556036-0793"
+    backwards = runner.invoke(app, ["export", "sie", str(target), "--from", "2026-12-31", "--to", "2026-01-01"])
+    assert backwards.exit_code == 1 and "Traceback" not in backwards.output

@@ -21,6 +21,7 @@ from kvitt.core.errors import InternalError, KvittError, NotFound
 from kvitt.core.logging import configure_logging
 from kvitt.customers.api import router as customers_router
 from kvitt.invoices.api import router as invoices_router
+from kvitt.ledger.api import router as ledger_router
 from kvitt.payments.api import router as payments_router
 from kvitt.tenants.api import router as tenant_router
 from kvitt.web.routes import not_found as web_not_found
@@ -64,7 +65,14 @@ def create_app(
     app.state.settings = settings
 
     api = APIRouter(prefix=API_PREFIX)
-    for router in (tenant_router, customers_router, items_router, invoices_router, payments_router):
+    for router in (
+        tenant_router,
+        customers_router,
+        items_router,
+        invoices_router,
+        payments_router,
+        ledger_router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(web_router)

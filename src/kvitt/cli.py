@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,7 +31,9 @@ jobs_app = typer.Typer(help="The job queue (outbox): list, retry dead jobs.", in
 keys_app = typer.Typer(help="API keys of a tenant.", no_args_is_help=True)
 import_app = typer.Typer(help="Import files: bank payment files (BGMax).", no_args_is_help=True)
 inbox_app = typer.Typer(help="The watched inbox of bank files (KVITT_INBOX_DIR).", no_args_is_help=True)
+export_app = typer.Typer(help="Files for other programs: SIE 4 for the bookkeeping.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(keys_app, name="keys")
@@ -241,6 +243,21 @@ def import_bgmax_file(
         f"{format_amount(file.amount)}; {file.matched} matched, {file.deviations} deviations, "
         f"{file.duplicates} already received (file {file.id})"
     )
+
+
+@export_app.command("sie")
+def export_sie(
+    file: Annotated[Path, typer.Argument(help="The file to write, e.g. kvitt-20260101-20261231.se.", dir_okay=False)],
+    date_from: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day, included.")],
+    date_to: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day, included.")],
+    tenant: TenantOption = None,
+) -> None:
+    """Write the journal entries of a period as a SIE 4 file for the tenant's bookkeeping program."""
+    from kvitt.ledger.export import write_sie_file
+
+    with _transaction() as session:
+        size = write_sie_file(session, _tenant(session, tenant), date_from.date(), date_to.date(), file)
+    console.print(f"wrote {file} ({size} bytes)")
 
 
 @inbox_app.command("read")
