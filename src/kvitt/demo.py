@@ -25,7 +25,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import Any
 
@@ -36,11 +36,13 @@ from kvitt.catalog import service as catalog
 from kvitt.catalog.schemas import ItemCreate
 from kvitt.customers import service as customers_service
 from kvitt.customers.schemas import CustomerCreate
+from kvitt.formats import bgmax
 from kvitt.invoices import service as invoices
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice
 from kvitt.invoices.schemas import CreditIn, InfoBlock, InvoiceCreate, LineIn
 from kvitt.payments import service as payments
+from kvitt.payments.imports import import_bgmax
 from kvitt.tenants import service as tenants
 from kvitt.tenants.models import Tenant
 from kvitt.tenants.schemas import TenantCreate
@@ -206,6 +208,7 @@ def seed_demo(session: Session, *, customers: int = 1000, seed: int = 2026, toda
     people = [_create_customer(session, tenant, rng, index, cycles) for index in range(customers)]
     billed = _simulate(session, tenant, rng, people, items, today)
     billed += _drafts(session, tenant, rng, people, items, today)
+    bank_file = _todays_bank_file(session, tenant, rng, billed, today)
     kinds = Counter(inv.kind for inv in billed)
     return {
         "tenant_id": tenant.id,
@@ -214,7 +217,56 @@ def seed_demo(session: Session, *, customers: int = 1000, seed: int = 2026, toda
         "invoices": kinds["invoice"],
         "credit_notes": kinds["credit_note"],
         "states": dict(sorted(Counter(inv.state for inv in billed if inv.kind == "invoice").items())),
+        "bank_file": bank_file,
     }
+
+
+def _todays_bank_file(
+    session: Session, tenant: Tenant, rng: random.Random, billed: list[Invoice], today: date
+) -> dict[str, int]:
+    """This morning's BGMax file from Bankgirot: mostly exact OCR payments, a few partial or
+    too large, and some that name no invoice of ours, so the deviations queue has work."""
+    open_invoices = [inv for inv in billed if inv.kind == "invoice" and inv.state in states.OPEN_STATES and inv.ocr]
+    chosen = rng.sample(open_invoices, k=min(len(open_invoices), max(4, len(open_invoices) // 25)))
+    payments_in: list[bgmax.BgmaxPayment] = []
+    for number, invoice in enumerate(chosen):
+        roll = rng.random()
+        amount = (
+            invoice.remaining if roll < 0.8 else invoice.remaining // 2 if roll < 0.9 else invoice.remaining + 10000
+        )
+        payments_in.append(_bg_payment(number, invoice.ocr or "", amount, code=2))
+    payments_in.append(_bg_payment(len(payments_in), "4711", 29900, code=5))  # a mistyped OCR
+    payments_in.append(
+        _bg_payment(len(payments_in), "", 39900, code=1, name="Per Nilsson")
+    )  # a paper slip, no reference
+    deposit = bgmax.BgmaxDeposit(
+        payee_bankgiro=(tenant.bankgiro or "").replace("-", "").zfill(10),
+        payee_plusgiro=None,
+        currency="SEK",
+        payments=tuple(payments_in),
+        account="12345678901",
+        date=today,
+        deposit_serial="00001",
+        amount=sum(p.amount for p in payments_in),
+        count=len(payments_in),
+    )
+    data = bgmax.write(bgmax.file_of(datetime.combine(today, time(7, 0)), [deposit], test=True))
+    file = import_bgmax(session, tenant, data, filename="demo-bgmax.txt", source="demo", today=today, actor=ACTOR).file
+    return {"payments": file.payments, "matched": file.matched, "deviations": file.deviations}
+
+
+def _bg_payment(number: int, reference: str, amount: int, *, code: int, name: str | None = None) -> bgmax.BgmaxPayment:
+    return bgmax.BgmaxPayment(
+        kind="payment",
+        payer_bankgiro="0000000000",
+        reference=reference,
+        amount=amount,
+        reference_code=code,
+        channel=1 if reference else 3,
+        bgc_serial=f"{900000000000 + number:012d}",
+        has_image=not reference,
+        payer_name=name,
+    )
 
 
 def demo_invoice_token(session: Session, tenant: Tenant) -> str | None:
