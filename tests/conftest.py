@@ -93,6 +93,17 @@ def client(app: Any) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture
+def cli_env(database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The CLI on the test database (through `db`, so that PostgreSQL is emptied afterwards)."""
+    from kvitt.core.config import get_settings
+
+    monkeypatch.setenv("KVITT_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield database_url
+    get_settings.cache_clear()
+
+
 TENANT_A = {"name": "Norrsken Telekom AB", "org_number": "556036-0793", "bankgiro": "5050-1055"}
 TENANT_B = {"name": "Fjällström Energi AB", "org_number": "556016-0680", "bankgiro": "991-2346"}
 

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from typer.testing import CliRunner
 
 from kvitt.cli import app
-from kvitt.core.config import get_settings
-from kvitt.core.db import Database
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_env(database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The CLI on the test database (through `db`, so that PostgreSQL is emptied afterwards)."""
-    monkeypatch.setenv("KVITT_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield database_url
-    get_settings.cache_clear()
 
 
 def test_init_prints_tenant_and_key_as_json_and_the_key_works(cli_env: str, client: object) -> None:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from kvitt.cli import app
-from kvitt.core.config import Settings, get_settings
+from kvitt.core.config import Settings
 from kvitt.core.db import Database
 from kvitt.core.outbox import OutboxJob
 from kvitt.payments.inbox import READ_INBOX_JOB, read_inbox
@@ -24,16 +22,8 @@ from tests.payments.test_bgmax_import import SAMPLE
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_db(database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
-    monkeypatch.setenv("KVITT_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield db
-    get_settings.cache_clear()
-
-
-def test_kvitt_import_bgmax(cli_db: Database, tmp_path: Path) -> None:
-    make_tenant(cli_db, **TENANT_B)  # bankgiro 991-2346, the payee of Bankgirot's sample
+def test_kvitt_import_bgmax(cli_env: str, db: Database, tmp_path: Path) -> None:
+    make_tenant(db, **TENANT_B)  # bankgiro 991-2346, the payee of Bankgirot's sample
     first = runner.invoke(app, ["import", "bgmax", str(SAMPLE)])
     assert first.exit_code == 0, first.output
     assert "7 payments in 2 deposits" in first.output and "9\u00a0900,00\u00a0kr" in first.output

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,20 +53,14 @@ def import_bgmax(
             raise ValidationFailed(f"the file was not imported: {known.error}", param="body", code="invalid_file")
         return ImportOutcome(known, already_imported=True)
     header, deposit_count = _validate(data)
-    file = PaymentFile(
-        tenant_id=tenant.id,
-        format="bgmax",
+    file = _new_file(
+        tenant,
+        data,
         filename=filename,
-        content_hash=digest,
+        source=source,
         created_by_bank=header.created.replace(tzinfo=STOCKHOLM).astimezone(UTC),
         test_file=header.test,
-        source=source,
         deposits=deposit_count,
-        payments=0,
-        duplicates=0,
-        amount=0,
-        matched=0,
-        deviations=0,
     )
     session.add(file)
     session.flush()
@@ -167,24 +162,24 @@ def record_rejection(
     session: Session, tenant: Tenant, data: bytes, *, filename: str | None, source: str, error: ValidationFailed
 ) -> PaymentFile:
     """Remember a file that failed its checks, so the inbox does not try it again and staff see why."""
-    file = PaymentFile(
+    file = _new_file(
+        tenant, data, filename=filename, source=source, state="rejected", error=f"{error.param}: {error.message}"[:1000]
+    )
+    session.add(file)
+    session.flush()
+    return file
+
+
+def _new_file(tenant: Tenant, data: bytes, *, filename: str | None, source: str, **fields: Any) -> PaymentFile:
+    counts = dict.fromkeys(("deposits", "payments", "duplicates", "amount", "matched", "deviations"), 0)
+    return PaymentFile(
         tenant_id=tenant.id,
         format="bgmax",
         filename=filename,
         content_hash=content_hash(data),
         source=source,
-        state="rejected",
-        error=f"{error.param}: {error.message}"[:1000],
-        deposits=0,
-        payments=0,
-        duplicates=0,
-        amount=0,
-        matched=0,
-        deviations=0,
+        **{**counts, **fields},
     )
-    session.add(file)
-    session.flush()
-    return file
 
 
 def payee_bankgiro(data: bytes) -> str | None:
