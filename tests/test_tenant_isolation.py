@@ -408,6 +408,20 @@ def _ledger_sie(api: Api, api_b: Api) -> None:
     assert mine.content.count(b"#VER ") == 1 and theirs.content.count(b"#VER ") == 2
 
 
+def _reports_aging(api: Api, api_b: Api) -> None:
+    b_customer = make_customer(api_b, "B-1")
+    b_total = sum(make_issued(api_b, b_customer["id"])["total"] for _ in range(2))
+    a_customer = make_customer(api, "A-1")
+    a_total = make_issued(api, a_customer["id"])["total"]
+    period = {"as_of": "2099-12-31"}
+    mine, theirs = api.get("/reports/aging", params=period).json(), api_b.get("/reports/aging", params=period).json()
+    assert [c["customer"] for c in mine["customers"]] == [a_customer["id"]] and mine["total"]["total"] == a_total
+    assert [c["customer"] for c in theirs["customers"]] == [b_customer["id"]] and theirs["total"]["total"] == b_total
+    # Naming B's customer shows A nothing: the same empty report as for a customer that does not exist.
+    foreign = api.get("/reports/aging", params={**period, "customer": b_customer["id"]}).json()
+    assert foreign["customers"] == [] and foreign["total"]["total"] == 0
+
+
 OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("GET", "/tenant"): _tenant_get,
     ("PATCH", "/tenant"): _tenant_patch,
@@ -426,6 +440,7 @@ OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("GET", "/payments"): _payments_list,
     ("GET", "/deviations"): _deviations_list,
     ("GET", "/reports/deviations"): _deviations_report,
+    ("GET", "/reports/aging"): _reports_aging,
 }
 
 

@@ -23,6 +23,7 @@ from kvitt.customers.api import router as customers_router
 from kvitt.invoices.api import router as invoices_router
 from kvitt.ledger.api import router as ledger_router
 from kvitt.payments.api import router as payments_router
+from kvitt.reports.api import router as reports_router
 from kvitt.tenants.api import router as tenant_router
 from kvitt.web.routes import not_found as web_not_found
 from kvitt.web.routes import router as web_router
@@ -72,6 +73,7 @@ def create_app(
         invoices_router,
         payments_router,
         ledger_router,
+        reports_router,
     ):
         api.include_router(router)
     app.include_router(api)

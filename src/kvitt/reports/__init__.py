@@ -1,0 +1,1 @@
+"""Reports: read-only views over the ledger and the invoices (aging, KPIs, exports)."""
