@@ -641,7 +641,9 @@ def _match(
     holder = payment.customer_id
     payment.unallocated -= sum(amount for _, amount in allocations)
     _move_held_money(session, tenant, moves, today=today, actor=actor, text="Manuell matchning")
-    if holder is None:
+    if holder is None and payment.unallocated == 0:
+        # Fully placed: the payment was the customer's. (While some is left it stays unidentified
+        # money, so that later refunds come out of the same pool on 2420.)
         payment.customer_id = targets[allocations[0][0]].customer_id
 
 
