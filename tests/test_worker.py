@@ -109,9 +109,10 @@ def test_a_job_whose_worker_died_is_taken_over_after_its_lease(db: Database) -> 
     assert _count(db, state=DONE) == 1
 
 
-@pytest.mark.skipif(
-    ENGINE != "postgresql", reason="SKIP LOCKED sharing is a PostgreSQL feature; SQLite runs one worker"
-)
+ONLY_ON_POSTGRESQL = "SKIP LOCKED sharing is a PostgreSQL feature; SQLite runs one worker"
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason=ONLY_ON_POSTGRESQL)
 def test_two_workers_claim_disjoint_jobs_on_postgresql(db: Database) -> None:
     with db.transaction() as session:
         for n in range(10):
