@@ -10,10 +10,15 @@ in batches (each with its ledger entry on 1510), VACUUM ANALYZE and a CHECKPOINT
 import does not pay for the setup's dirty pages, then the BGMax file written with
 ``formats.bgmax.write`` (deposits of ``--deposit-size`` payments) into a temporary file.
 
+Setting up 1,000,000 takes 5.5-7 minutes here (create_and_issue at 2,700-4,000 invoices/s).
+
 Timed: what ``kvitt import bgmax`` does: read the file, ``payments.imports.import_bgmax`` in one
 ``Database.transaction()`` (a validating pass over the whole file, then booking and matching in
-batches), and the commit. It runs in a fresh child process, so that its peak RSS
-(``VmHWM``, reset at the child's start; see ``_reset_peak_rss``) is the import's own and not the setup's.
+batches), and the commit. It runs in a fresh child process, so that its peak RSS (``VmHWM``,
+reset at the child's start, see ``_reset_peak_rss``) is the import's own, not the setup's. The
+steps of the import are timed by wrapping the functions it calls (``_instrument``); a step whose
+batches slow down as the import goes on is flagged, and weighs quadratically in the
+extrapolation to 1,000,000 when fewer are run.
 
 Baselines, same run, same database:
 - parse + validate: ``bgmax.validate`` over the same file (one pass; the import makes two);
@@ -21,14 +26,15 @@ Baselines, same run, same database:
   and lines, invoice events, outbox rows; dumped after the import, untimed) loaded with ``COPY``
   into fresh tables with the same columns, indexes, constraints and foreign keys, plus the
   invoices' new ``paid``/``remaining``/``state`` through ``COPY`` into a temporary table and one
-  ``UPDATE ... FROM``, in one transaction. On SQLite: ``executemany`` and ``UPDATE ... FROM``.
+  ``UPDATE ... FROM``, in one transaction (after VACUUM ANALYZE of the invoices and a CHECKPOINT,
+  as before the import). On SQLite: ``executemany`` and ``UPDATE ... FROM``.
 
 After the import the ledger must balance, 1510 must equal the invoices' ``remaining``, and the
 invoices' states, the deviations and the file's counts must be what the mix says.
 
     .venv/bin/python bench/bgmax_match.py                         # 1,000,000 on PostgreSQL
     .venv/bin/python bench/bgmax_match.py --n 100000 --markdown
-    .venv/bin/python bench/bgmax_match.py --n 50000 --profile pyinstrument
+    .venv/bin/python bench/bgmax_match.py --n 50000 --profile pyinstrument   # bench/out/profile-bgmax.*
     .venv/bin/python bench/bgmax_match.py --n 5000 --engine sqlite
     .venv/bin/python bench/bgmax_match.py --n 100000 --prototype any-array --prototype bulk-update
 
@@ -626,13 +632,11 @@ def timed_import(
     profiler: Any = None
     if profile == "cprofile":
         profiler = cProfile.Profile()
+        profiler.enable()
     elif profile == "pyinstrument":
         from pyinstrument import Profiler  # optional: pip install pyinstrument (not a dependency)
 
         profiler = Profiler(interval=0.001)
-    if profile == "cprofile":
-        profiler.enable()
-    elif profile == "pyinstrument":
         profiler.start()
     started, cpu_started = time.perf_counter(), time.process_time()
     phases.root("read the file", restart=True)
