@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Engine, MetaData, Table, create_engine, event, func, insert, select, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    Engine,
+    MetaData,
+    Table,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
@@ -132,6 +147,19 @@ def reserve_ids(session: Session, model: type[Base], count: int) -> list[int]:
         return [int(value) for value in session.scalars(query, {"n": count})]
     start = int(session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0) + 1
     return list(range(start, start + count))
+
+
+def any_of(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN values`` for a list of any length, as ``column = ANY(:array)`` on PostgreSQL.
+
+    An IN list of 2,000 parameters run batch after batch makes PostgreSQL switch to a generic
+    plan that searches the list for every row it scans: the BGMax duplicate check grew
+    quadratically (bench/bgmax_match.py). One array parameter keeps the index probe per value.
+    """
+    wanted = sorted(set(values))
+    if not is_postgresql(session):
+        return cast(ColumnElement[bool], column.in_(wanted))
+    return cast(ColumnElement[bool], column == any_(bindparam(None, wanted, type_=postgresql.ARRAY(column.type))))
 
 
 def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from kvitt.core.db import bulk_insert, is_postgresql, reserve_ids, utcnow
+from kvitt.core.db import any_of, bulk_insert, is_postgresql, reserve_ids, utcnow
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.pagination import Page, paginate
 from kvitt.customers import service as customers
@@ -155,7 +155,9 @@ def _without_duplicates(session: Session, tenant: Tenant, incoming: Sequence[Inc
     seen: set[str | None] = set()
     if keys:
         seen = set(
-            session.scalars(select(Payment.bank_key).where(Payment.tenant_id == tenant.id, Payment.bank_key.in_(keys)))
+            session.scalars(
+                select(Payment.bank_key).where(Payment.tenant_id == tenant.id, any_of(session, Payment.bank_key, keys))
+            )
         )
     fresh = []
     for item in incoming:
