@@ -132,13 +132,3 @@ def entries_for_invoice(session: Session, tenant_id: int, invoice_id: int) -> li
             .order_by(JournalEntry.id)
         )
     )
-
-
-def lines_of(session: Session, tenant_id: int, entry_ids: Sequence[int]) -> list[JournalLine]:
-    return list(
-        session.scalars(
-            select(JournalLine)
-            .where(JournalLine.tenant_id == tenant_id, JournalLine.entry_id.in_(entry_ids))
-            .order_by(JournalLine.entry_id, JournalLine.id)
-        )
-    )
