@@ -64,14 +64,13 @@ class Worker:
     def schedule_daily(self, today: date) -> None:
         """Enqueue each tenant's daily jobs once per day (the dedupe key makes reruns no-ops)."""
         from kvitt.core.idempotency import PRUNE_JOB
-        from kvitt.invoices.jobs import MARK_OVERDUE_JOB
 
         day = today.isoformat()
         with self.db.transaction() as session:
             tenant_ids = list(session.scalars(select(Tenant.id)))
             existing = set(session.scalars(select(OutboxJob.dedupe_key).where(OutboxJob.dedupe_key.like(f"%:{day}"))))
             wanted: list[tuple[str, int | None]] = [(PRUNE_JOB, None)]
-            wanted += [(MARK_OVERDUE_JOB, tenant_id) for tenant_id in tenant_ids]
+            wanted += [(kind, tenant_id) for kind in clock.daily_jobs() for tenant_id in tenant_ids]
             for kind, tenant_id in wanted:
                 key = f"{kind}:{tenant_id or 'all'}:{day}"
                 if key not in existing:

@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from kvitt.core.clock import daily_job
 from kvitt.core.events import dispatch
 from kvitt.core.outbox import OutboxJob, handles
 from kvitt.invoices.settlement import mark_overdue
@@ -13,6 +14,7 @@ from kvitt.invoices.timeline import DOMAIN_EVENT_JOB
 from kvitt.tenants.models import Tenant
 
 MARK_OVERDUE_JOB = "invoices.mark_overdue"
+daily_job(MARK_OVERDUE_JOB, order=20)
 
 
 @handles(DOMAIN_EVENT_JOB)
