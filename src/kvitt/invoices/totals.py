@@ -91,9 +91,13 @@ def split_credit(amount: int, groups: Iterable[VatGroup]) -> tuple[VatGroup, ...
     groups = [group for group in groups if group.net + group.vat != 0]
     if not groups:
         return ()
-    shares = allocate(amount, [group.net + group.vat for group in groups])
+    return _groups_of_shares(groups, allocate(amount, [group.net + group.vat for group in groups]))
+
+
+def _groups_of_shares(groups: Sequence[VatGroup], shares: Sequence[int]) -> tuple[VatGroup, ...]:
+    """Each gross share as net + VAT at its group's rate: net = share / (1 + rate), rounded."""
     result = []
-    for group, share in zip(groups, shares, strict=True):
+    for group, share in zip(groups, shares, strict=False):
         net = round_to_ore(Decimal(share) * 100 / (100 + group.rate))
         result.append(VatGroup(group.rate, net, share - net))
     return tuple(result)
@@ -133,8 +137,4 @@ def credit_figures(
     if amount == sum(group.net + group.vat for group in groups) + open_rounding:
         return tuple(groups), open_rounding
     parts = allocate(amount, [group.net + group.vat for group in groups] + [open_rounding])
-    result = []
-    for group, share in zip(groups, parts, strict=False):
-        net = round_to_ore(Decimal(share) * 100 / (100 + group.rate))
-        result.append(VatGroup(group.rate, net, share - net))
-    return tuple(result), parts[-1]
+    return _groups_of_shares(groups, parts[:-1]), parts[-1]
