@@ -27,6 +27,26 @@ class Settings(BaseSettings):
     inbox_times: str = "07:00,12:00,17:00"
     log_level: str = "INFO"
     log_json: bool = False
+    # Delivery (docs/delivery.md). Email over SMTP; KVITT_SMTP_TLS: STARTTLS (implicit TLS on port 465).
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: bool = False
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "kvitt@localhost"
+    # SMS through 46elks' HTTP API (or the simulator, kvitt.simulators.sms_46elks).
+    sms_url: str = "https://api.46elks.com"
+    sms_user: str | None = None
+    sms_password: str | None = None
+    sms_from: str | None = None  # alphanumeric sender (max 11); unset: the tenant's name
+    # Peppol access point (docs/delivery.md, the simulator kvitt.simulators.peppol_ap) or a folder.
+    peppol_ap_url: str | None = None
+    peppol_ap_key: str | None = None
+    einvoice_dir: str | None = None
+    # Letters: print batches (one PDF per letter + manifest.csv) for the print partner.
+    print_dir: str = "./kvitt-print"
+    print_batch_seconds: int = 300
 
 
 @lru_cache(maxsize=1)
