@@ -9,6 +9,7 @@ from kvitt.invoices.models import Invoice, InvoiceEvent, InvoiceLine, NumberSeri
 from kvitt.ledger.models import JournalEntry, JournalLine
 from kvitt.payments.models import Allocation, Deviation, Payment, PaymentFile
 from kvitt.tenants.models import ApiKey, Tenant
+from kvitt.web.models import WebInvoiceVisit
 
 __all__ = [
     "Allocation",
@@ -28,4 +29,5 @@ __all__ = [
     "Payment",
     "PaymentFile",
     "Tenant",
+    "WebInvoiceVisit",
 ]
