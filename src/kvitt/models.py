@@ -1,33 +1,74 @@
 """Every table, imported in one place for Alembic and for creating test databases."""
 
+from kvitt.automation.models import AutomationFiring, AutomationRule
+from kvitt.billing.models import BilledPeriod, BillingRun
+from kvitt.billing_files.models import BillingFile, InvoiceRef
 from kvitt.catalog.models import Item
 from kvitt.core.db import Base
 from kvitt.core.idempotency import IdempotencyRecord
 from kvitt.core.outbox import OutboxJob
 from kvitt.customers.models import Customer
+from kvitt.dunning.models import (
+    CollectionCase,
+    CollectionEvent,
+    DunningPause,
+    DunningPolicy,
+    DunningSettings,
+    InstalmentPlan,
+    PaymentExtension,
+    ReferenceRate,
+    Reminder,
+)
 from kvitt.invoices.models import Invoice, InvoiceEvent, InvoiceLine, NumberSeries
 from kvitt.ledger.models import JournalEntry, JournalLine
 from kvitt.payments.models import Allocation, Deviation, Payment, PaymentFile
+from kvitt.subscriptions.models import PeriodInfo, Subscription, SubscriptionLine, SubscriptionPause
 from kvitt.tenants.models import ApiKey, Tenant
+from kvitt.testclock.models import TestClock
 from kvitt.web.models import WebInvoiceVisit
+from kvitt.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "Allocation",
     "ApiKey",
+    "AutomationFiring",
+    "AutomationRule",
     "Base",
+    "BilledPeriod",
+    "BillingFile",
+    "BillingRun",
+    "CollectionCase",
+    "CollectionEvent",
     "Customer",
     "Deviation",
+    "DunningPause",
+    "DunningPolicy",
+    "DunningSettings",
     "IdempotencyRecord",
+    "InstalmentPlan",
     "Invoice",
     "InvoiceEvent",
     "InvoiceLine",
+    "InvoiceRef",
     "Item",
     "JournalEntry",
     "JournalLine",
     "NumberSeries",
     "OutboxJob",
     "Payment",
+    "PaymentExtension",
     "PaymentFile",
+    "PeriodInfo",
+    "ReferenceRate",
+    "Reminder",
+    "Subscription",
+    "SubscriptionLine",
+    "SubscriptionPause",
     "Tenant",
+    "TestClock",
     "WebInvoiceVisit",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
