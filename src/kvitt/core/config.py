@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # A folder the bank connection drops BGMax files into, read at these Swedish times of day.
     inbox_dir: str | None = None
     inbox_times: str = "07:00,12:00,17:00"
+    # Billing-file mappings (<name>.toml) that `?mapping=<name>` and `--mapping <name>` name.
+    billing_mappings_dir: str | None = None
     log_level: str = "INFO"
     log_json: bool = False
     # Delivery (docs/delivery.md). Email over SMTP; KVITT_SMTP_TLS: STARTTLS (implicit TLS on port 465).

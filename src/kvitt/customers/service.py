@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kvitt.core import identity
+from kvitt.core.db import any_of, bulk_insert, reserve_ids
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.pagination import Page, paginate
 from kvitt.customers.models import Customer
@@ -88,3 +91,51 @@ def list_page(
     if email is not None:
         query = query.where(Customer.email == email)
     return paginate(session, query, Customer.id, limit=limit, starting_after=starting_after)
+
+
+@dataclass
+class Upserted:
+    ids: dict[str, int]  # customer number -> id
+    created: int
+    updated: int
+
+
+def upsert_by_number(session: Session, tenant: Tenant, inputs: list[CustomerCreate]) -> Upserted:
+    """Create or update many customers by customer number at once (billing files).
+
+    The fields set on an input replace the stored ones, the fields left out are kept; a new
+    customer without a delivery method gets the tenant's default. New customers are written
+    with one bulk insert (COPY on PostgreSQL). With one number given twice, the last wins.
+    """
+    wanted = {data.customer_no: data for data in inputs}
+    query = select(Customer).where(Customer.tenant_id == tenant.id, any_of(session, Customer.customer_no, wanted))
+    existing = {customer.customer_no: customer for customer in session.scalars(query)}
+    ids: dict[str, int] = {}
+    new_rows: list[dict[str, Any]] = []
+    updated = 0
+    for number, data in wanted.items():
+        customer = existing.get(number)
+        if customer is None:
+            values = data.model_dump()
+            values["delivery_method"] = data.delivery_method or tenant.default_delivery
+            new_rows.append({"tenant_id": tenant.id, **values})
+            continue
+        changes = data.model_dump(exclude_unset=True, exclude={"customer_no", "type"})
+        changed = {field: value for field, value in changes.items() if getattr(customer, field) != value}
+        for field, value in changed.items():
+            setattr(customer, field, value)
+        updated += bool(changed)
+        ids[number] = customer.id
+    for row, new_id in zip(new_rows, reserve_ids(session, Customer, len(new_rows)), strict=True):
+        row["id"] = new_id
+        ids[row["customer_no"]] = new_id
+    session.flush()
+    bulk_insert(session, Customer, new_rows)
+    return Upserted(ids, len(new_rows), updated)
+
+
+def ids_by_number(session: Session, tenant: Tenant, numbers: Iterable[str]) -> dict[str, int]:
+    query = select(Customer.customer_no, Customer.id).where(
+        Customer.tenant_id == tenant.id, any_of(session, Customer.customer_no, numbers)
+    )
+    return {number: customer_id for number, customer_id in session.execute(query)}

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 __all__ = [
     "CANONICAL",
     "DELIVERY_METHODS",
+    "JSONL",
     "FIELDS",
     "VAT_RATES",
     "BillingFileError",
