@@ -20,6 +20,7 @@ from kvitt.core.db import Database
 from kvitt.core.errors import InternalError, KvittError, NotFound
 from kvitt.core.logging import configure_logging
 from kvitt.customers.api import router as customers_router
+from kvitt.documents.api import router as documents_router
 from kvitt.invoices.api import router as invoices_router
 from kvitt.ledger.api import router as ledger_router
 from kvitt.payments.api import router as payments_router
@@ -71,6 +72,7 @@ def create_app(
         customers_router,
         items_router,
         invoices_router,
+        documents_router,
         payments_router,
         ledger_router,
         reports_router,

@@ -294,7 +294,9 @@ def _line(root: etree._Element, document: Document, position: int, line: Line) -
     node = _cac(root, "InvoiceLine" if invoice else "CreditNoteLine")
     _cbc(node, "ID", str(position))
     quantity, price = _positive_price(line)
-    _cbc(node, "InvoicedQuantity" if invoice else "CreditedQuantity", _quantity(quantity), unitCode=unit_code(line.unit))
+    _cbc(
+        node, "InvoicedQuantity" if invoice else "CreditedQuantity", _quantity(quantity), unitCode=unit_code(line.unit)
+    )
     _amount(node, "LineExtensionAmount", line.net_ore, document.currency)
     allowance = _gross_ore(quantity, price) - line.net_ore
     if allowance:

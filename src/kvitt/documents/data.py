@@ -1,0 +1,43 @@
+"""What a document of an invoice is made from, read in the caller's transaction (read only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from kvitt.core.config import get_settings, web_base_url
+from kvitt.core.errors import InvalidState, NotFound
+from kvitt.invoices import service as invoices
+from kvitt.invoices import states
+from kvitt.invoices.models import Invoice
+from kvitt.tenants.models import Tenant
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    invoice: Invoice
+    tenant: Tenant
+    # A credit note: the invoice it credits (its number and date are referenced).
+    credited: Invoice | None
+    # The recipient's web invoice, ``{public base url}/i/<token>``.
+    web_url: str
+
+
+def load(session: Session, tenant_id: int, invoice_id: int, *, base_url: str | None = None) -> InvoiceDocument:
+    """The issued invoice or credit note ``invoice_id`` of the tenant; a draft has no documents."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id}", param="tenant")
+    invoice = invoices.get(session, tenant, invoice_id)
+    if invoice.state == states.DRAFT:
+        raise InvalidState(
+            f"invoice {invoice_id} is a draft: it has no number, OCR or due date yet, so it has no PDF or "
+            "e-invoice; issue it first",
+            available_actions=states.available_actions(invoice.kind, invoice.state),
+        )
+    credited = None
+    if invoice.credited_invoice_id is not None:
+        credited = invoices.get(session, tenant, invoice.credited_invoice_id)
+    base = (base_url or web_base_url(get_settings())).rstrip("/")
+    return InvoiceDocument(invoice, tenant, credited, f"{base}/i/{invoice.token}")

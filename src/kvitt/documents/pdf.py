@@ -1,0 +1,422 @@
+"""The invoice as a PDF (A4, fpdf2; the choice is measured in docs/decisions/0003-pdf-library.md).
+
+What the page holds, and why:
+
+- What Mervärdesskattelagen (2023:200) 17 kap. 24 § asks of a full invoice: the date of issue,
+  a unique sequential number, the seller's VAT registration number, the seller's and the buyer's
+  names and addresses, the quantity and nature of what was sold, the taxable amount per VAT rate,
+  the unit price excluding VAT and any discount, the VAT rate and the VAT amount (the sum per
+  rate). Besides: the organisation number, "Godkänd för F-skatt" (the buyer need not withhold
+  tax), the due date, the total, the öresavrundning line and the payment details.
+- A payment QR code in the UsingQR format (``kvitt.formats.qr_invoice``) while something is left
+  to pay, and a QR code that opens the web invoice, where the recipient can switch to digital
+  delivery.
+- ``letter=True`` is the print version for a C5 window envelope: the recipient's address sits in
+  the window (``WINDOW`` below), a return address line above it and a fold mark at half height
+  (an A4 folded once fits a C5 envelope).
+
+Text is Swedish, amounts come from ``core.money.format_amount`` (U+00A0 grouping and U+2212
+minus), so the font is an embedded TTF (DejaVu Sans) that has those glyphs; fpdf2 embeds only the
+glyphs used. QR codes are drawn as vector squares from segno's matrix, not as images.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import segno
+from babel.numbers import format_decimal
+from fontTools import ttLib
+from fpdf import FPDF
+from fpdf.fonts import SubsetMap
+from sqlalchemy.orm import Session
+
+from kvitt.core.money import format_amount, milli_to_quantity
+from kvitt.documents.data import InvoiceDocument, load
+from kvitt.formats import qr_invoice
+from kvitt.invoices.models import Invoice
+from kvitt.tenants.models import Tenant
+
+FONTS = Path(__file__).parent / "fonts"
+FONT = "DejaVu"
+LOCALE = "sv_SE"
+PAGE_WIDTH, PAGE_HEIGHT = 210.0, 297.0  # A4 in mm
+MARGIN = 18.0
+CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+
+
+@dataclass(frozen=True)
+class Box:
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+# The address window of a C5 window envelope, in mm from the top left corner of the A4 page:
+# the common C5 window is 105 × 35 mm, 15 mm from the left edge and 44 mm from the top
+# (Office Consult, "Brevmaler: plassering av mottakerfelt i vinduskonvolutter"; the same
+# left-window position as DIN 5008 form B). The address is kept 5 mm inside every edge of that
+# window so that it shows whatever the play of the sheet in the envelope.
+WINDOW = Box(15.0, 44.0, 105.0, 35.0)
+ADDRESS = Box(WINDOW.x + 5.0, WINDOW.y + 3.0, WINDOW.width - 10.0, WINDOW.height - 6.0)
+FOLD_MARK_Y = PAGE_HEIGHT / 2  # folded once for C5
+
+PAYMENT_QR_SIZE = 32.0
+WEB_QR_SIZE = 26.0
+
+
+def invoice_pdf(
+    session: Session, tenant_id: int, invoice_id: int, *, letter: bool = False, base_url: str | None = None
+) -> bytes:
+    """The PDF of an issued invoice or credit note (``letter=True``: for a C5 window envelope)."""
+    return render(load(session, tenant_id, invoice_id, base_url=base_url), letter=letter)
+
+
+def payment_qr_text(invoice: Invoice, tenant: Tenant) -> str | None:
+    """The UsingQR content for what is left to pay, or None when there is nothing to pay by giro."""
+    if invoice.kind != "invoice" or invoice.remaining <= 0 or invoice.invoice_date is None:
+        return None
+    if invoice.due_date is None or not (tenant.bankgiro or tenant.plusgiro):
+        return None
+    return qr_invoice.encode(
+        qr_invoice.QrInvoice(
+            payee_name=tenant.name,
+            country=tenant.country,
+            company_id=tenant.org_number,
+            reference=invoice.ocr or str(invoice.number),
+            invoice_date=invoice.invoice_date,
+            due_date=invoice.due_date,
+            amount_ore=invoice.remaining,
+            currency=invoice.currency,
+            payment_type="BG" if tenant.bankgiro else "PG",
+            account=tenant.bankgiro or tenant.plusgiro or "",
+        )
+    )
+
+
+def render(document: InvoiceDocument, *, letter: bool = False) -> bytes:
+    pdf = _new_pdf()
+    page = _Page(pdf, document)
+    page.header()
+    page.recipient(letter=letter)
+    page.facts()
+    page.lines()
+    page.totals()
+    page.payment()
+    page.footer()
+    if letter:
+        page.fold_mark()
+    return bytes(pdf.output())
+
+
+# --- fonts: parsed once per process ---------------------------------------------------------------
+
+
+@cache
+def _font_template() -> FPDF:
+    """An empty document with the fonts added; each PDF starts from a deep copy of its font objects.
+
+    Parsing a 700 KB TTF costs tens of milliseconds, several times the cost of a whole page, so
+    it happens once. The copy keeps the glyph subsets of two documents apart.
+    """
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    return pdf
+
+
+def _new_pdf() -> FPDF:
+    template = _font_template()
+    pdf = FPDF(format="A4", unit="mm")
+    for key, font in template.fonts.items():
+        pdf.fonts[key] = _fresh_font(font)
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.set_auto_page_break(auto=True, margin=22)
+    pdf.add_page()
+    return pdf
+
+
+def _fresh_font(font: Any) -> Any:
+    """A copy of a parsed font that reuses its metrics but has its own TrueType object and subset.
+
+    fpdf2 subsets ``font.ttfont`` in place when it writes a document, so every document needs a
+    TTFont of its own; loading one lazily from the bytes in memory is cheap, unlike fpdf2's
+    parsing of the metrics, which the copy shares (read only while rendering).
+    """
+    fresh = copy.copy(font)
+    fresh.ttfont = ttLib.TTFont(BytesIO(_font_bytes(str(font.ttffile))), lazy=True)
+    fresh.missing_glyphs = []
+    fresh.subset = SubsetMap(fresh)
+    return fresh
+
+
+@cache
+def _font_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+# --- the page ---------------------------------------------------------------------------------------
+
+
+def money(ore: int) -> str:
+    return format_amount(ore, LOCALE)
+
+
+def day(value: date | None) -> str:
+    return value.isoformat() if value else "–"
+
+
+def quantity(milli: int) -> str:
+    return format_decimal(milli_to_quantity(milli), locale=LOCALE)
+
+
+class _Page:
+    def __init__(self, pdf: FPDF, document: InvoiceDocument) -> None:
+        self.pdf = pdf
+        self.doc = document
+        self.invoice = document.invoice
+        self.tenant = document.tenant
+        self.credit_note = self.invoice.kind == "credit_note"
+
+    def text(self, size: float, bold: bool = False) -> None:
+        self.pdf.set_font(FONT, "B" if bold else "", size)
+
+    def header(self) -> None:
+        pdf, tenant = self.pdf, self.tenant
+        pdf.set_xy(MARGIN, 14)
+        self.text(15, bold=True)
+        pdf.cell(110, 7, tenant.name)
+        self.text(18, bold=True)
+        pdf.set_xy(120, 14)
+        pdf.cell(PAGE_WIDTH - MARGIN - 120, 8, "Kreditfaktura" if self.credit_note else "Faktura", align="R")
+        self.text(8.5)
+        pdf.set_xy(MARGIN, 22)
+        for line in _address_lines(tenant.address_line1, tenant.address_line2, tenant.postal_code, tenant.city):
+            pdf.cell(100, 4, line, new_x="LMARGIN", new_y="NEXT")
+
+    def recipient(self, *, letter: bool) -> None:
+        pdf, buyer = self.pdf, self.invoice.buyer
+        if letter:
+            # The return address, small, at the top of the window (Posten asks for it on the front).
+            self.text(6.5)
+            pdf.set_xy(ADDRESS.x, WINDOW.y + 1.0)
+            sender = ", ".join(
+                part for part in (self.tenant.name, self.tenant.address_line1, self.tenant.postal_code) if part
+            )
+            pdf.cell(ADDRESS.width, 3, sender)
+        lines = [buyer.get("name") or ""]
+        lines += _address_lines(
+            buyer.get("address_line1"), buyer.get("address_line2"), buyer.get("postal_code"), buyer.get("city")
+        )
+        if buyer.get("country") and buyer.get("country") != "SE":
+            lines.append(str(buyer["country"]))
+        pdf.set_xy(ADDRESS.x, ADDRESS.y + 4.0)
+        for index, line in enumerate(lines[:6]):
+            self.text(10.5, bold=index == 0)
+            pdf.set_x(ADDRESS.x)
+            pdf.cell(ADDRESS.width, 5, line, new_x="LEFT", new_y="NEXT")
+
+    def facts(self) -> None:
+        pdf, invoice, buyer = self.pdf, self.invoice, self.invoice.buyer
+        rows = [
+            ("Kreditfakturanummer" if self.credit_note else "Fakturanummer", str(invoice.number)),
+            ("Fakturadatum", day(invoice.invoice_date)),
+        ]
+        if self.credit_note:
+            credited = self.doc.credited
+            if credited is not None:
+                rows.append(("Krediterar faktura", f"{credited.number} ({day(credited.invoice_date)})"))
+        else:
+            rows.append(("Förfallodatum", day(invoice.due_date)))
+            if invoice.ocr:
+                rows.append(("OCR-nummer", invoice.ocr))
+        rows.append(("Kundnummer", str(buyer.get("customer_no") or "")))
+        if buyer.get("type") == "company" and buyer.get("id_number"):
+            rows.append(("Kundens org.nr", str(buyer["id_number"])))
+        y = 44.0
+        for label, value in rows:
+            self.text(8.5)
+            pdf.set_xy(128, y)
+            pdf.cell(34, 5, label)
+            self.text(8.5, bold=True)
+            pdf.cell(PAGE_WIDTH - MARGIN - 162, 5, value, align="R")
+            y += 5.5
+
+    def lines(self) -> None:
+        pdf = self.pdf
+        pdf.set_xy(MARGIN, 90)
+        widths = (82.0, 20.0, 28.0, 16.0, CONTENT_WIDTH - 146.0)
+        headings = ("Beskrivning", "Antal", "À-pris", "Moms", "Belopp")
+        self._table_row(widths, headings, bold=True)
+        pdf.line(MARGIN, pdf.get_y(), PAGE_WIDTH - MARGIN, pdf.get_y())
+        for line in self.invoice.lines:
+            if pdf.get_y() > PAGE_HEIGHT - 40:
+                pdf.add_page()
+                self._table_row(widths, headings, bold=True)
+            description = line.description
+            if line.discount_bp:
+                description += f" (rabatt {format_decimal(Decimal(line.discount_bp) / 100, locale=LOCALE)} %)"
+            unit = f" {line.unit}" if line.unit else ""
+            self._table_row(
+                widths,
+                (
+                    description,
+                    quantity(line.quantity_milli) + unit,
+                    money(line.unit_price),
+                    f"{line.vat_rate} %",
+                    money(line.net),
+                ),
+            )
+        pdf.line(MARGIN, pdf.get_y() + 1, PAGE_WIDTH - MARGIN, pdf.get_y() + 1)
+        pdf.ln(3)
+
+    def _table_row(self, widths: tuple[float, ...], cells: tuple[str, ...], *, bold: bool = False) -> None:
+        pdf = self.pdf
+        self.text(8.5, bold=bold)
+        pdf.set_x(MARGIN)
+        for index, (width, cell) in enumerate(zip(widths, cells, strict=True)):
+            text = cell if index else _fit(pdf, cell, width - 1)
+            pdf.cell(width, 5.5, text, align="L" if index == 0 else "R")
+        pdf.ln(5.5)
+
+    def totals(self) -> None:
+        pdf, invoice = self.pdf, self.invoice
+        rows = [("Summa exklusive moms", money(invoice.net))]
+        for group in sorted(invoice.vat_summary, key=lambda g: -g["rate"]):
+            rows.append((f"Moms {group['rate']} % på {money(group['net'])}", money(group["vat"])))
+        rows.append(("Summa moms", money(invoice.vat)))
+        if invoice.rounding:
+            rows.append(("Öresavrundning", money(invoice.rounding)))
+        rows.append(("Totalt att kreditera" if self.credit_note else "Totalt", money(invoice.total)))
+        label_x, width = 110.0, PAGE_WIDTH - MARGIN - 110.0
+        for index, (label, value) in enumerate(rows):
+            last = index == len(rows) - 1
+            self.text(9.5 if last else 8.5, bold=last)
+            pdf.set_x(label_x)
+            pdf.cell(width - 32, 5.5, label)
+            pdf.cell(32, 5.5, value, align="R", new_x="LMARGIN", new_y="NEXT")
+        if self.invoice.notes:
+            self.text(8.5)
+            pdf.ln(2)
+            pdf.multi_cell(CONTENT_WIDTH, 4.5, self.invoice.notes)
+
+    def payment(self) -> None:
+        pdf, invoice, tenant = self.pdf, self.invoice, self.tenant
+        top = PAGE_HEIGHT - 84.0
+        if pdf.get_y() > top - 4:
+            pdf.add_page()
+        pdf.set_draw_color(160, 160, 160)
+        pdf.rect(MARGIN, top, CONTENT_WIDTH, 58.0)
+        pdf.set_draw_color(0, 0, 0)
+        pdf.set_xy(MARGIN + 4, top + 4)
+        self.text(10.5, bold=True)
+        qr_text = payment_qr_text(invoice, tenant)
+        if self.credit_note:
+            pdf.cell(100, 6, "Kreditfaktura – du behöver inte betala något", new_x="LEFT", new_y="NEXT")
+            self.text(8.5)
+            pdf.multi_cell(100, 4.5, "Beloppet dras av från den krediterade fakturan.")
+        elif invoice.remaining <= 0:
+            pdf.cell(100, 6, "Fakturan är betald – tack!", new_x="LEFT", new_y="NEXT")
+        else:
+            pdf.cell(100, 6, "Betalningsinformation", new_x="LEFT", new_y="NEXT")
+            rows = []
+            if tenant.bankgiro:
+                rows.append(("Bankgiro", tenant.bankgiro))
+            elif tenant.plusgiro:
+                rows.append(("Plusgiro", tenant.plusgiro))
+            rows.append(("OCR-nummer", invoice.ocr or str(invoice.number)))
+            rows.append(("Förfallodatum", day(invoice.due_date)))
+            rows.append(("Att betala", money(invoice.remaining)))
+            for label, value in rows:
+                self.text(9)
+                pdf.set_x(MARGIN + 4)
+                pdf.cell(30, 6, label)
+                self.text(10.5, bold=True)
+                pdf.cell(50, 6, value, new_x="LMARGIN", new_y="NEXT")
+            self.text(7.5)
+            pdf.set_x(MARGIN + 4)
+            pdf.cell(90, 5, "Ange OCR-numret när du betalar.")
+        web_x = PAGE_WIDTH - MARGIN - 4 - WEB_QR_SIZE
+        if qr_text is not None:
+            pay_x = web_x - 8 - PAYMENT_QR_SIZE
+            _draw_qr(pdf, qr_text, pay_x, top + 6, PAYMENT_QR_SIZE, error="M")
+            self.text(6.5)
+            pdf.set_xy(pay_x - 2, top + 7 + PAYMENT_QR_SIZE)
+            pdf.cell(PAYMENT_QR_SIZE + 4, 3.5, "Skanna och betala", align="C")
+        _draw_qr(pdf, self.doc.web_url, web_x, top + 6, WEB_QR_SIZE, error="M")
+        self.text(6.5)
+        pdf.set_xy(web_x - 6, top + 7 + WEB_QR_SIZE)
+        pdf.multi_cell(WEB_QR_SIZE + 12, 3.2, "Fakturan på webben –\nvälj digital faktura", align="C")
+        self.text(7)
+        pdf.set_xy(MARGIN + 4, top + 50)
+        pdf.cell(CONTENT_WIDTH - 8, 4, f"Webbfaktura: {self.doc.web_url}")
+
+    def footer(self) -> None:
+        pdf, tenant = self.pdf, self.tenant
+        parts = [tenant.name]
+        parts += _address_lines(tenant.address_line1, tenant.address_line2, tenant.postal_code, tenant.city)
+        first = " · ".join(parts)
+        legal = [f"Org.nr {tenant.org_number}"]
+        if tenant.vat_number:
+            legal.append(f"Momsreg.nr {tenant.vat_number}")
+        if tenant.f_skatt:
+            legal.append("Godkänd för F-skatt")
+        contact = [part for part in (tenant.email, tenant.phone) if part]
+        # The footer sits inside the bottom margin: no automatic page break while writing it.
+        pdf.set_auto_page_break(auto=False)
+        for page in range(1, pdf.page_no() + 1):
+            pdf.page = page
+            self.text(7)
+            pdf.set_xy(MARGIN, PAGE_HEIGHT - 20)
+            pdf.cell(CONTENT_WIDTH, 3.6, first, align="C", new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(CONTENT_WIDTH, 3.6, " · ".join(legal + contact), align="C", new_x="LMARGIN", new_y="NEXT")
+            if pdf.page_no() > 1:
+                pdf.cell(CONTENT_WIDTH, 3.6, f"Sida {page} av {pdf.page_no()}", align="C")
+
+    def fold_mark(self) -> None:
+        self.pdf.page = 1
+        self.pdf.set_line_width(0.2)
+        self.pdf.line(3, FOLD_MARK_Y, 8, FOLD_MARK_Y)
+
+
+def _address_lines(line1: str | None, line2: str | None, postal_code: str | None, city: str | None) -> list[str]:
+    lines = [line for line in (line1, line2) if line]
+    place = " ".join(part for part in (postal_code, city) if part)
+    if place:
+        lines.append(place)
+    return lines
+
+
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    """The text shortened with an ellipsis to fit the width (a line's description, one line)."""
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _draw_qr(pdf: FPDF, content: str, x: float, y: float, size: float, *, error: str) -> None:
+    """A QR code as filled squares (a run of dark modules in a row is one rectangle), quiet zone included."""
+    code = segno.make_qr(content, error=error, encoding="utf-8" if not content.isascii() else None)
+    border = 4  # the quiet zone ISO/IEC 18004 asks for
+    modules = len(code.matrix) + 2 * border
+    cell = size / modules
+    pdf.set_fill_color(0, 0, 0)
+    for row_index, row in enumerate(code.matrix):
+        top = y + (row_index + border) * cell
+        start = None
+        for col_index, dark in enumerate([*row, 0]):
+            if dark and start is None:
+                start = col_index
+            elif not dark and start is not None:
+                pdf.rect(x + (start + border) * cell, top, (col_index - start) * cell, cell, style="F")
+                start = None
