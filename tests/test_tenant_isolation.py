@@ -168,6 +168,13 @@ def _b_issued(api_b: Api) -> Foreign:
     return Foreign(invoice["id"], _invoice_snapshot(api_b, invoice["id"], customer["id"]))
 
 
+def _b_issued_to_company(api_b: Api) -> Foreign:
+    # A company buyer: its organisation number is its Peppol address, so B's own e-invoice call works.
+    customer = make_customer(api_b, "B-6", type="company", id_number="556036-0793")
+    invoice = make_issued(api_b, customer["id"])
+    return Foreign(invoice["id"], _invoice_snapshot(api_b, invoice["id"], customer["id"]))
+
+
 def _b_api_key(api_b: Api) -> Foreign:
     key = created(api_b.post("/api-keys", {"name": "second"}))
     return Foreign(key["id"], lambda: api_b.get("/api-keys").json())
@@ -221,6 +228,8 @@ ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("POST", "/invoices/{invoice_id}/payments"): (_b_issued, {"amount": 100}, 200),
     ("POST", "/invoices/{invoice_id}/write-off"): (_b_issued, {}, 200),
     ("GET", "/invoices/{invoice_id}/events"): (_b_issued, None, 200),
+    ("GET", "/invoices/{invoice_id}/pdf"): (_b_issued, None, 200),
+    ("GET", "/invoices/{invoice_id}/ubl"): (_b_issued_to_company, None, 200),
     ("DELETE", "/api-keys/{key_id}"): (_b_api_key, None, 200),
     ("GET", "/customers/{customer_id}/ledger"): (_b_customer_with_entries, None, 200),
     ("GET", "/payment-files/{file_id}"): (_b_payment_file, None, 200),
