@@ -13,6 +13,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kvitt import __version__
+from kvitt.automation.api import router as automation_router
+from kvitt.billing.api import router as billing_router
+from kvitt.billing_files.api import router as billing_files_router
 from kvitt.catalog.api import router as items_router
 from kvitt.core.api import error_response, validation_error
 from kvitt.core.config import Settings, get_settings
@@ -20,14 +23,19 @@ from kvitt.core.db import Database
 from kvitt.core.errors import InternalError, KvittError, NotFound
 from kvitt.core.logging import configure_logging
 from kvitt.customers.api import router as customers_router
+from kvitt.delivery.api import callbacks as delivery_callbacks
+from kvitt.delivery.api import router as delivery_router
 from kvitt.documents.api import router as documents_router
 from kvitt.invoices.api import router as invoices_router
 from kvitt.ledger.api import router as ledger_router
 from kvitt.payments.api import router as payments_router
 from kvitt.reports.api import router as reports_router
+from kvitt.subscriptions.api import router as subscriptions_router
 from kvitt.tenants.api import router as tenant_router
+from kvitt.web.api import router as web_api_router
 from kvitt.web.routes import not_found as web_not_found
 from kvitt.web.routes import router as web_router
+from kvitt.webhooks.api import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 
@@ -74,11 +82,19 @@ def create_app(
         invoices_router,
         documents_router,
         payments_router,
+        subscriptions_router,
+        billing_router,
+        billing_files_router,
         ledger_router,
         reports_router,
+        delivery_router,
+        webhooks_router,
+        automation_router,
+        web_api_router,
     ):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(delivery_callbacks)
     app.include_router(web_router)
 
     @app.exception_handler(KvittError)

@@ -1,4 +1,5 @@
-"""Queries for the recipient's pages. Read only: nothing here writes.
+"""Queries for the recipient's pages. Read only: nothing here writes (see visits, messages,
+preferences for what the pages change).
 
 The web token is the only key a recipient has. It is looked up as it is, through the unique
 index on ``invoices.token``; the tenant comes from the invoice found, and every further query
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kvitt.customers.models import Customer
 from kvitt.invoices import service as invoices
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice, InvoiceEvent
@@ -30,6 +32,12 @@ class WebInvoice:
     events: list[InvoiceEvent]
     # For a credit note: the number of the invoice it credits.
     credited_number: int | None = None
+    # The customer as they are now (their delivery settings and language), not as billed.
+    customer: Customer | None = None
+
+    @property
+    def customer_language(self) -> str | None:
+        return self.customer.language if self.customer is not None else None
 
 
 def is_well_formed(token: str) -> bool:
@@ -48,4 +56,7 @@ def find_issued(session: Session, token: str) -> WebInvoice | None:
     credited_number = None
     if invoice.credited_invoice_id is not None:
         credited_number = invoices.get(session, tenant, invoice.credited_invoice_id).number
-    return WebInvoice(invoice, tenant, events, credited_number)
+    customer = session.scalar(
+        select(Customer).where(Customer.tenant_id == tenant.id, Customer.id == invoice.customer_id)
+    )
+    return WebInvoice(invoice, tenant, events, credited_number, customer)
