@@ -8,6 +8,7 @@ from kvitt.core.db import Base
 from kvitt.core.idempotency import IdempotencyRecord
 from kvitt.core.outbox import OutboxJob
 from kvitt.customers.models import Customer
+from kvitt.delivery.models import Delivery, DeliverySettings
 from kvitt.dunning.models import (
     CollectionCase,
     CollectionEvent,
@@ -40,6 +41,8 @@ __all__ = [
     "CollectionCase",
     "CollectionEvent",
     "Customer",
+    "Delivery",
+    "DeliverySettings",
     "Deviation",
     "DunningPause",
     "DunningPolicy",

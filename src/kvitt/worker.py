@@ -28,6 +28,7 @@ log = structlog.get_logger("kvitt.worker")
 def load_job_handlers() -> None:
     """Import every feature's jobs module so that its handlers are registered."""
     import kvitt.core.idempotency
+    import kvitt.delivery.jobs
     import kvitt.invoices.jobs
     import kvitt.payments.inbox
     import kvitt.payments.jobs  # noqa: F401

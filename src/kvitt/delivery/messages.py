@@ -1,0 +1,131 @@
+"""What the customer reads: email subject, plain text and HTML, and the SMS, in Swedish or English."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from kvitt.core.money import format_amount
+
+LANGUAGES = ("sv", "en")
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+WORDS = {
+    "sv": {
+        "greeting": "Hej",
+        "amount": "Att betala",
+        "due": "Förfallodag",
+        "ocr": "OCR",
+        "button": "Visa och betala fakturan",
+        "more": "På fakturasidan kan du också ställa en fråga eller ändra hur du får dina fakturor.",
+        "attached": "Fakturan finns också som PDF i det här mejlet.",
+        "regards": "Med vänliga hälsningar",
+    },
+    "en": {
+        "greeting": "Hello",
+        "amount": "Amount due",
+        "due": "Due date",
+        "ocr": "OCR reference",
+        "button": "View and pay the invoice",
+        "more": "On the invoice page you can also ask a question or change how you receive invoices.",
+        "attached": "The invoice is also attached to this email as a PDF.",
+        "regards": "Kind regards",
+    },
+}
+
+
+@dataclass
+class InvoiceFacts:
+    """The few facts of an invoice a message tells."""
+
+    issuer: str
+    name: str
+    number: int | None
+    amount_ore: int
+    due_date: str
+    ocr: str | None
+    bankgiro: str | None
+    url: str
+    reminder: bool = False
+    credit_note: bool = False
+
+
+def language_of(value: str | None) -> str:
+    return value if value in LANGUAGES else "sv"
+
+
+def amount_text(ore: int, lang: str) -> str:
+    return format_amount(ore, "sv_SE" if lang == "sv" else "en_GB")
+
+
+def subject(facts: InvoiceFacts, lang: str) -> str:
+    if lang == "en":
+        what = "Reminder: invoice" if facts.reminder else "Credit note" if facts.credit_note else "Invoice"
+        return f"{what} {facts.number} from {facts.issuer}"
+    what = "Påminnelse: faktura" if facts.reminder else "Kreditfaktura" if facts.credit_note else "Faktura"
+    return f"{what} {facts.number} från {facts.issuer}"
+
+
+def intro(facts: InvoiceFacts, lang: str) -> str:
+    amount = amount_text(facts.amount_ore, lang)
+    if lang == "en":
+        if facts.reminder:
+            return f"We have not yet received payment for invoice {facts.number}. This is a reminder."
+        if facts.credit_note:
+            return f"Here is credit note {facts.number} for {amount}."
+        return f"Here is your invoice {facts.number}."
+    if facts.reminder:
+        return f"Vi har ännu inte fått betalt för faktura {facts.number}. Här är en påminnelse."
+    if facts.credit_note:
+        return f"Här är kreditfaktura {facts.number} på {amount}."
+    return f"Här är din faktura {facts.number}."
+
+
+def email_parts(facts: InvoiceFacts, lang: str, *, attached: bool) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of the email."""
+    lang = language_of(lang)
+    context = {
+        "lang": lang,
+        "t": WORDS[lang],
+        "issuer": facts.issuer,
+        "name": facts.name,
+        "number": facts.number,
+        "amount": amount_text(facts.amount_ore, lang),
+        "due_date": facts.due_date,
+        "ocr": facts.ocr or "",
+        "bankgiro": facts.bankgiro,
+        "url": facts.url,
+        "reminder": facts.reminder,
+        "credit_note": facts.credit_note,
+        "attached": attached,
+        "subject": subject(facts, lang),
+        "heading": subject(facts, lang),
+        "intro": intro(facts, lang),
+    }
+    text = _templates.get_template(f"email_{lang}.txt").render(context)
+    html = _templates.get_template("email.html").render(context)
+    return context["subject"], text, html
+
+
+def sms_text(facts: InvoiceFacts, lang: str) -> str:
+    """One SMS (160 GSM characters fit a link and the essentials; the web invoice has the rest)."""
+    lang = language_of(lang)
+    amount = amount_text(facts.amount_ore, lang)
+    if lang == "en":
+        if facts.reminder:
+            return f"{facts.issuer}: reminder, invoice {facts.number}, {amount}, was due {facts.due_date}. {facts.url}"
+        if facts.credit_note:
+            return f"{facts.issuer}: credit note {facts.number}, {amount}. {facts.url}"
+        return f"{facts.issuer}: invoice {facts.number}, {amount}, due {facts.due_date}. {facts.url}"
+    if facts.reminder:
+        return f"{facts.issuer}: påminnelse, faktura {facts.number}, {amount}, förföll {facts.due_date}. {facts.url}"
+    if facts.credit_note:
+        return f"{facts.issuer}: kreditfaktura {facts.number}, {amount}. {facts.url}"
+    return f"{facts.issuer}: faktura {facts.number}, {amount}, förfaller {facts.due_date}. {facts.url}"
