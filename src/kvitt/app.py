@@ -87,6 +87,8 @@ def create_app(
         billing_files_router,
         ledger_router,
         reports_router,
+        webhooks_router,
+        automation_router,
         delivery_router,
         webhooks_router,
         automation_router,

@@ -27,11 +27,13 @@ log = structlog.get_logger("kvitt.worker")
 
 def load_job_handlers() -> None:
     """Import every feature's jobs module so that its handlers are registered."""
+    import kvitt.automation.jobs
     import kvitt.core.idempotency
     import kvitt.delivery.jobs
     import kvitt.invoices.jobs
     import kvitt.payments.inbox
-    import kvitt.payments.jobs  # noqa: F401
+    import kvitt.payments.jobs
+    import kvitt.webhooks.jobs  # noqa: F401
 
 
 class Worker:

@@ -19,7 +19,9 @@ daily_job(MARK_OVERDUE_JOB, order=20)
 
 @handles(DOMAIN_EVENT_JOB)
 def publish_domain_event(session: Session, job: OutboxJob) -> None:
-    dispatch(session, job.tenant_id, job.payload)
+    # The job's id names the event: subscribers that must act once per event (webhooks, event
+    # chains) dedupe on it when a job runs again.
+    dispatch(session, job.tenant_id, {**job.payload, "event_job_id": job.id})
 
 
 @handles(MARK_OVERDUE_JOB)

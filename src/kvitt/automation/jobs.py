@@ -1,0 +1,1 @@
+"""Event-chain jobs (being written)."""

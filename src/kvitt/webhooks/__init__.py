@@ -1,0 +1,1 @@
+"""Webhooks: the tenant's own systems follow along, signed, retried for three days and logged."""
