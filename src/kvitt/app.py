@@ -87,8 +87,6 @@ def create_app(
         billing_files_router,
         ledger_router,
         reports_router,
-        webhooks_router,
-        automation_router,
         delivery_router,
         webhooks_router,
         automation_router,
