@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kvitt.billing.cli import bill, clock_app
 from kvitt.core import clock
 from kvitt.core.config import get_settings, web_base_url
 from kvitt.core.db import Database
@@ -37,6 +38,8 @@ app.add_typer(export_app, name="export")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(keys_app, name="keys")
+app.add_typer(clock_app, name="clock")
+app.command("bill")(bill)
 console = Console()
 err = Console(stderr=True)
 

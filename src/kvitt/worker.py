@@ -21,6 +21,7 @@ from kvitt.core.config import Settings, get_settings, inbox_slots
 from kvitt.core.db import Database, utcnow
 from kvitt.core.outbox import DEAD, DONE, PENDING, OutboxJob, backoff_seconds, claim_due_jobs, enqueue, handler_for
 from kvitt.tenants.models import Tenant
+from kvitt.testclock.models import TestClock
 
 log = structlog.get_logger("kvitt.worker")
 
@@ -28,6 +29,7 @@ log = structlog.get_logger("kvitt.worker")
 def load_job_handlers() -> None:
     """Import every feature's jobs module so that its handlers are registered."""
     import kvitt.automation.jobs
+    import kvitt.billing.jobs
     import kvitt.core.idempotency
     import kvitt.delivery.jobs
     import kvitt.invoices.jobs
@@ -70,7 +72,9 @@ class Worker:
 
         day = today.isoformat()
         with self.db.transaction() as session:
-            tenant_ids = list(session.scalars(select(Tenant.id)))
+            # A tenant on a test clock lives on the clock's date, not the wall clock's.
+            on_clock = select(TestClock.tenant_id)
+            tenant_ids = list(session.scalars(select(Tenant.id).where(Tenant.id.not_in(on_clock))))
             existing = set(session.scalars(select(OutboxJob.dedupe_key).where(OutboxJob.dedupe_key.like(f"%:{day}"))))
             wanted: list[tuple[str, int | None]] = [(PRUNE_JOB, None)]
             wanted += [(kind, tenant_id) for kind in clock.daily_jobs() for tenant_id in tenant_ids]

@@ -169,9 +169,8 @@ def bill_batch(
                 with session.begin_nested():
                     _bill(session, tenant, run, [one], plans, outcome)
             except KvittError as exc:
-                outcome.errors.append(
-                    {"subscription": one["id"], "customer": one["customer_id"], "message": exc.message, "param": exc.param}
-                )
+                error = {"subscription": one["id"], "customer": one["customer_id"], "message": exc.message}
+                outcome.errors.append({**error, "param": exc.param})
     _count(session, run, outcome)
     if len(subscriptions) < limit:
         outcome.last_id = None
@@ -208,9 +207,7 @@ def _take_due(
     return [dict(row._mapping) for row in session.execute(query)]
 
 
-def _plans(
-    session: Session, tenant: Tenant, ids: list[int], subscriptions: list[dict[str, Any]]
-) -> dict[int, Plan]:
+def _plans(session: Session, tenant: Tenant, ids: list[int], subscriptions: list[dict[str, Any]]) -> dict[int, Plan]:
     versions: dict[int, list[Version]] = {i: [] for i in ids}
     for row in session.execute(
         select(

@@ -84,9 +84,7 @@ def billing_period(anchor: date, interval: str, start: date, end: date | None) -
     return start, period_end
 
 
-def charged_days(
-    period_start: date, period_end: date, version: Span, pauses: Iterable[Span]
-) -> int:
+def charged_days(period_start: date, period_end: date, version: Span, pauses: Iterable[Span]) -> int:
     """The days of ``[period_start, period_end)`` inside ``version`` and outside every pause.
 
     Pauses never overlap one another (the service refuses that), so subtracting each is exact.

@@ -164,9 +164,7 @@ def create(session: Session, tenant: Tenant, data: SubscriptionCreate, *, today:
     return subscription
 
 
-def update(
-    session: Session, tenant: Tenant, subscription: Subscription, data: SubscriptionUpdate
-) -> Subscription:
+def update(session: Session, tenant: Tenant, subscription: Subscription, data: SubscriptionUpdate) -> Subscription:
     """New lines from a date (a price change), and notes or metadata (at once)."""
     changes = data.model_dump(exclude_unset=True)
     if "notes" in changes:
@@ -235,7 +233,7 @@ def cancel(session: Session, tenant: Tenant, subscription: Subscription, data: C
     _require_unbilled(subscription, end, "end_date")
     if subscription.binding_until is not None and end < subscription.binding_until:
         raise Conflict(
-            f"the binding period runs until {subscription.binding_until}; the subscription can end then at the earliest",
+            f"the binding period runs until {subscription.binding_until}; the subscription can end then, not before",
             param="end_date",
             code="binding_period",
         )
@@ -248,9 +246,7 @@ def cancel(session: Session, tenant: Tenant, subscription: Subscription, data: C
     return subscription
 
 
-def set_period_info(
-    session: Session, tenant: Tenant, subscription: Subscription, data: PeriodInfoIn
-) -> PeriodInfo:
+def set_period_info(session: Session, tenant: Tenant, subscription: Subscription, data: PeriodInfoIn) -> PeriodInfo:
     """Info blocks for one period's invoice; sending again for the same period replaces them."""
     if not is_period_start(subscription, data.period_start):
         raise ValidationFailed(
