@@ -30,7 +30,7 @@ from kvitt.tenants.schemas import TenantCreate
 app = typer.Typer(help="Kvitt: recurring invoicing, payments and accounts receivable.", no_args_is_help=True)
 jobs_app = typer.Typer(help="The job queue (outbox): list, retry dead jobs.", invoke_without_command=True)
 keys_app = typer.Typer(help="API keys of a tenant.", no_args_is_help=True)
-import_app = typer.Typer(help="Import files: bank payment files (BGMax).", no_args_is_help=True)
+import_app = typer.Typer(help="Import files: bank payment files (BGMax), billing files.", no_args_is_help=True)
 inbox_app = typer.Typer(help="The watched inbox of bank files (KVITT_INBOX_DIR).", no_args_is_help=True)
 export_app = typer.Typer(help="Files for other programs: SIE 4 for the bookkeeping.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
@@ -246,6 +246,25 @@ def import_bgmax_file(
         f"{format_amount(file.amount)}; {file.matched} matched, {file.deviations} deviations, "
         f"{file.duplicates} already received (file {file.id})"
     )
+
+
+@import_app.command("billing-file")
+def import_billing_file(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The billing file.")],
+    mapping: Annotated[
+        str | None, typer.Option(help="canonical (default), jsonl, a name in KVITT_BILLING_MAPPINGS_DIR, a .toml file.")
+    ] = None,
+    issue: Annotated[bool, typer.Option("--issue", help="Issue the invoices (default: drafts).")] = False,
+    upsert: Annotated[bool, typer.Option("--upsert/--no-upsert", help="Create/update customers from the file.")] = True,
+    tenant: TenantOption = None,
+) -> None:
+    """Import a billing file (docs/billing-files.md): customers upserted, one invoice per invoice_ref.
+
+    The whole file is checked first; a bad file is refused with every error's line and field and
+    nothing of it is applied. Importing the same file again changes nothing."""
+    from kvitt.billing_files.cli import run
+
+    run(path, mapping=mapping, issue=issue, upsert_customers=upsert, tenant=tenant)
 
 
 @export_app.command("sie")

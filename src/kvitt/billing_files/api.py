@@ -53,7 +53,7 @@ def file_out(file: BillingFile, *, already_imported: bool = False) -> BillingFil
 )
 async def upload_billing_file(
     request: Request,
-    issue: Annotated[bool, Query(description="Issue the invoices (default) or leave them as drafts.")] = True,
+    issue: Annotated[bool, Query(description="true: issue the invoices; false (default): drafts.")] = False,
     mapping: Annotated[
         str | None,
         Query(max_length=100, description="canonical (default), jsonl, or a mapping in KVITT_BILLING_MAPPINGS_DIR."),

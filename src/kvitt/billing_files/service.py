@@ -48,7 +48,7 @@ Progress = Callable[[int], None]  # called with the bytes read so far (both pass
 
 @dataclass(frozen=True)
 class Options:
-    issue: bool = True  # issue the invoices at once; False leaves them as drafts
+    issue: bool = False  # True: issue the invoices at once; False: leave them as drafts to check
     upsert_customers: bool = True  # False: every customer must exist already
 
 
