@@ -1,0 +1,1 @@
+"""Dunning: reminders, fees, late interest, pauses, extensions, instalment plans, collection."""

@@ -1,0 +1,104 @@
+"""The dunning jobs the worker runs: the daily tick, reminder delivery, the collection agency."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kvitt.core import clock
+from kvitt.core.clock import daily_job
+from kvitt.core.events import subscribe
+from kvitt.core.outbox import OutboxJob, enqueue, handles
+from kvitt.dunning import collection, tick
+from kvitt.dunning.models import CollectionCase
+from kvitt.tenants.models import Tenant
+
+TICK_JOB = "dunning.tick"
+SYNC_JOB = "dunning.collection_sync"
+REPORT_PAYMENT_JOB = "dunning.report_payment"
+daily_job(TICK_JOB, order=30)
+daily_job(SYNC_JOB, order=25)  # before the tick: money the agency collected first
+
+
+def _tenant(session: Session, job: OutboxJob) -> Tenant | None:
+    return session.get(Tenant, job.tenant_id) if job.tenant_id is not None else None
+
+
+@handles(TICK_JOB)
+def run_tick(session: Session, job: OutboxJob) -> None:
+    tenant = _tenant(session, job)
+    if tenant is not None:
+        tick.run(session, tenant, today=date.fromisoformat(job.payload["date"]))
+
+
+@handles(tick.DELIVER_JOB)
+def deliver_reminder(session: Session, job: OutboxJob) -> None:
+    """Hand the reminder to delivery (the customer's channel, or the step's)."""
+    from kvitt.delivery.service import request_delivery  # the delivery feature; imported when used
+
+    payload = job.payload
+    assert job.tenant_id is not None
+    request_delivery(
+        session,
+        job.tenant_id,
+        int(payload["invoice"]),
+        channel=payload.get("channel"),
+        reason="reminder",
+        reminder_id=int(payload["reminder"]),
+        actor="system",
+    )
+
+
+@handles(tick.SUBMIT_CASE_JOB)
+def submit_case(session: Session, job: OutboxJob) -> None:
+    tenant = _tenant(session, job)
+    if tenant is not None:
+        collection.submit(session, tenant, int(job.payload["case"]), collection.agency_for(session, tenant))
+
+
+@handles(SYNC_JOB)
+def sync_agency(session: Session, job: OutboxJob) -> None:
+    tenant = _tenant(session, job)
+    if tenant is None:
+        return
+    agency = collection.agency_for(session, tenant)
+    if agency is not None:
+        collection.sync(session, tenant, agency, today=date.fromisoformat(job.payload["date"]))
+
+
+@subscribe("invoice.payment")
+def payment_on_collected_invoice(session: Session, tenant_id: int | None, event: dict[str, Any]) -> None:
+    """Money paid to the creditor directly on an invoice at the agency: tell the agency."""
+    data = event.get("data") or {}
+    if tenant_id is None or str(data.get("reference") or "").startswith("inkasso "):
+        return
+    open_case = session.scalar(
+        select(CollectionCase.id).where(
+            CollectionCase.tenant_id == tenant_id,
+            CollectionCase.invoice_id == int(event["invoice_id"]),
+            CollectionCase.state == "open",
+        )
+    )
+    if open_case is not None:
+        enqueue(
+            session,
+            REPORT_PAYMENT_JOB,
+            {"invoice": int(event["invoice_id"]), "amount": int(data["amount"]), "date": data.get("date")},
+            tenant_id=tenant_id,
+            dedupe_key=f"{REPORT_PAYMENT_JOB}:{event['invoice_id']}:{data.get('payment')}",
+        )
+
+
+@handles(REPORT_PAYMENT_JOB)
+def report_payment(session: Session, job: OutboxJob) -> None:
+    tenant = _tenant(session, job)
+    agency = collection.agency_for(session, tenant) if tenant is not None else None
+    if tenant is None or agency is None:
+        return
+    on = date.fromisoformat(job.payload["date"]) if job.payload.get("date") else clock.today()
+    collection.report_direct_payment(
+        session, tenant, int(job.payload["invoice"]), int(job.payload["amount"]), on, agency
+    )

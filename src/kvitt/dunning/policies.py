@@ -1,0 +1,225 @@
+"""Dunning policies: CRUD, the default every tenant starts with, and segment rules as SQL.
+
+Rules are data, never code: each is (field, op, value) over the customer's own columns, its
+``attributes`` or ``age_years``; they become SQL expressions, so that the tick picks each
+invoice's policy in the same set-based query that finds what is due.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, literal, select, true
+from sqlalchemy.orm import Session
+
+from kvitt.core.clock import STOCKHOLM
+from kvitt.core.errors import Conflict, NotFound, ValidationFailed
+from kvitt.core.pagination import Page, paginate
+from kvitt.customers.models import Customer
+from kvitt.dunning import law
+from kvitt.dunning.models import DunningPolicy, Reminder
+from kvitt.dunning.schemas import PolicyCreate, PolicyUpdate, Rule, Step
+from kvitt.tenants.models import Tenant
+
+DEFAULT_NAME = "Standard"
+DEFAULT_PRIORITY = 1_000_000  # after every policy a tenant makes
+# A first reminder 7 days after the due date, a second 14 days after that, no fees unless the
+# tenant sets them (fee/interest None = the tenant's reminder_fee and late_interest), no collection.
+DEFAULT_STEPS: list[dict[str, Any]] = [
+    {"days": 7, "after": "due", "action": "reminder", "channel": None, "fee": None, "interest": None, "due_days": 10},
+    {
+        "days": 14,
+        "after": "previous",
+        "action": "reminder",
+        "channel": None,
+        "fee": None,
+        "interest": None,
+        "due_days": 10,
+    },
+]
+
+
+def ensure_default(session: Session, tenant: Tenant) -> None:
+    """Create the default policy the first time the tenant's dunning is looked at."""
+    exists = session.scalar(select(DunningPolicy.id).where(DunningPolicy.tenant_id == tenant.id).limit(1))
+    if exists is None:
+        session.add(
+            DunningPolicy(
+                tenant_id=tenant.id,
+                name=DEFAULT_NAME,
+                priority=DEFAULT_PRIORITY,
+                rules=[],
+                steps=DEFAULT_STEPS,
+                active=True,
+                is_default=True,
+            )
+        )
+        session.flush()
+
+
+def check_law(steps: list[Step]) -> None:
+    """Refuse fees the law does not allow, naming the law (422 with param ``steps[i].fee``)."""
+    for index, step in enumerate(steps):
+        try:
+            if step.fee is not None and step.action == "reminder":
+                law.check_reminder_fee(step.fee)
+            elif step.fee is not None:
+                law.check_collection_fee(step.fee)
+        except law.FeeAboveCap as exc:
+            raise ValidationFailed(str(exc), param=f"steps[{index}].fee", code="fee_above_legal_cap") from exc
+
+
+def create(session: Session, tenant: Tenant, data: PolicyCreate) -> DunningPolicy:
+    ensure_default(session, tenant)
+    check_law(data.steps)
+    _unique_name(session, tenant, data.name, None)
+    policy = DunningPolicy(
+        tenant_id=tenant.id,
+        name=data.name,
+        priority=data.priority,
+        rules=[rule.model_dump() for rule in data.rules],
+        steps=[step.model_dump() for step in data.steps],
+        active=data.active,
+        is_default=False,
+    )
+    session.add(policy)
+    session.flush()
+    return policy
+
+
+def update(session: Session, tenant: Tenant, policy_id: int, data: PolicyUpdate) -> DunningPolicy:
+    policy = get(session, tenant, policy_id)
+    changes = data.model_dump(exclude_unset=True)
+    for field in ("name", "priority", "active"):
+        if field in changes and changes[field] is None:
+            raise ValidationFailed(f"{field} cannot be removed", param=field)
+    if data.steps is not None:
+        check_law(data.steps)
+        policy.steps = [step.model_dump() for step in data.steps]
+    if data.rules is not None:
+        if policy.is_default and data.rules:
+            raise ValidationFailed("the default policy applies to every customer; it has no rules", param="rules")
+        policy.rules = [rule.model_dump() for rule in data.rules]
+    if data.name is not None:
+        _unique_name(session, tenant, data.name, policy.id)
+        policy.name = data.name
+    if data.priority is not None:
+        policy.priority = data.priority
+    if data.active is not None:
+        if policy.is_default and not data.active:
+            raise ValidationFailed("the default policy cannot be switched off; change its steps", param="active")
+        policy.active = data.active
+    session.flush()
+    return policy
+
+
+def delete(session: Session, tenant: Tenant, policy_id: int) -> DunningPolicy:
+    policy = get(session, tenant, policy_id)
+    if policy.is_default:
+        raise Conflict("the default policy cannot be deleted; change its steps instead", code="default_policy")
+    used = session.scalar(select(Reminder.id).where(Reminder.tenant_id == tenant.id, Reminder.policy_id == policy.id))
+    if used is not None:
+        raise Conflict("reminders were sent under this policy: switch it off (active: false) instead", code="in_use")
+    session.delete(policy)
+    session.flush()
+    return policy
+
+
+def get(session: Session, tenant: Tenant, policy_id: int) -> DunningPolicy:
+    policy = session.scalar(
+        select(DunningPolicy).where(DunningPolicy.tenant_id == tenant.id, DunningPolicy.id == policy_id)
+    )
+    if policy is None:
+        raise NotFound(f"no dunning policy {policy_id}", param="dunning_policy")
+    return policy
+
+
+def list_page(session: Session, tenant: Tenant, *, limit: int, starting_after: int | None) -> Page[DunningPolicy]:
+    ensure_default(session, tenant)
+    query = select(DunningPolicy).where(DunningPolicy.tenant_id == tenant.id)
+    return paginate(session, query, DunningPolicy.id, limit=limit, starting_after=starting_after)
+
+
+def active_in_order(session: Session, tenant: Tenant) -> list[DunningPolicy]:
+    """The tenant's active policies, the first that matches a customer wins (default last)."""
+    ensure_default(session, tenant)
+    return list(
+        session.scalars(
+            select(DunningPolicy)
+            .where(DunningPolicy.tenant_id == tenant.id, DunningPolicy.active.is_(True))
+            .order_by(DunningPolicy.is_default, DunningPolicy.priority, DunningPolicy.id)
+        )
+    )
+
+
+def policy_of_customer(policies: list[DunningPolicy], today: date) -> ColumnElement[Any]:
+    """SQL: the id of the first policy whose rules hold for the customer (NULL if none)."""
+    whens = [(rules_sql(policy.rules, today), literal(policy.id)) for policy in policies]
+    if not whens:
+        return literal(None)
+    return case(*whens, else_=literal(None))
+
+
+def rules_sql(rules: list[dict[str, Any]], today: date) -> ColumnElement[bool]:
+    if not rules:
+        return true()
+    return and_(*(_rule_sql(Rule.model_validate(rule), today) for rule in rules))
+
+
+def _rule_sql(rule: Rule, today: date) -> ColumnElement[bool]:
+    if rule.field == "age_years":
+        # "a customer for more than N years": became a customer before this day N years ago.
+        assert isinstance(rule.value, int)
+        cutoff = _years_before(today, rule.value)
+        column: Any = Customer.created_at
+        flipped = {"gt": "lt", "gte": "lte", "lt": "gt", "lte": "gte", "eq": "eq", "ne": "ne"}
+        return _compare(column, flipped[rule.op], cutoff)
+    if rule.field.startswith("attributes."):
+        key = rule.field.removeprefix("attributes.")
+        sample = rule.value[0] if isinstance(rule.value, list) and rule.value else rule.value
+        element = Customer.attributes[key]
+        if isinstance(sample, bool):
+            column = element.as_boolean()
+        elif isinstance(sample, int):
+            column = element.as_float()
+        else:
+            column = element.as_string()
+        return _compare(column, rule.op, rule.value)
+    return _compare(getattr(Customer, rule.field), rule.op, rule.value)
+
+
+def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    match op:
+        case "eq":
+            return column == value  # type: ignore[no-any-return]
+        case "ne":
+            return (column != value) | column.is_(None)  # type: ignore[no-any-return]
+        case "in":
+            return column.in_(value)  # type: ignore[no-any-return]
+        case "not_in":
+            return ~column.in_(value) | column.is_(None)  # type: ignore[no-any-return]
+        case "gt":
+            return column > value  # type: ignore[no-any-return]
+        case "gte":
+            return column >= value  # type: ignore[no-any-return]
+        case "lt":
+            return column < value  # type: ignore[no-any-return]
+        case _:
+            return column <= value  # type: ignore[no-any-return]
+
+
+def _years_before(today: date, years: int) -> datetime:
+    try:
+        day = today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        day = today.replace(year=today.year - years, day=28)
+    return datetime.combine(day, time(0), tzinfo=STOCKHOLM)
+
+
+def _unique_name(session: Session, tenant: Tenant, name: str, own_id: int | None) -> None:
+    other = session.scalar(
+        select(DunningPolicy.id).where(DunningPolicy.tenant_id == tenant.id, DunningPolicy.name == name)
+    )
+    if other is not None and other != own_id:
+        raise Conflict(f"a dunning policy named {name!r} exists", param="name", code="duplicate_name")

@@ -1,0 +1,441 @@
+"""The dunning tick: for one tenant and business day, take every step that is due, once.
+
+Finding what is due is one set-based query: open invoices past their due date, not paused, not
+under an instalment plan, not themselves a charge, each with the policy its customer's segment
+picks (a SQL ``CASE`` over the policies' rules), the level it has reached (its reminders) and
+the date that level was reached; a step is due when the invoice is at the level before it and
+its days have passed since the due date (or an approved extension's date) or since the previous
+step. Dates are compared with parameters made in Python, so the query is the same on SQLite
+and PostgreSQL.
+
+Each step of each invoice happens at most once: ``dunning_reminders`` has a UNIQUE key on
+(invoice_id, level), and on PostgreSQL the tick holds a transaction-scoped advisory lock per
+tenant, so a second tick (another worker, the CLI, a retry) waits and then finds nothing due.
+The reminders, their charge invoices, their timeline events and their delivery jobs are written
+in the tick's one transaction: all of them or none.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from kvitt.core.db import any_of, bulk_insert, is_postgresql, reserve_ids, utcnow
+from kvitt.core.outbox import enqueue_rows
+from kvitt.customers.models import Customer
+from kvitt.dunning import law, policies
+from kvitt.dunning.charges import Charge, interest_text, issue_charges
+from kvitt.dunning.interest import Rate, late_interest
+from kvitt.dunning.models import (
+    CollectionCase,
+    DunningPause,
+    DunningPolicy,
+    InstalmentPlan,
+    PaymentExtension,
+    ReferenceRate,
+    Reminder,
+)
+from kvitt.invoices import service as invoices
+from kvitt.invoices import states
+from kvitt.invoices.models import Invoice
+from kvitt.invoices.timeline import Happening, record
+from kvitt.ledger import service as ledger
+from kvitt.ledger.models import JournalEntry, JournalLine
+from kvitt.tenants.models import Tenant
+
+TICK_LOCK = 0x4B44  # advisory-lock namespace for the dunning tick ("KD")
+DELIVER_JOB = "dunning.deliver_reminder"
+SUBMIT_CASE_JOB = "dunning.submit_case"
+DUNNED_STATES = (states.UNPAID, states.PARTLY_PAID, states.OVERDUE)
+
+
+@dataclass
+class TickResult:
+    date: date
+    reminders: int = 0
+    collections: int = 0
+    fees: int = 0
+    interest: int = 0
+    charge_invoices: int = 0
+    plans_broken: int = 0
+    by_level: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Due:
+    invoice_id: int
+    customer_id: int
+    number: int | None
+    remaining: int
+    base: date  # the due date, or an approved extension's date
+    level: int  # the level reached so far
+    last_on: date | None
+    interest_to: date | None
+    policy: DunningPolicy
+    company: bool
+    fee_agreed: bool
+
+
+def run(session: Session, tenant: Tenant, *, today: date, actor: str = "system") -> TickResult:
+    """Take every dunning step due on ``today`` for the tenant, in the caller's transaction."""
+    _serialize(session, tenant)
+    result = TickResult(today)
+    from kvitt.dunning.instalments import break_missed_plans
+
+    result.plans_broken = break_missed_plans(session, tenant, today=today, actor=actor)
+    active = policies.active_in_order(session, tenant)
+    due = find_due(session, tenant, active, today)
+    if not due:
+        return result
+    _take_steps(session, tenant, due, today=today, actor=actor, result=result)
+    return result
+
+
+def _serialize(session: Session, tenant: Tenant) -> None:
+    if is_postgresql(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": TICK_LOCK, "key": tenant.id})
+
+
+def find_due(session: Session, tenant: Tenant, active: list[DunningPolicy], today: date) -> list[_Due]:
+    """Every invoice with a step due today, with its policy and level (one query)."""
+    by_id = {policy.id: policy for policy in active}
+    reached = (
+        select(
+            Reminder.invoice_id.label("invoice_id"),
+            func.max(Reminder.level).label("level"),
+            func.max(Reminder.sent_on).label("last_on"),
+            func.max(Reminder.interest_to).label("interest_to"),
+        )
+        .where(Reminder.tenant_id == tenant.id)
+        .group_by(Reminder.invoice_id)
+        .subquery("reached")
+    )
+    extended = (
+        select(PaymentExtension.invoice_id.label("invoice_id"), func.max(PaymentExtension.until).label("until"))
+        .where(PaymentExtension.tenant_id == tenant.id, PaymentExtension.state == "approved")
+        .group_by(PaymentExtension.invoice_id)
+        .subquery("extended")
+    )
+    paused = or_(DunningPause.invoice_id == Invoice.id, DunningPause.customer_id == Invoice.customer_id)
+    candidates = (
+        select(
+            Invoice.id.label("invoice_id"),
+            Invoice.customer_id.label("customer_id"),
+            Invoice.number.label("number"),
+            Invoice.remaining.label("remaining"),
+            func.coalesce(extended.c.until, Invoice.due_date).label("base"),
+            func.coalesce(reached.c.level, 0).label("level"),
+            reached.c.last_on.label("last_on"),
+            reached.c.interest_to.label("interest_to"),
+            policies.policy_of_customer(active, today).label("policy_id"),
+            Customer.type.label("customer_type"),
+            Customer.attributes["reminder_fee_agreed"].as_boolean().label("fee_agreed"),
+        )
+        .join(Customer, Customer.id == Invoice.customer_id)
+        .outerjoin(reached, reached.c.invoice_id == Invoice.id)
+        .outerjoin(extended, extended.c.invoice_id == Invoice.id)
+        .where(
+            Invoice.tenant_id == tenant.id,
+            Invoice.kind == "invoice",
+            Invoice.state.in_(DUNNED_STATES),
+            Invoice.due_date < today,
+            Invoice.remaining > 0,
+            ~exists().where(
+                DunningPause.tenant_id == tenant.id,
+                paused,
+                DunningPause.ended_at.is_(None),
+                or_(DunningPause.until.is_(None), DunningPause.until >= today),
+            ),
+            ~exists().where(Reminder.tenant_id == tenant.id, Reminder.charge_invoice_id == Invoice.id),
+            ~exists().where(
+                InstalmentPlan.tenant_id == tenant.id,
+                or_(
+                    and_(InstalmentPlan.invoice_id == Invoice.id, InstalmentPlan.state == "active"),
+                    InstalmentPlan.charge_invoice_id == Invoice.id,
+                ),
+            ),
+        )
+        .subquery("candidates")
+    )
+    conditions = []
+    for policy in active:
+        for index, step in enumerate(policy.steps):
+            since = today - timedelta(days=int(step["days"]))
+            if index == 0 or step.get("after", "previous") == "due":
+                timing = candidates.c.base <= since
+            else:
+                timing = candidates.c.last_on <= since
+            conditions.append(and_(candidates.c.policy_id == policy.id, candidates.c.level == index, timing))
+    if not conditions:
+        return []
+    query = select(candidates).where(or_(*conditions)).order_by(candidates.c.invoice_id)
+    return [
+        _Due(
+            invoice_id=row.invoice_id,
+            customer_id=row.customer_id,
+            number=row.number,
+            remaining=row.remaining,
+            base=row.base,
+            level=row.level,
+            last_on=row.last_on,
+            interest_to=row.interest_to,
+            policy=by_id[row.policy_id],
+            company=row.customer_type == "company",
+            fee_agreed=bool(row.fee_agreed),
+        )
+        for row in session.execute(query)
+    ]
+
+
+def reference_rates(session: Session) -> list[Rate]:
+    return [Rate(r.valid_from, r.rate_bp) for r in session.scalars(select(ReferenceRate))]
+
+
+def receivable_movements(session: Session, tenant: Tenant, invoice_ids: list[int]) -> dict[int, list[tuple[date, int]]]:
+    """Each invoice's receivable (1510) changes by date, from the ledger."""
+    moves: dict[int, list[tuple[date, int]]] = defaultdict(list)
+    if not invoice_ids:
+        return moves
+    query = (
+        select(JournalLine.invoice_id, JournalEntry.date, func.sum(JournalLine.amount))
+        .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
+        .where(
+            JournalLine.tenant_id == tenant.id,
+            JournalLine.account == ledger.receivables_account(tenant),
+            any_of(session, JournalLine.invoice_id, invoice_ids),
+        )
+        .group_by(JournalLine.invoice_id, JournalEntry.date)
+    )
+    for invoice_id, day, amount in session.execute(query):
+        moves[int(invoice_id)].append((day, int(amount)))
+    return moves
+
+
+def _wants(step: dict[str, Any], key: str, tenant_default: Any) -> Any:
+    value = step.get(key)
+    return tenant_default if value is None else value
+
+
+def _take_steps(
+    session: Session, tenant: Tenant, due: list[_Due], *, today: date, actor: str, result: TickResult
+) -> None:
+    steps = [d.policy.steps[d.level] for d in due]
+    with_interest = [
+        d.invoice_id for d, s in zip(due, steps, strict=True) if _wants(s, "interest", tenant.late_interest)
+    ]
+    interest_wanted = set(with_interest)
+    moves = receivable_movements(session, tenant, with_interest)
+    rates = reference_rates(session) if with_interest else []
+    ids = reserve_ids(session, Reminder, len(due))
+    rows: list[dict[str, Any]] = []
+    charges: list[Charge] = []
+    fee_kinds: list[str | None] = []
+    for reminder_id, item, step in zip(ids, due, steps, strict=True):
+        level = item.level + 1
+        collection = step.get("action") == "collection"
+        due_date = today + timedelta(days=int(step.get("due_days", 10)))
+        if collection:
+            claim = law.collection_fee_due(int(step.get("fee") or 0), company=item.company)
+            fee, fee_kind = claim.amount, (claim.kind if claim.amount else None)
+            fee_text = (
+                f"Förseningsersättning ({law.B2B_COMPENSATION_LAW})"
+                if claim.kind == "forseningsersattning"
+                else f"Inkassoavgift ({law.COLLECTION_FEE_LAW})"
+            )
+        else:
+            agreed = tenant.reminder_fee_agreed or item.fee_agreed
+            fee = law.reminder_fee_due(int(_wants(step, "fee", tenant.reminder_fee)), agreed=agreed)
+            fee_kind = "paminnelseavgift" if fee else None
+            fee_text = f"Påminnelseavgift, påminnelse {level} ({law.REMINDER_FEE_LAW})"
+        interest_row: dict[str, Any] = {
+            "interest": 0,
+            "interest_from": None,
+            "interest_to": None,
+            "interest_rates_bp": [],
+        }
+        text_for_interest = ""
+        if item.invoice_id in interest_wanted:
+            after = max(item.base, item.interest_to) if item.interest_to else item.base
+            owed = late_interest(
+                moves[item.invoice_id],
+                after=after,
+                through=today,
+                rates=rates,
+                margin_bp=tenant.late_interest_margin_bp,
+            )
+            if owed.amount > 0:
+                interest_row = {
+                    "interest": owed.amount,
+                    "interest_from": owed.start,
+                    "interest_to": owed.end,
+                    "interest_rates_bp": list(owed.rates_bp),
+                }
+                text_for_interest = interest_text(
+                    owed.amount, owed.start, owed.end, owed.rates_bp, principal=item.remaining
+                )
+        charges.append(
+            Charge(
+                customer_id=item.customer_id,
+                invoice_id=item.invoice_id,
+                invoice_number=item.number,
+                on=today,
+                due_date=due_date,
+                fee=fee,
+                fee_text=fee_text,
+                interest=interest_row["interest"],
+                interest_text=text_for_interest,
+            )
+        )
+        fee_kinds.append(fee_kind)
+        rows.append(
+            {
+                "id": reminder_id,
+                "tenant_id": tenant.id,
+                "invoice_id": item.invoice_id,
+                "customer_id": item.customer_id,
+                "policy_id": item.policy.id,
+                "level": level,
+                "action": "collection" if collection else "reminder",
+                "number": f"{item.number}-{level}",
+                "sent_on": today,
+                "due_date": due_date,
+                "principal": item.remaining,
+                "fee": fee,
+                "fee_kind": fee_kind,
+                "channel": step.get("channel"),
+                **interest_row,
+            }
+        )
+    charge_ids = issue_charges(session, tenant, charges, actor=actor)
+    for row, charge_id in zip(rows, charge_ids, strict=True):
+        row["charge_invoice_id"] = charge_id
+        row["created_at"] = utcnow()
+    bulk_insert(session, Reminder, rows)
+    _announce(session, tenant, rows, actor=actor)
+    _hand_over(session, tenant, [r for r in rows if r["action"] == "collection"], today=today, actor=actor)
+    for row in rows:
+        result.by_level[row["level"]] = result.by_level.get(row["level"], 0) + 1
+        result.fees += row["fee"]
+        result.interest += row["interest"]
+    result.collections = sum(1 for r in rows if r["action"] == "collection")
+    result.reminders = len(rows) - result.collections
+    result.charge_invoices = sum(1 for c in charge_ids if c is not None)
+
+
+def _announce(session: Session, tenant: Tenant, rows: list[dict[str, Any]], *, actor: str) -> None:
+    """Each reminder: an invoice event ``reminder_sent`` and a delivery job (deduplicated by its id)."""
+    reminders = [r for r in rows if r["action"] == "reminder"]
+    record(
+        session,
+        tenant.id,
+        [
+            Happening(
+                r["invoice_id"],
+                "reminder_sent",
+                actor,
+                {
+                    "reminder": r["id"],
+                    "number": r["number"],
+                    "level": r["level"],
+                    "fee": r["fee"],
+                    "interest": r["interest"],
+                    "due_date": r["due_date"].isoformat(),
+                    "charge_invoice": r["charge_invoice_id"],
+                    "channel": r["channel"],
+                },
+            )
+            for r in reminders
+        ],
+    )
+    enqueue_rows(
+        session,
+        [
+            {
+                "tenant_id": tenant.id,
+                "kind": DELIVER_JOB,
+                "payload": {"reminder": r["id"], "invoice": r["invoice_id"], "channel": r["channel"]},
+                "dedupe_key": f"{DELIVER_JOB}:{r['id']}",
+            }
+            for r in reminders
+        ],
+    )
+
+
+def _hand_over(session: Session, tenant: Tenant, rows: list[dict[str, Any]], *, today: date, actor: str) -> None:
+    """The last step: a collection case per invoice, the invoice (and its open charges) ``in_collection``."""
+    if not rows:
+        return
+    invoice_ids = [r["invoice_id"] for r in rows]
+    open_charges = _open_charges(session, tenant, invoice_ids)
+    case_ids = reserve_ids(session, CollectionCase, len(rows))
+    cases = []
+    for case_id, row in zip(case_ids, rows, strict=True):
+        charge_ids = [cid for cid, _ in open_charges.get(row["invoice_id"], [])]
+        charges = sum(amount for _, amount in open_charges.get(row["invoice_id"], []))
+        cases.append(
+            {
+                "id": case_id,
+                "tenant_id": tenant.id,
+                "invoice_id": row["invoice_id"],
+                "customer_id": row["customer_id"],
+                "reminder_id": row["id"],
+                "handed_over_on": today,
+                "principal": row["principal"],
+                "charges": charges,
+                "fee_kind": row["fee_kind"],
+                "fee": row["fee"],
+                "state": "pending",
+                "external_id": None,
+                "collected": 0,
+                "closed_reason": None,
+                "closed_on": None,
+                "data": {"charge_invoices": charge_ids, "interest": row["interest"]},
+                "created_at": utcnow(),
+            }
+        )
+    bulk_insert(session, CollectionCase, cases)
+    moved = [cid for cid, _ in (pair for pairs in open_charges.values() for pair in pairs)]
+    invoices.hand_to_collection(
+        session,
+        tenant,
+        invoice_ids + moved,
+        actor=actor,
+        data={
+            r["invoice_id"]: {"case": c["id"], "principal": c["principal"], "charges": c["charges"], "fee": c["fee"]}
+            for r, c in zip(rows, cases, strict=True)
+        },
+    )
+    enqueue_rows(
+        session,
+        [
+            {
+                "tenant_id": tenant.id,
+                "kind": SUBMIT_CASE_JOB,
+                "payload": {"case": c["id"]},
+                "dedupe_key": f"{SUBMIT_CASE_JOB}:{c['id']}",
+            }
+            for c in cases
+        ],
+    )
+
+
+def _open_charges(session: Session, tenant: Tenant, invoice_ids: list[int]) -> dict[int, list[tuple[int, int]]]:
+    """The open charge invoices (id, remaining) of each invoice (this tick's included)."""
+    query = (
+        select(Reminder.invoice_id, Invoice.id, Invoice.remaining)
+        .join(Invoice, Invoice.id == Reminder.charge_invoice_id)
+        .where(
+            Reminder.tenant_id == tenant.id,
+            any_of(session, Reminder.invoice_id, invoice_ids),
+            Invoice.state.in_(DUNNED_STATES),
+        )
+    )
+    found: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for invoice_id, charge_id, remaining in session.execute(query):
+        found[int(invoice_id)].append((int(charge_id), int(remaining)))
+    return found
