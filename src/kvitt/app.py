@@ -26,6 +26,7 @@ from kvitt.customers.api import router as customers_router
 from kvitt.delivery.api import callbacks as delivery_callbacks
 from kvitt.delivery.api import router as delivery_router
 from kvitt.documents.api import router as documents_router
+from kvitt.dunning.api import router as dunning_router
 from kvitt.invoices.api import router as invoices_router
 from kvitt.ledger.api import router as ledger_router
 from kvitt.payments.api import router as payments_router
@@ -90,6 +91,7 @@ def create_app(
         delivery_router,
         webhooks_router,
         automation_router,
+        dunning_router,
         web_api_router,
     ):
         api.include_router(router)

@@ -23,6 +23,7 @@ from kvitt.core.db import Database
 from kvitt.core.errors import KvittError
 from kvitt.core.money import format_amount
 from kvitt.core.outbox import OutboxJob
+from kvitt.dunning.cli import dunning_app
 from kvitt.tenants import service as tenants
 from kvitt.tenants.models import Tenant
 from kvitt.tenants.schemas import TenantCreate
@@ -39,6 +40,7 @@ app.add_typer(inbox_app, name="inbox")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(clock_app, name="clock")
+app.add_typer(dunning_app, name="dunning")
 app.command("bill")(bill)
 console = Console()
 err = Console(stderr=True)

@@ -33,6 +33,7 @@ def load_job_handlers() -> None:
     import kvitt.core.idempotency
     import kvitt.delivery.jobs
     import kvitt.invoices.jobs
+    import kvitt.dunning.jobs
     import kvitt.payments.inbox
     import kvitt.payments.jobs
     import kvitt.webhooks.jobs  # noqa: F401

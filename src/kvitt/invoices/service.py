@@ -16,7 +16,14 @@ from kvitt.invoices.batch import create_and_issue
 from kvitt.invoices.drafts import create_drafts, delete_draft, update_draft
 from kvitt.invoices.issuing import issue, take_numbers
 from kvitt.invoices.models import Invoice, InvoiceEvent
-from kvitt.invoices.settlement import apply_payments, credit, mark_overdue, write_off
+from kvitt.invoices.settlement import (
+    apply_payments,
+    credit,
+    hand_to_collection,
+    mark_overdue,
+    return_from_collection,
+    write_off,
+)
 from kvitt.tenants.models import Tenant
 
 __all__ = [
@@ -28,9 +35,11 @@ __all__ = [
     "events_of",
     "get",
     "get_many",
+    "hand_to_collection",
     "issue",
     "list_page",
     "mark_overdue",
+    "return_from_collection",
     "take_numbers",
     "update_draft",
     "write_off",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -155,6 +156,38 @@ def mark_overdue(session: Session, tenant: Tenant, *, today: date, actor: str = 
         ],
     )
     return len(due)
+
+
+def hand_to_collection(
+    session: Session, tenant: Tenant, invoice_ids: list[int], *, actor: str, data: dict[int, dict[str, Any]]
+) -> list[int]:
+    """Open invoices handed to a collection agency become ``in_collection`` (payments still land on them)."""
+    handed = list(
+        session.scalars(
+            select(Invoice).where(
+                Invoice.tenant_id == tenant.id,
+                Invoice.id.in_(invoice_ids),
+                Invoice.state.in_((states.UNPAID, states.PARTLY_PAID, states.OVERDUE)),
+            )
+        )
+    )
+    for invoice in handed:
+        invoice.state = states.IN_COLLECTION
+    session.flush()
+    record(session, tenant.id, [Happening(inv.id, "in_collection", actor, data.get(inv.id, {})) for inv in handed])
+    return [invoice.id for invoice in handed]
+
+
+def return_from_collection(
+    session: Session, tenant: Tenant, invoice: Invoice, *, today: date, actor: str, data: dict[str, Any]
+) -> None:
+    """The agency gave an invoice back unpaid: it is open again, overdue if past its due date."""
+    if invoice.state != states.IN_COLLECTION:
+        return
+    overdue = invoice.due_date is not None and invoice.due_date < today
+    invoice.state = states.OVERDUE if overdue else (states.PARTLY_PAID if invoice.paid else states.UNPAID)
+    session.flush()
+    record(session, tenant.id, [Happening(invoice.id, "collection_ended", actor, data)])
 
 
 def _settle(invoice: Invoice, amount: int, today: date) -> None:

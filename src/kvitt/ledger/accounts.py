@@ -4,7 +4,8 @@ Source: BAS-kontoplanen (bas.se). 1510 Kundfordringar, 1930 Företagskonto/bank,
 2420 Förskott från kunder, 2611/2621/2631 Utgående moms 25/12/6 %, 3001–3004 Försäljning
 inom Sverige per momssats (25, 12, 6 %, momsfri), 3540 Faktureringsavgifter,
 3740 Öres- och kronutjämning, 6351 Konstaterade förluster på kundfordringar,
-8313 Ränteintäkter från kundfordringar.
+8313 Ränteintäkter från kundfordringar. Reminder fees have no BAS account of their own and no
+VAT (shared/SWEDISH-RULES.md: 3540 or 3990 are used); Kvitt books them on 3990.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ ROUNDING = "rounding"
 INVOICE_FEES = "invoice_fees"
 BAD_DEBT = "bad_debt"
 INTEREST_INCOME = "interest_income"
+REMINDER_FEES = "reminder_fees"
 
 DEFAULTS: dict[str, str] = {
     RECEIVABLES: "1510",
@@ -35,6 +37,7 @@ DEFAULTS: dict[str, str] = {
     ROUNDING: "3740",
     BAD_DEBT: "6351",
     INTEREST_INCOME: "8313",
+    REMINDER_FEES: "3990",
 }
 
 NAMES: dict[str, str] = {
@@ -52,6 +55,7 @@ NAMES: dict[str, str] = {
     "3740": "Öres- och kronutjämning",
     "6351": "Konstaterade förluster på kundfordringar",
     "8313": "Ränteintäkter från kundfordringar",
+    "3990": "Övriga ersättningar och intäkter",
 }
 
 
