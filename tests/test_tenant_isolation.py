@@ -212,6 +212,23 @@ def _b_customer_with_entries(api_b: Api) -> Foreign:
     return Foreign(customer["id"], lambda: api_b.get(f"/customers/{customer['id']}/ledger").json())
 
 
+BILLING_FILE = (
+    "customer_no,customer_name,email,phone,id_number,address,postal_code,city,delivery_method,invoice_ref,"
+    "invoice_date,due_date,item_no,description,quantity,unit_price,vat_rate,info\n"
+    "1001,Astrid Lindqvist,astrid@example.se,,,,,,email,F-1,2026-11-30,,,Mobilabonnemang,1,199.00,25,\n"
+)
+
+
+def upload_billing_file(api: Api, data: str, **params: str) -> Any:
+    headers = {"Authorization": f"Bearer {api.key}", "Content-Type": "text/csv"}
+    return api.client.post(PREFIX + "/billing-files", content=data.encode(), headers=headers, params=params)
+
+
+def _b_billing_file(api_b: Api) -> Foreign:
+    file = created(upload_billing_file(api_b, BILLING_FILE, issue="true"))
+    return Foreign(file["id"], lambda: api_b.get(f"/billing-files/{file['id']}").json())
+
+
 # (method, path) → (how B makes the object, the body A sends, the status B gets for the same call)
 ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("GET", "/customers/{customer_id}"): (_b_customer, None, 200),
@@ -233,6 +250,7 @@ ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("DELETE", "/api-keys/{key_id}"): (_b_api_key, None, 200),
     ("GET", "/customers/{customer_id}/ledger"): (_b_customer_with_entries, None, 200),
     ("GET", "/payment-files/{file_id}"): (_b_payment_file, None, 200),
+    ("GET", "/billing-files/{file_id}"): (_b_billing_file, None, 200),
     ("GET", "/payments/{payment_id}"): (_b_payment, None, 200),
     ("GET", "/deviations/{deviation_id}"): (_b_deviation, None, 200),
     ("POST", "/deviations/{deviation_id}/resolve"): (_b_deviation, {"action": "keep"}, 200),
@@ -372,6 +390,29 @@ def _payment_files_list(api: Api, api_b: Api) -> None:
     assert [f["id"] for f in api_b.get("/payment-files").json()["data"]] == [theirs["id"]]
 
 
+def _billing_files_post(api: Api, api_b: Api) -> None:
+    # The same bytes, the same customer number and invoice_ref in B: A's import is A's own
+    # (the content hash, the refs and the customers are per tenant), and B's data is untouched.
+    make_customer(api_b, "1001", name="B:s kund", email="b@example.se")
+    theirs = created(upload_billing_file(api_b, BILLING_FILE.replace("1001,Astrid Lindqvist,astrid@", "1001,,b@")))
+    before_b = (api_b.get("/customers").json(), api_b.get("/invoices").json(), api_b.get("/billing-files").json())
+    mine = created(upload_billing_file(api, BILLING_FILE, issue="true"))
+    assert mine["id"] != theirs["id"] and mine["invoices"] == 1 and mine["skipped"] == 0
+    assert mine["customers_created"] == 1 and mine["customers_updated"] == 0
+    after_b = (api_b.get("/customers").json(), api_b.get("/invoices").json(), api_b.get("/billing-files").json())
+    assert after_b == before_b
+    # With upsert off, a customer number only B has is unknown to A.
+    make_customer(api_b, "B-9")
+    only_b = BILLING_FILE.replace("1001,", "B-9,").replace("F-1", "F-2")
+    assert_error(upload_billing_file(api, only_b, upsert_customers="false"), 422, code="invalid_file")
+
+
+def _billing_files_list(api: Api, api_b: Api) -> None:
+    theirs = created(upload_billing_file(api_b, BILLING_FILE))
+    assert api.get("/billing-files").json()["data"] == []
+    assert [f["id"] for f in api_b.get("/billing-files").json()["data"]] == [theirs["id"]]
+
+
 def _payments_post(api: Api, api_b: Api) -> None:
     b_customer = make_customer(api_b, "B-1")
     before_b = api_b.get(f"/customers/{b_customer['id']}").json()
@@ -445,6 +486,8 @@ OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("GET", "/ledger/sie"): _ledger_sie,
     ("POST", "/payment-files"): _payment_files_post,
     ("GET", "/payment-files"): _payment_files_list,
+    ("POST", "/billing-files"): _billing_files_post,
+    ("GET", "/billing-files"): _billing_files_list,
     ("POST", "/payments"): _payments_post,
     ("GET", "/payments"): _payments_list,
     ("GET", "/deviations"): _deviations_list,
