@@ -27,9 +27,6 @@ from kvitt.web.service import WebInvoice
 from kvitt.web.texts import LANGUAGES, LOCALES, TEXTS, TONES
 
 TABS = ("faktura", "meddelanden", "installningar")
-# ``invoice.info`` blocks of this kind go to the offers area; the rest (consumption, contract
-# end date ...) belong to the specification.
-OFFER_KIND = "offer"
 
 
 @dataclass
@@ -129,8 +126,9 @@ class InvoiceView:
     total: str
     result: list[tuple[str, str]]
     payments: list[Payment]
+    # The offers and information area: the invoice's info blocks (consumption, contract end
+    # date, news); the engagement work will add its offers here. Nothing when empty.
     info: list[dict[str, str]]
-    offers: list[dict[str, str]]
     messages: list[Message]
     settings: Settings | None
     has_pdf: bool
@@ -202,7 +200,6 @@ def invoice_view(
     if result:
         result.append((t["remaining"], money(invoice.remaining)))
 
-    blocks = [{key: str(block.get(key) or "") for key in ("kind", "title", "text")} for block in invoice.info or []]
     buyer = invoice.buyer
     other = t["other_language_code"]
     return InvoiceView(
@@ -265,8 +262,7 @@ def invoice_view(
             for e in found.events
             if e.type == "payment" and e.data.get("date") and e.data.get("amount") is not None
         ],
-        info=[b for b in blocks if b["kind"] != OFFER_KIND],
-        offers=[b for b in blocks if b["kind"] == OFFER_KIND],
+        info=[{key: str(block.get(key) or "") for key in ("title", "text")} for block in invoice.info or []],
         messages=[_message(e, tenant.name, t, locale) for e in found.events if e.type in conversation.MESSAGE_TYPES],
         settings=_settings(found, t),
         has_pdf=has_pdf,

@@ -17,13 +17,13 @@
       var button = document.createElement("button");
       button.type = "button";
       button.className = "copy";
-      button.textContent = texts.copy;
-      button.setAttribute("aria-label", texts.copy + " " + el.dataset.copyLabel);
+      button.textContent = texts.copyText;
+      button.setAttribute("aria-label", texts.copyText + " " + el.dataset.copyLabel);
       button.addEventListener("click", function () {
         navigator.clipboard.writeText(el.dataset.copy).then(function () {
-          button.textContent = texts.copied;
-          announce(texts.copied + ": " + el.dataset.copyLabel);
-          window.setTimeout(function () { button.textContent = texts.copy; }, 2500);
+          button.textContent = texts.copiedText;
+          announce(texts.copiedText + ": " + el.dataset.copyLabel);
+          window.setTimeout(function () { button.textContent = texts.copyText; }, 2500);
         });
       });
       el.appendChild(document.createTextNode(" "));
