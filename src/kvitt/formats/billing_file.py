@@ -516,6 +516,8 @@ def _positions(mapping: Mapping) -> dict[str, int]:
 
 
 def _row(cells: list[str], line: int, position: dict[str, int], mapping: Mapping, named: dict[str, str]) -> _Row:
+    if not (mapping.constants or mapping.codes or mapping.info):
+        return _plain_row(cells, line, position, named)
     values: dict[str, str] = dict(mapping.constants)
     info: list[Info] = []
     for key, index in position.items():
@@ -532,6 +534,18 @@ def _row(cells: list[str], line: int, position: dict[str, int], mapping: Mapping
         if value or key not in values:
             values[key] = value
     return _Row(line, values, tuple(info), named)
+
+
+def _plain_row(cells: list[str], line: int, position: dict[str, int], named: dict[str, str]) -> _Row:
+    """``_row`` for a layout without constants, codes or info columns (the canonical one): the
+    same result, in one pass that the 1M-line bench shows is worth having."""
+    width = len(cells)
+    values = {key: cells[index].strip() if index < width else "" for key, index in position.items()}
+    if max(map(len, cells), default=0) > MAX_FIELD:
+        for key, value in values.items():
+            if len(value) > MAX_FIELD:
+                raise BillingFileError(f"longer than {MAX_FIELD} characters", line=line, field=named.get(key, key))
+    return _Row(line, values, (), named)
 
 
 class _Grouper:
