@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kvitt.billing_files.models import BillingFile, InvoiceRef
 from kvitt.catalog.models import Item
-from kvitt.core.db import any_of, bulk_insert
+from kvitt.core.db import any_of, bulk_insert, is_postgresql
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.pagination import Page, paginate
 from kvitt.customers import service as customers
@@ -41,6 +41,7 @@ from kvitt.invoices.schemas import InfoBlock, InvoiceCreate, LineIn
 from kvitt.tenants.models import Tenant
 
 BATCH = 5000
+IMPORT_LOCK = 0x4B42  # advisory-lock namespace for billing-file imports ("KB")
 ERROR_LIMIT = 100
 SKIPPED_LIMIT = 100
 Progress = Callable[[int], None]  # called with the bytes read so far (both passes counted)
@@ -96,6 +97,7 @@ def import_billing_file(
     progress: Progress | None = None,
 ) -> ImportOutcome:
     digest, size = file_hash(path)
+    _serialise(session, tenant)
     known = session.scalar(
         select(BillingFile).where(BillingFile.tenant_id == tenant.id, BillingFile.content_hash == digest)
     )
@@ -115,6 +117,15 @@ def import_billing_file(
     _apply(session, tenant, file, second, mapping, options, today=today, actor=actor)
     session.flush()
     return ImportOutcome(file, already_imported=False)
+
+
+def _serialise(session: Session, tenant: Tenant) -> None:
+    """One billing-file import at a time per tenant, so that a second one sees what the first
+    committed (the same file, its refs, its new customers) and skips it rather than failing on
+    the unique keys. PostgreSQL: a transaction-scoped advisory lock; SQLite serialises writers
+    already (BEGIN IMMEDIATE). The unique keys stay the guarantee; this makes the outcome clean."""
+    if is_postgresql(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": IMPORT_LOCK, "key": tenant.id})
 
 
 def file_hash(path: Path) -> tuple[str, int]:
