@@ -27,23 +27,23 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cache
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import segno
 from babel.numbers import format_decimal
-from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.fonts import SubsetMap
 from sqlalchemy.orm import Session
 
 from kvitt.core.money import format_amount, milli_to_quantity
+from kvitt.documents import fontcache
 from kvitt.documents.data import InvoiceDocument, load
 from kvitt.formats import qr_invoice
 from kvitt.invoices.models import Invoice
 from kvitt.tenants.models import Tenant
 
+fontcache.install()
 FONTS = Path(__file__).parent / "fonts"
 FONT = "DejaVu"
 LOCALE = "sv_SE"
@@ -71,6 +71,7 @@ FOLD_MARK_Y = PAGE_HEIGHT / 2  # folded once for C5
 
 PAYMENT_QR_SIZE = 32.0
 WEB_QR_SIZE = 26.0
+QR_MASK = 2
 
 
 def invoice_pdf(
@@ -103,7 +104,15 @@ def payment_qr_text(invoice: Invoice, tenant: Tenant) -> str | None:
 
 
 def render(document: InvoiceDocument, *, letter: bool = False) -> bytes:
-    pdf = _new_pdf()
+    """The PDF, with the small Latin fonts, or with the full fonts if the text needs a glyph they lack."""
+    pdf = _draw(document, letter=letter, full_fonts=False)
+    if any(getattr(font, "missing_glyphs", None) for font in pdf.fonts.values()):
+        pdf = _draw(document, letter=letter, full_fonts=True)
+    return bytes(pdf.output())
+
+
+def _draw(document: InvoiceDocument, *, letter: bool, full_fonts: bool) -> FPDF:
+    pdf = _new_pdf(full_fonts)
     page = _Page(pdf, document)
     page.header()
     page.recipient(letter=letter)
@@ -114,27 +123,34 @@ def render(document: InvoiceDocument, *, letter: bool = False) -> bytes:
     page.footer()
     if letter:
         page.fold_mark()
-    return bytes(pdf.output())
+    return pdf
 
 
 # --- fonts: parsed once per process ---------------------------------------------------------------
 
+# The small Latin files first (made by make_fonts.py: per-PDF subsetting of the full 700 KB files
+# cost more than the rest of the PDF), the full DejaVu Sans for text outside them.
+FONT_FILES = {
+    False: {"": "DejaVuSans-Latin.ttf", "B": "DejaVuSans-Bold-Latin.ttf"},
+    True: {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"},
+}
+
 
 @cache
-def _font_template() -> FPDF:
-    """An empty document with the fonts added; each PDF starts from a deep copy of its font objects.
+def _font_template(full: bool) -> FPDF:
+    """An empty document with the fonts added; each PDF starts from copies of its font objects.
 
-    Parsing a 700 KB TTF costs tens of milliseconds, several times the cost of a whole page, so
-    it happens once. The copy keeps the glyph subsets of two documents apart.
+    fpdf2 parses a font's metrics when it is added (tens of milliseconds for DejaVu), so that
+    happens once per process.
     """
     pdf = FPDF(format="A4", unit="mm")
-    pdf.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    for style, name in FONT_FILES[full].items():
+        pdf.add_font(FONT, style, str(FONTS / name))
     return pdf
 
 
-def _new_pdf() -> FPDF:
-    template = _font_template()
+def _new_pdf(full_fonts: bool = False) -> FPDF:
+    template = _font_template(full_fonts)
     pdf = FPDF(format="A4", unit="mm")
     for key, font in template.fonts.items():
         pdf.fonts[key] = _fresh_font(font)
@@ -148,13 +164,16 @@ def _fresh_font(font: Any) -> Any:
     """A copy of a parsed font that reuses its metrics but has its own TrueType object and subset.
 
     fpdf2 subsets ``font.ttfont`` in place when it writes a document, so every document needs a
-    TTFont of its own; loading one lazily from the bytes in memory is cheap, unlike fpdf2's
-    parsing of the metrics, which the copy shares (read only while rendering).
+    TTFont of its own (a lazy one, from the bytes in memory: cheap). The common characters are
+    picked first, in a fixed order, so that most invoices embed the same subset, which
+    ``fontcache`` then builds once.
     """
     fresh = copy.copy(font)
-    fresh.ttfont = ttLib.TTFont(BytesIO(_font_bytes(str(font.ttffile))), lazy=True)
+    fresh.ttfont = fontcache.CachingTTFont(_font_bytes(str(font.ttffile)), str(font.ttffile))
     fresh.missing_glyphs = []
     fresh.subset = SubsetMap(fresh)
+    for char in fontcache.COMMON:
+        fresh.subset.pick(ord(char))
     return fresh
 
 
@@ -405,18 +424,27 @@ def _fit(pdf: FPDF, text: str, width: float) -> str:
 
 
 def _draw_qr(pdf: FPDF, content: str, x: float, y: float, size: float, *, error: str) -> None:
-    """A QR code as filled squares (a run of dark modules in a row is one rectangle), quiet zone included."""
-    code = segno.make_qr(content, error=error, encoding="utf-8" if not content.isascii() else None)
-    border = 4  # the quiet zone ISO/IEC 18004 asks for
-    modules = len(code.matrix) + 2 * border
-    cell = size / modules
-    pdf.set_fill_color(0, 0, 0)
+    """A QR code as one filled path of squares (a run of dark modules in a row is one rectangle).
+
+    Written as raw PDF path operators ("re", then one "f"): a few hundred ``pdf.rect`` calls cost
+    more than the rest of the page. The quiet zone (4 modules, ISO/IEC 18004) is left blank.
+    """
+    # A fixed mask: segno otherwise scores all eight (ISO/IEC 18004 8.8.2), which is slow;
+    # any mask is valid and the codes decode the same (tested with zbar).
+    code = segno.make_qr(content, error=error, mask=QR_MASK, encoding=None if content.isascii() else "utf-8")
+    border = 4
+    cell = size / (len(code.matrix) + 2 * border)
+    k, page_height = pdf.k, pdf.h
+    ops = ["q 0 g"]
     for row_index, row in enumerate(code.matrix):
-        top = y + (row_index + border) * cell
+        bottom = (page_height - (y + (row_index + border + 1) * cell)) * k
         start = None
         for col_index, dark in enumerate([*row, 0]):
             if dark and start is None:
                 start = col_index
             elif not dark and start is not None:
-                pdf.rect(x + (start + border) * cell, top, (col_index - start) * cell, cell, style="F")
+                left = (x + (start + border) * cell) * k
+                ops.append(f"{left:.3f} {bottom:.3f} {(col_index - start) * cell * k:.3f} {cell * k:.3f} re")
                 start = None
+    ops.append("f Q")
+    pdf._out("\n".join(ops))

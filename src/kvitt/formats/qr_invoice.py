@@ -22,6 +22,9 @@ acc    the account in that payment type (a bankgiro number as written, ``5050-10
 reproduced by Petter Reinholdtsen, 2016); Kvitt's reference sheet (SWEDISH-RULES.md) shows a
 string (``"due":"50"``). Kvitt writes a number, as the real invoices do, formatted from öre with
 exactly two decimals: the text is built from integers, never through a float.
+
+The text is pure ASCII: other characters are JSON escapes (``"Fj\u00e4llstr\u00f6m"``), so the
+code reads the same whatever character set a scanner assumes for the QR code's bytes.
 """
 
 from __future__ import annotations
@@ -94,8 +97,10 @@ class _Raw:
 def _value(value: object) -> str:
     if isinstance(value, _Raw):
         return value.text
-    # Non-ASCII letters (å, ä, ö) are written as they are: the QR code carries UTF-8.
-    return json.dumps(value, ensure_ascii=False)
+    # Letters outside ASCII (å, ä, ö) as JSON escapes (\u00e4): a QR code's bytes have no agreed
+    # character set (ISO/IEC 18004 says ISO 8859-1 without an ECI header, readers guess UTF-8 or
+    # Shift JIS: zbar reads UTF-8 "ä" as "瓣"), while an escape means the same to every JSON parser.
+    return json.dumps(value, ensure_ascii=True)
 
 
 def _check(invoice: QrInvoice) -> None:
