@@ -70,7 +70,7 @@ def test_language_switch_link(api: Api, client: TestClient) -> None:
     invoice = issued(api)
     token = token_of(invoice)
     html = open_page(client, invoice)
-    assert f'<a href="/i/{token}?lang=en" lang="en" hreflang="en">In English</a>' in html
+    assert f'<a id="lang" href="/i/{token}?lang=en" lang="en" hreflang="en">In English</a>' in html
     english = open_page(client, invoice, "?lang=en&tab=meddelanden")
     assert '<html lang="en"' in english and "Your message" in english
     # Tabs keep the chosen language.
@@ -103,7 +103,7 @@ def test_no_swish_without_a_swish_number(api: Api, client: TestClient) -> None:
 def test_pay_action_copy_targets_and_nothing_misleading(api: Api, client: TestClient) -> None:
     invoice = issued(api)
     html = open_page(client, invoice)
-    assert re.search(r'<a class="button pay" href="#betala">Betala 612,00\xa0kr</a>', html)
+    assert re.search(r'<a id="pay-link" class="button pay" href="#betala">Betala 612,00\xa0kr</a>', html)
     assert 'id="betala"' in html
     assert f'data-copy="{invoice["ocr"]}"' in html and 'data-copy="5050-1055"' in html
     # The copy buttons are made by the script: without it, no dead button.

@@ -105,10 +105,11 @@ def _asset(path: Path) -> tuple[str, Asset]:
     if "htmx" not in name:  # our own files get a content hash in their name; htmx has its version
         digest = hashlib.sha256(body).hexdigest()[:10]
         name = f"{path.stem}.{digest}{path.suffix}"
-    return name, Asset(body, gzip.compress(body, 9, mtime=0), "text/javascript; charset=utf-8")
+    media_type = "image/svg+xml" if path.suffix == ".svg" else "text/javascript; charset=utf-8"
+    return name, Asset(body, gzip.compress(body, 9, mtime=0), media_type)
 
 
-ASSETS = dict(_asset(STATIC / name) for name in ("htmx-2.0.11.min.js", "kvitt.js"))
+ASSETS = dict(_asset(STATIC / name) for name in ("htmx-2.0.11.min.js", "kvitt.js", "favicon.svg"))
 ASSET_URLS = {name.split(".")[0].split("-")[0]: f"/i/assets/{name}" for name in ASSETS}
 
 router = APIRouter(include_in_schema=False)

@@ -1,0 +1,78 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a real uvicorn server.
+
+One browser per test session. One uvicorn server per session on a free loopback port; it
+serves whichever app the running test made (the test's own database, SQLite or PostgreSQL),
+so every test starts from an empty database like the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Playwright, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+class CurrentApp:
+    """An ASGI app that hands each request to the app of the test that is running."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert self.app is not None, "no test app set"
+        await self.app(scope, receive, send)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[tuple[str, CurrentApp]]:
+    current = CurrentApp()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(current, host="127.0.0.1", port=port, lifespan="off", log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", current
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    # Never a downloaded browser: Debian's, installed by .ci/run.
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def base_url(live_server: tuple[str, CurrentApp], app: Any) -> Iterator[str]:
+    url, current = live_server
+    current.app = app
+    yield url
+    current.app = None
