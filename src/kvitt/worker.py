@@ -30,10 +30,11 @@ def load_job_handlers() -> None:
     """Import every feature's jobs module so that its handlers are registered."""
     import kvitt.automation.jobs
     import kvitt.billing.jobs
+    import kvitt.billing_files.inbox
     import kvitt.core.idempotency
     import kvitt.delivery.jobs
-    import kvitt.invoices.jobs
     import kvitt.dunning.jobs
+    import kvitt.invoices.jobs
     import kvitt.payments.inbox
     import kvitt.payments.jobs
     import kvitt.webhooks.jobs  # noqa: F401
@@ -87,19 +88,21 @@ class Worker:
 
     def schedule_inbox(self, now: datetime) -> None:
         """Enqueue a read of the inbox for each of today's read times that has come (once each)."""
+        from kvitt.billing_files.inbox import READ_BILLING_INBOX_JOB
         from kvitt.payments.inbox import READ_INBOX_JOB
 
         if not self.settings.inbox_dir:
             return
         for slot in inbox_slots(self.settings):
-            key = f"{READ_INBOX_JOB}:all:{now.date().isoformat()}T{slot.isoformat('minutes')}"
-            if now.time() < slot or key in self._inbox_reads:
-                continue
-            with self.db.transaction() as session:
-                if session.scalar(select(OutboxJob.id).where(OutboxJob.dedupe_key == key)) is None:
-                    payload = {"inbox": self.settings.inbox_dir, "date": now.date().isoformat()}
-                    enqueue(session, READ_INBOX_JOB, payload, tenant_id=None, dedupe_key=key, max_attempts=3)
-            self._inbox_reads.add(key)
+            for kind in (READ_INBOX_JOB, READ_BILLING_INBOX_JOB):
+                key = f"{kind}:all:{now.date().isoformat()}T{slot.isoformat('minutes')}"
+                if now.time() < slot or key in self._inbox_reads:
+                    continue
+                with self.db.transaction() as session:
+                    if session.scalar(select(OutboxJob.id).where(OutboxJob.dedupe_key == key)) is None:
+                        payload = {"inbox": self.settings.inbox_dir, "date": now.date().isoformat()}
+                        enqueue(session, kind, payload, tenant_id=None, dedupe_key=key, max_attempts=3)
+                self._inbox_reads.add(key)
 
     def tick(self) -> int:
         today = clock.today()

@@ -135,3 +135,26 @@ def test_the_inbox_reads_each_tenants_folder(db: Database, tmp_path: Path) -> No
     with db.transaction() as session:
         again = read_billing_inbox(session, inbox, today=date(2026, 11, 30))
     assert [r.outcome for r in again] == ["unknown_tenant"]  # the others are known by their content
+
+
+def test_the_worker_reads_the_billing_inbox_at_the_inbox_times(db: Database, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from kvitt.billing_files.inbox import READ_BILLING_INBOX_JOB
+    from kvitt.core.config import Settings
+    from kvitt.core.outbox import OutboxJob
+    from kvitt.worker import Worker
+
+    make_tenant(db, **TENANT_A)
+    folder = tmp_path / "inbox" / "billing" / "556036-0793"
+    folder.mkdir(parents=True)
+    (folder / "nov.csv").write_text(GOOD)
+    settings = Settings(database_url="unused", inbox_dir=str(tmp_path / "inbox"), inbox_times="07:00,12:00")
+    worker = Worker(db, settings)
+    worker.schedule_inbox(datetime(2026, 11, 25, 7, 30))
+    Worker(db, settings).schedule_inbox(datetime(2026, 11, 25, 7, 45))  # a second worker: no second read
+    with db.transaction() as session:
+        keys = list(session.scalars(select(OutboxJob.dedupe_key).where(OutboxJob.kind == READ_BILLING_INBOX_JOB)))
+    assert keys == [f"{READ_BILLING_INBOX_JOB}:all:2026-11-25T07:00"]
+    worker.run_until_idle()
+    assert set(invoices_by_ref(db)) == {"F-1", "F-2"}
