@@ -154,6 +154,26 @@ def test_the_reader_is_lazy() -> None:
     assert consumed <= 3  # the header, the row and the next invoice's first row
 
 
+def test_memory_does_not_grow_with_the_file() -> None:
+    """Four times the invoices cost at most the duplicate-ref fingerprints (8-16 bytes an
+    invoice) more: a parsed invoice (objects, Decimals) is well over 1 KB, so keeping them, or
+    the input, would show here. The bench measures RSS at 100k-3M lines (bench/billing_file.py)."""
+    import tracemalloc
+
+    def source(count: int) -> Iterator[bytes]:
+        yield (HEADER + "\n").encode()
+        for n in range(count):
+            yield f"{row(invoice_ref=f'F-{n}', customer_no=f'C{n}')}\n".encode()
+
+    peaks = []
+    for count in (2000, 8000):
+        tracemalloc.start()
+        assert sum(1 for _ in bf.iter_invoices(source(count))) == count
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] - peaks[0] < 40 * 6000, peaks
+
+
 # --- JSON Lines ----------------------------------------------------------------------------------
 
 
