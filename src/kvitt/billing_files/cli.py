@@ -14,6 +14,7 @@ from kvitt.core.config import get_settings
 from kvitt.core.db import Database
 from kvitt.core.errors import KvittError
 from kvitt.core.money import format_amount
+from kvitt.formats import billing_file as codec
 from kvitt.tenants import service as tenants
 
 console = Console()
@@ -63,7 +64,7 @@ def run(path: Path, *, mapping: str | None, issue: bool, upsert_customers: bool,
         )
 
 
-def _mapping(name: str | None) -> object:
+def _mapping(name: str | None) -> codec.Mapping:
     try:
         if name and (name.endswith(".toml") or "/" in name):
             path = Path(name)

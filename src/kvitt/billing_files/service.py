@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from pydantic import ValidationError
 from sqlalchemy import func, select, text
@@ -41,6 +41,7 @@ from kvitt.invoices.schemas import InfoBlock, InvoiceCreate, LineIn
 from kvitt.tenants.models import Tenant
 
 BATCH = 5000
+VatRateValue = Literal[25, 12, 6, 0]
 IMPORT_LOCK = 0x4B42  # advisory-lock namespace for billing-file imports ("KB")
 ERROR_LIMIT = 100
 SKIPPED_LIMIT = 100
@@ -294,7 +295,7 @@ def invoice_input(
                     description=line.description,
                     quantity=line.quantity,
                     unit_price=line.unit_price_ore,
-                    vat_rate=line.vat_rate,
+                    vat_rate=cast(VatRateValue, line.vat_rate),  # one of 25/12/6/0: the codec checked
                 )
                 for line in invoice.lines
             ],
