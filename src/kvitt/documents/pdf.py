@@ -33,7 +33,6 @@ from typing import Any
 import segno
 from babel.numbers import format_decimal
 from fpdf import FPDF
-from fpdf.fonts import SubsetMap
 from sqlalchemy.orm import Session
 
 from kvitt.core.money import format_amount, milli_to_quantity
@@ -146,6 +145,9 @@ def _font_template(full: bool) -> FPDF:
     pdf = FPDF(format="A4", unit="mm")
     for style, name in FONT_FILES[full].items():
         pdf.add_font(FONT, style, str(FONTS / name))
+    for font in pdf.fonts.values():
+        for char in fontcache.COMMON:
+            font.subset.pick(ord(char))  # type: ignore[union-attr]
     return pdf
 
 
@@ -164,16 +166,18 @@ def _fresh_font(font: Any) -> Any:
     """A copy of a parsed font that reuses its metrics but has its own TrueType object and subset.
 
     fpdf2 subsets ``font.ttfont`` in place when it writes a document, so every document needs a
-    TTFont of its own (a lazy one, from the bytes in memory: cheap). The common characters are
-    picked first, in a fixed order, so that most invoices embed the same subset, which
-    ``fontcache`` then builds once.
+    TTFont of its own (a lazy one, from the bytes in memory: cheap). The subset starts as a copy
+    of the template's, which holds the common characters in a fixed order, so that most invoices
+    embed the same subset, which ``fontcache`` then builds once.
     """
     fresh = copy.copy(font)
     fresh.ttfont = fontcache.CachingTTFont(_font_bytes(str(font.ttffile)), str(font.ttffile))
     fresh.missing_glyphs = []
-    fresh.subset = SubsetMap(fresh)
-    for char in fontcache.COMMON:
-        fresh.subset.pick(ord(char))
+    fresh.subset = copy.copy(font.subset)
+    fresh.subset.font = fresh
+    # The subset's own state (what later picks change) is copied, the glyphs themselves are shared.
+    fresh.subset._char_id_per_glyph = dict(font.subset._char_id_per_glyph)
+    fresh.subset._reserved = list(font.subset._reserved)
     return fresh
 
 
