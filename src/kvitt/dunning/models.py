@@ -39,7 +39,7 @@ class Reminder(Base):
         # Each step of each invoice happens at most once, whatever runs the tick and how often.
         UniqueConstraint("invoice_id", "level"),
         Index("ix_dunning_reminders_tenant_invoice", "tenant_id", "invoice_id"),
-        Index("ix_dunning_reminders_charge_invoice", "charge_invoice_id"),
+        Index("ix_dunning_reminders_charge_invoice", "tenant_id", "charge_invoice_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -116,7 +116,10 @@ class InstalmentPlan(Base):
     """Avbetalningsplan: what is left of an invoice split into scheduled parts."""
 
     __tablename__ = "instalment_plans"
-    __table_args__ = (Index("ix_instalment_plans_tenant_invoice", "tenant_id", "invoice_id"),)
+    __table_args__ = (
+        Index("ix_instalment_plans_tenant_invoice", "tenant_id", "invoice_id"),
+        Index("ix_instalment_plans_tenant_charge_invoice", "tenant_id", "charge_invoice_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))

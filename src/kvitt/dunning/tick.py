@@ -121,7 +121,7 @@ def find_due(session: Session, tenant: Tenant, active: list[DunningPolicy], toda
         .group_by(PaymentExtension.invoice_id)
         .subquery("extended")
     )
-    paused = or_(DunningPause.invoice_id == Invoice.id, DunningPause.customer_id == Invoice.customer_id)
+    pause_on = and_(DunningPause.ended_at.is_(None), or_(DunningPause.until.is_(None), DunningPause.until >= today))
     candidates = (
         select(
             Invoice.id.label("invoice_id"),
@@ -145,20 +145,18 @@ def find_due(session: Session, tenant: Tenant, active: list[DunningPolicy], toda
             Invoice.state.in_(DUNNED_STATES),
             Invoice.due_date < today,
             Invoice.remaining > 0,
+            # One EXISTS per index (an OR across two would scan every pause of the tenant).
+            ~exists().where(DunningPause.tenant_id == tenant.id, DunningPause.invoice_id == Invoice.id, pause_on),
             ~exists().where(
-                DunningPause.tenant_id == tenant.id,
-                paused,
-                DunningPause.ended_at.is_(None),
-                or_(DunningPause.until.is_(None), DunningPause.until >= today),
+                DunningPause.tenant_id == tenant.id, DunningPause.customer_id == Invoice.customer_id, pause_on
             ),
             ~exists().where(Reminder.tenant_id == tenant.id, Reminder.charge_invoice_id == Invoice.id),
             ~exists().where(
                 InstalmentPlan.tenant_id == tenant.id,
-                or_(
-                    and_(InstalmentPlan.invoice_id == Invoice.id, InstalmentPlan.state == "active"),
-                    InstalmentPlan.charge_invoice_id == Invoice.id,
-                ),
+                InstalmentPlan.invoice_id == Invoice.id,
+                InstalmentPlan.state == "active",
             ),
+            ~exists().where(InstalmentPlan.tenant_id == tenant.id, InstalmentPlan.charge_invoice_id == Invoice.id),
         )
         .subquery("candidates")
     )
