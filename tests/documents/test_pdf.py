@@ -129,7 +129,8 @@ def test_the_pdf_carries_what_the_vat_act_requires(api: Api, tmp_path: Path) -> 
 def test_a_credit_note_says_kreditfaktura_references_the_invoice_and_has_no_payment_code(
     api: Api, tmp_path: Path
 ) -> None:
-    """ML 17 kap. 22 §: a document that changes an invoice refers to it; nothing is paid on a credit."""
+    """Mervärdesskattelagen (1994:200 11 kap. 10 §, carried into 2023:200 ch. 17): a document that
+    changes an invoice refers to it unambiguously; nothing is paid on a credit note."""
     invoice = issue(api, person_customer(api)["id"])
     note = api.post(f"/invoices/{invoice['id']}/credit", {"mode": "full"}).json()
     pdf = pdf_of(api, note["id"])
