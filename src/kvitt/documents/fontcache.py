@@ -24,8 +24,8 @@ from types import SimpleNamespace
 from typing import IO, Any
 
 import fpdf.output
-from fontTools import subset as ftsubset
-from fontTools.ttLib import TTFont
+from fontTools import subset as ftsubset  # type: ignore[import-untyped]
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
 # Glyph sets kept per process (each entry holds one subset font of 10-40 KB).
 CACHE_SIZE = 64
@@ -105,8 +105,8 @@ class _Subsetter:
 
 def install() -> None:
     """Put the caching Subsetter into fpdf2's output module (idempotent)."""
-    if not isinstance(fpdf.output.ftsubset, SimpleNamespace):
-        fpdf.output.ftsubset = SimpleNamespace(Options=ftsubset.Options, Subsetter=_Subsetter)  # type: ignore[assignment]
+    if not isinstance(getattr(fpdf.output, "ftsubset", None), SimpleNamespace):
+        setattr(fpdf.output, "ftsubset", SimpleNamespace(Options=ftsubset.Options, Subsetter=_Subsetter))  # noqa: B010
 
 
 def clear() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fontTools import subset
+from fontTools import subset  # type: ignore[import-untyped]
 
 SOURCE = Path(__file__).parent / "fonts"
 RANGES = [
