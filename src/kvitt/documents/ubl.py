@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from kvitt.core.errors import ValidationFailed
 from kvitt.core.money import milli_to_quantity
-from kvitt.customers.models import Customer
+from kvitt.customers import service as customers
 from kvitt.documents.data import InvoiceDocument, load
 from kvitt.formats import peppol
 from kvitt.tenants.models import Tenant
@@ -28,8 +28,8 @@ MEDIA_TYPE = "application/xml"
 def invoice_ubl(session: Session, tenant_id: int, invoice_id: int) -> bytes:
     """The Peppol BIS Billing 3.0 document of an issued invoice (Invoice) or credit note (CreditNote)."""
     document = load(session, tenant_id, invoice_id)
-    customer = session.get(Customer, document.invoice.customer_id)
-    peppol_id = (customer.attributes or {}).get("peppol_id") if customer is not None else None
+    customer = customers.get(session, document.tenant, document.invoice.customer_id)
+    peppol_id = (customer.attributes or {}).get("peppol_id")
     try:
         return peppol.write(to_peppol(document, peppol_id=peppol_id))
     except peppol.PeppolError as exc:
