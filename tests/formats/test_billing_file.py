@@ -155,9 +155,10 @@ def test_the_reader_is_lazy() -> None:
 
 
 def test_memory_does_not_grow_with_the_file() -> None:
-    """Four times the invoices cost at most the duplicate-ref fingerprints (8-16 bytes an
-    invoice) more: a parsed invoice (objects, Decimals) is well over 1 KB, so keeping them, or
-    the input, would show here. The bench measures RSS at 100k-3M lines (bench/billing_file.py)."""
+    """Four times the invoices cost at most the duplicate-ref fingerprints more (16-32 bytes an
+    invoice, 48 while the table doubles): a parsed invoice (objects, Decimals) is well over
+    1 KB, so keeping them, or the input, would show here. The bench measures RSS at 100k-3M
+    lines (bench/billing_file.py)."""
     import tracemalloc
 
     def source(count: int) -> Iterator[bytes]:
@@ -171,7 +172,7 @@ def test_memory_does_not_grow_with_the_file() -> None:
         assert sum(1 for _ in bf.iter_invoices(source(count))) == count
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
-    assert peaks[1] - peaks[0] < 40 * 6000, peaks
+    assert peaks[1] - peaks[0] < 64 * 6000, peaks
 
 
 # --- JSON Lines ----------------------------------------------------------------------------------
