@@ -21,6 +21,7 @@ it); nothing else escapes. No I/O here: the caller opens the file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import tomllib
@@ -422,7 +423,7 @@ def _decoded(lines: Iterable[bytes], encoding: str, errors: list[BillingFileErro
         if not isinstance(raw, (bytes, bytearray)):
             errors.append(BillingFileError("the input is not bytes", line=number, field="file"))
             return
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf") and encoding.replace("-", "").lower() in ("utf8", "utf8sig"):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf") and codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
             raw = raw[3:]
         try:
             text = bytes(raw).decode(encoding)
