@@ -129,21 +129,21 @@ def fpdf2_cache_cleared(document: InvoiceDocument) -> Callable[[], bytes]:
 
 def fpdf2_plain(document: InvoiceDocument) -> Callable[[], bytes]:
     """The same page the way fpdf2 is usually used: the full DejaVu added to every document."""
-    from fpdf import FPDF
-
     import kvitt.documents.pdf as module
 
     def run() -> bytes:
-        pdf = FPDF(format="A4", unit="mm")
+        pdf = module.InvoicePdf(format="A4", unit="mm")
+        pdf.footer_lines = module.footer_lines(document.tenant)
         pdf.add_font(module.FONT, "", str(FONTS / "DejaVuSans.ttf"))
         pdf.add_font(module.FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
         pdf.set_margins(module.MARGIN, module.MARGIN, module.MARGIN)
         pdf.set_auto_page_break(auto=True, margin=22)
         pdf.add_page()
         page = module._Page(pdf, document)
-        for part in (page.header, page.facts, page.lines, page.totals, page.payment, page.footer):
-            part()
+        page.header()
         page.recipient(letter=False)
+        for part in (page.facts, page.lines, page.totals, page.payment):
+            part()
         return bytes(pdf.output())
 
     return run

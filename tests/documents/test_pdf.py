@@ -230,3 +230,28 @@ def test_an_unknown_invoice_is_not_found(api: Api, invoice_id: int) -> None:
         response = api.get(f"/invoices/{invoice_id}/{kind}")
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "resource_missing"
+
+
+def test_a_long_invoice_runs_over_pages_with_every_line_and_the_footer_on_each(api: Api, tmp_path: Path) -> None:
+    description = "Samtal {i:02d} till 070-123 45 {i:02d} – en beskrivning för lång för sin kolumn på raden"
+    lines = [
+        {"description": description.format(i=i), "quantity": "1", "unit_price": 100 + i, "vat_rate": 25}
+        for i in range(70)
+    ]
+    invoice = issue(api, person_customer(api)["id"], lines=lines)
+    pdf = pdf_of(api, invoice["id"])
+    text = flat_text(pdf, tmp_path)
+    assert all(f"Samtal {i:02d} till" in text for i in range(70))
+    assert "…" in text  # descriptions too long for the column are shortened, not run over the numbers
+    pages = text.count("Org.nr 556036-0793")
+    assert pages >= 2 and [f"Sida {n} av {pages}" in text for n in range(1, pages + 1)] == [True] * pages
+    assert sorted(qr_codes(pdf, tmp_path)) == sorted([payment_code(invoice), web_url(invoice)])
+
+
+def payment_code(invoice: dict[str, Any]) -> str:
+    return (
+        '{"uqr":1,"tp":1,"nme":"Norrsken Telekom AB","cc":"SE","cid":"556036-0793",'
+        f'"iref":"{invoice["ocr"]}","idt":"{invoice["invoice_date"].replace("-", "")}",'
+        f'"ddt":"{invoice["due_date"].replace("-", "")}","due":{invoice["remaining"] // 100}.'
+        f'{invoice["remaining"] % 100:02d},"cur":"SEK","pt":"BG","acc":"5050-1055"}}'
+    )

@@ -111,17 +111,16 @@ def render(document: InvoiceDocument, *, letter: bool = False) -> bytes:
 
 
 def _draw(document: InvoiceDocument, *, letter: bool, full_fonts: bool) -> FPDF:
-    pdf = _new_pdf(full_fonts)
+    pdf = _new_pdf(full_fonts, footer_lines(document.tenant))
     page = _Page(pdf, document)
+    if letter:
+        page.fold_mark()
     page.header()
     page.recipient(letter=letter)
     page.facts()
     page.lines()
     page.totals()
     page.payment()
-    page.footer()
-    if letter:
-        page.fold_mark()
     return pdf
 
 
@@ -151,9 +150,10 @@ def _font_template(full: bool) -> FPDF:
     return pdf
 
 
-def _new_pdf(full_fonts: bool = False) -> FPDF:
+def _new_pdf(full_fonts: bool = False, footer: list[str] | None = None) -> InvoicePdf:
     template = _font_template(full_fonts)
-    pdf = FPDF(format="A4", unit="mm")
+    pdf = InvoicePdf(format="A4", unit="mm")
+    pdf.footer_lines = footer or []
     for key, font in template.fonts.items():
         pdf.fonts[key] = _fresh_font(font)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
@@ -382,32 +382,36 @@ class _Page:
         pdf.set_xy(MARGIN + 4, top + 50)
         pdf.cell(CONTENT_WIDTH - 8, 4, f"Webbfaktura: {self.doc.web_url}")
 
-    def footer(self) -> None:
-        pdf, tenant = self.pdf, self.tenant
-        parts = [tenant.name]
-        parts += _address_lines(tenant.address_line1, tenant.address_line2, tenant.postal_code, tenant.city)
-        first = " · ".join(parts)
-        legal = [f"Org.nr {tenant.org_number}"]
-        if tenant.vat_number:
-            legal.append(f"Momsreg.nr {tenant.vat_number}")
-        if tenant.f_skatt:
-            legal.append("Godkänd för F-skatt")
-        contact = [part for part in (tenant.email, tenant.phone) if part]
-        # The footer sits inside the bottom margin: no automatic page break while writing it.
-        pdf.set_auto_page_break(auto=False)
-        for page in range(1, pdf.page_no() + 1):
-            pdf.page = page
-            self.text(7)
-            pdf.set_xy(MARGIN, PAGE_HEIGHT - 20)
-            pdf.cell(CONTENT_WIDTH, 3.6, first, align="C", new_x="LMARGIN", new_y="NEXT")
-            pdf.cell(CONTENT_WIDTH, 3.6, " · ".join(legal + contact), align="C", new_x="LMARGIN", new_y="NEXT")
-            if pdf.page_no() > 1:
-                pdf.cell(CONTENT_WIDTH, 3.6, f"Sida {page} av {pdf.page_no()}", align="C")
-
     def fold_mark(self) -> None:
-        self.pdf.page = 1
         self.pdf.set_line_width(0.2)
         self.pdf.line(3, FOLD_MARK_Y, 8, FOLD_MARK_Y)
+
+
+def footer_lines(tenant: Tenant) -> list[str]:
+    """The seller's name, address, organisation and VAT numbers, F-skatt and contact, on every page."""
+    parts = [tenant.name, *_address_lines(tenant.address_line1, tenant.address_line2, tenant.postal_code, tenant.city)]
+    legal = [f"Org.nr {tenant.org_number}"]
+    if tenant.vat_number:
+        legal.append(f"Momsreg.nr {tenant.vat_number}")
+    if tenant.f_skatt:
+        legal.append("Godkänd för F-skatt")
+    legal += [part for part in (tenant.email, tenant.phone) if part]
+    return [" · ".join(parts), " · ".join(legal)]
+
+
+class InvoicePdf(FPDF):
+    """fpdf2's document with the invoice footer, which fpdf2 draws as each page ends."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.footer_lines: list[str] = []
+
+    def footer(self) -> None:
+        self.set_font(FONT, "", 7)
+        self.set_xy(MARGIN, PAGE_HEIGHT - 20)
+        for line in self.footer_lines:
+            self.cell(CONTENT_WIDTH, 3.6, line, align="C", new_x="LMARGIN", new_y="NEXT")
+        self.cell(CONTENT_WIDTH, 3.6, f"Sida {self.page_no()} av {{nb}}", align="C")
 
 
 def _address_lines(line1: str | None, line2: str | None, postal_code: str | None, city: str | None) -> list[str]:
