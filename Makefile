@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test lint typecheck test-sqlite test-postgresql bench clean
+.PHONY: install run test lint typecheck test-sqlite test-postgresql e2e bench clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ test-sqlite: install
 
 test-postgresql: install
 	KVITT_TEST_DB=postgresql $(BIN)/pytest -n $(PYTEST_WORKERS) -q
+
+# The browser tests alone (Debian's /usr/bin/chromium; .ci/run installs it when missing).
+e2e: install
+	KVITT_TEST_DB=sqlite $(BIN)/pytest -n 0 -q tests/e2e
 
 test: lint typecheck test-sqlite test-postgresql
 

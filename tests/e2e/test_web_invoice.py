@@ -109,6 +109,7 @@ def test_recipient_reads_pays_writes_and_changes_delivery(
     with page.expect_request(lambda r: r.url.endswith("?tab=meddelanden")) as tab_request:
         page.get_by_role("link", name="Meddelanden").click()
     assert tab_request.value.headers.get("hx-request") == "true"  # htmx swapped the tab, no reload
+    expect(page.locator("#tab-meddelanden")).to_be_focused()  # keyboard users stay where they were
     expect(page).to_have_url(re.compile(r"\?tab=meddelanden$"))
     expect(page.get_by_role("link", name="Meddelanden")).to_have_attribute("aria-current", "page")
     page.get_by_label("Ditt meddelande").fill("Hej! Varför kostar extra surf mer i mars?")
