@@ -26,6 +26,7 @@ from typing import IO, Any
 import fpdf.output
 from fontTools import subset as ftsubset  # type: ignore[import-untyped]
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+from fpdf.syntax import Name, PDFObject
 
 # Glyph sets kept per process (each entry holds one subset font of 10-40 KB).
 CACHE_SIZE = 64
@@ -103,12 +104,41 @@ class _Subsetter:
         self._real.subset(font)
 
 
+_compressed: OrderedDict[bytes, bytes] = OrderedDict()
+
+
+class _FontStream(fpdf.output.PDFFontStream):
+    """fpdf2's embedded-font stream, with the zlib compression of identical font bytes done once.
+
+    The subset font of the common glyph set is the same bytes for every invoice; compressing it
+    (about 1 ms per font) is done once and the compressed bytes are reused.
+    """
+
+    def __init__(self, contents: bytes) -> None:
+        with _lock:
+            compressed = _compressed.get(contents)
+        if compressed is None:
+            super().__init__(contents)
+            with _lock:
+                _compressed[bytes(contents)] = self._contents
+                while len(_compressed) > CACHE_SIZE:
+                    _compressed.popitem(last=False)
+            return
+        PDFObject.__init__(self)
+        self._contents = compressed
+        self.filter = Name("FlateDecode")
+        self.length = len(compressed)
+        self.length1 = len(contents)
+
+
 def install() -> None:
-    """Put the caching Subsetter into fpdf2's output module (idempotent)."""
+    """Put the caching Subsetter and font stream into fpdf2's output module (idempotent)."""
     if not isinstance(getattr(fpdf.output, "ftsubset", None), SimpleNamespace):
         setattr(fpdf.output, "ftsubset", SimpleNamespace(Options=ftsubset.Options, Subsetter=_Subsetter))  # noqa: B010
+        setattr(fpdf.output, "PDFFontStream", _FontStream)  # noqa: B010
 
 
 def clear() -> None:
     with _lock:
         _cache.clear()
+        _compressed.clear()

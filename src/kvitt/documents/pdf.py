@@ -71,6 +71,8 @@ FOLD_MARK_Y = PAGE_HEIGHT / 2  # folded once for C5
 PAYMENT_QR_SIZE = 32.0
 WEB_QR_SIZE = 26.0
 QR_MASK = 2
+ROW_HEIGHT = 5.5
+CELL_PADDING = 1.0  # fpdf2's cell margin at A4 in mm
 
 
 def invoice_pdf(
@@ -302,13 +304,22 @@ class _Page:
         pdf.ln(3)
 
     def _table_row(self, widths: tuple[float, ...], cells: tuple[str, ...], *, bold: bool = False) -> None:
+        """One row of the lines table, placed with ``text`` at computed positions.
+
+        The same place ``cell`` would put the text (1 mm padding, baseline at the middle of the
+        5.5 mm row), at less than half the cost: the table is most of an invoice's text.
+        """
         pdf = self.pdf
         self.text(8.5, bold=bold)
-        pdf.set_x(MARGIN)
+        baseline = pdf.get_y() + ROW_HEIGHT / 2 + 0.3 * pdf.font_size
+        x = MARGIN
         for index, (width, cell) in enumerate(zip(widths, cells, strict=True)):
-            text = cell if index else _fit(pdf, cell, width - 1)
-            pdf.cell(width, 5.5, text, align="L" if index == 0 else "R")
-        pdf.ln(5.5)
+            if index == 0:
+                pdf.text(x + CELL_PADDING, baseline, _fit(pdf, cell, width - 2 * CELL_PADDING))
+            else:
+                pdf.text(x + width - CELL_PADDING - pdf.get_string_width(cell), baseline, cell)
+            x += width
+        pdf.set_xy(MARGIN, pdf.get_y() + ROW_HEIGHT)
 
     def totals(self) -> None:
         pdf, invoice = self.pdf, self.invoice
