@@ -152,3 +152,11 @@ def test_pdf_download(api: Api, client: TestClient) -> None:
     assert response.content.startswith(b"%PDF-")
     missing = client.get("/i/unknown-token-unknown-token-123/pdf")
     assert missing.status_code == 404 and "Sidan finns inte" in missing.text
+
+
+def test_form_addresses_opened_as_pages_lead_to_their_tabs(api: Api, client: TestClient) -> None:
+    token = token_of(issued(api))
+    for path, tab in (("messages", "meddelanden"), ("settings", "installningar")):
+        response = client.get(f"/i/{token}/{path}", follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == f"/i/{token}?tab={tab}"
+    assert client.get("/i/not a token/settings").status_code == 404

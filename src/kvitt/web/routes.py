@@ -224,6 +224,24 @@ def _save_settings(request: Request, token: str, form: dict[str, str]) -> Respon
     return _see(token, "installningar", lang, "settings" if changes else "unchanged", "settings")
 
 
+@router.get("/i/{token}/messages")
+def messages_address(token: str) -> Response:
+    """The form's address opened as a page (a bookmark, a reload): the Meddelanden tab."""
+    return _tab_address(token, "meddelanden")
+
+
+@router.get("/i/{token}/settings")
+def settings_address(token: str) -> Response:
+    """Also what a paper invoice's "switch to digital" QR code can open: the Inställningar tab."""
+    return _tab_address(token, "installningar")
+
+
+def _tab_address(token: str, tab: str) -> Response:
+    if not service.is_well_formed(token):
+        return not_found()
+    return RedirectResponse(page_url(token, tab=tab), status_code=303, headers={"Cache-Control": "no-store"})
+
+
 @router.get("/i/{token}/pdf")
 def invoice_pdf(token: str, request: Request) -> Response:
     if not has_pdf():
