@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from kvitt.core.config import Settings, get_settings, web_base_url
 from kvitt.core.db import is_postgresql, utcnow
+from kvitt.core.errors import KvittError
 from kvitt.core.outbox import OutboxJob, enqueue
 from kvitt.customers.models import Customer
 from kvitt.delivery import messages, service
@@ -219,7 +220,10 @@ def _einvoice(
         raise PermanentFailure("the customer has no Peppol id")
     from kvitt.documents.ubl import invoice_ubl
 
-    ubl = invoice_ubl(session, tenant.id, invoice.id)
+    try:
+        ubl = invoice_ubl(session, tenant.id, invoice.id)
+    except KvittError as exc:
+        raise PermanentFailure(exc.message) from exc
     if settings.peppol_ap_url:
         config = einvoice.AccessPointConfig(settings.peppol_ap_url, settings.peppol_ap_key)
         with einvoice.AccessPointClient(config) as client:

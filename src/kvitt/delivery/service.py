@@ -99,8 +99,9 @@ def peppol_id(customer: Customer) -> str | None:
     explicit = (customer.attributes or {}).get("peppol_id")
     if explicit:
         return str(explicit)
-    if customer.type == "company" and customer.id_number:
-        return "0007:" + customer.id_number.replace("-", "")
+    digits = "".join(ch for ch in customer.id_number or "" if ch.isdigit())
+    if customer.type == "company" and digits:
+        return "0007:" + digits[-10:]
     return None
 
 
