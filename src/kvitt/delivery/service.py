@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from kvitt.core.config import get_settings
 from kvitt.core.db import is_postgresql, utcnow
-from kvitt.core.errors import InvalidState, NotFound, ValidationFailed
+from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.outbox import OutboxJob, enqueue
 from kvitt.customers.models import Customer
 from kvitt.delivery.channels import CHANNELS, EINVOICE, EMAIL, LETTER, SMS
@@ -163,7 +163,7 @@ def start_delivery(
         raise ValidationFailed(f"unknown delivery method {channel!r}", param="method")
     invoice = _invoice(session, tenant_id, invoice_id)
     if invoice.state == "draft":
-        raise InvalidState(f"invoice {invoice_id} is a draft: issue it before sending it", code="invoice_not_issued")
+        raise Conflict(f"invoice {invoice_id} is a draft: issue it before sending it", code="invoice_not_issued")
     customer = session.get(Customer, invoice.customer_id)
     tenant = session.get(Tenant, tenant_id)
     assert customer is not None and tenant is not None
