@@ -39,7 +39,7 @@ class Reminder(Base):
         # Each step of each invoice happens at most once, whatever runs the tick and how often.
         UniqueConstraint("invoice_id", "level"),
         Index("ix_dunning_reminders_tenant_invoice", "tenant_id", "invoice_id"),
-        Index("ix_dunning_reminders_charge_invoice", "tenant_id", "charge_invoice_id"),
+        Index("ix_dunning_reminders_charge_invoice", "charge_invoice_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -118,7 +118,7 @@ class InstalmentPlan(Base):
     __tablename__ = "instalment_plans"
     __table_args__ = (
         Index("ix_instalment_plans_tenant_invoice", "tenant_id", "invoice_id"),
-        Index("ix_instalment_plans_tenant_charge_invoice", "tenant_id", "charge_invoice_id"),
+        Index("ix_instalment_plans_charge_invoice", "charge_invoice_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

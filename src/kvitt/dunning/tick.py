@@ -104,22 +104,25 @@ def _serialize(session: Session, tenant: Tenant) -> None:
 def find_due(session: Session, tenant: Tenant, active: list[DunningPolicy], today: date) -> list[_Due]:
     """Every invoice with a step due today, with its policy and level (one query)."""
     by_id = {policy.id: policy for policy in active}
-    reached = (
-        select(
-            Reminder.invoice_id.label("invoice_id"),
-            func.max(Reminder.level).label("level"),
-            func.max(Reminder.sent_on).label("last_on"),
-            func.max(Reminder.interest_to).label("interest_to"),
-        )
-        .where(Reminder.tenant_id == tenant.id)
-        .group_by(Reminder.invoice_id)
-        .subquery("reached")
+    # Correlated lookups, one index probe each per invoice (the UNIQUE (invoice_id, level) key),
+    # rather than aggregates joined in: those a planner without fresh statistics rescans per row.
+    mine = Reminder.__table__.alias("mine")
+    level = select(func.max(mine.c.level)).where(mine.c.invoice_id == Invoice.id).correlate(Invoice).scalar_subquery()
+    last_on = (
+        select(func.max(mine.c.sent_on)).where(mine.c.invoice_id == Invoice.id).correlate(Invoice).scalar_subquery()
     )
-    extended = (
-        select(PaymentExtension.invoice_id.label("invoice_id"), func.max(PaymentExtension.until).label("until"))
-        .where(PaymentExtension.tenant_id == tenant.id, PaymentExtension.state == "approved")
-        .group_by(PaymentExtension.invoice_id)
-        .subquery("extended")
+    interest_to = (
+        select(func.max(mine.c.interest_to)).where(mine.c.invoice_id == Invoice.id).correlate(Invoice).scalar_subquery()
+    )
+    extended_until = (
+        select(func.max(PaymentExtension.until))
+        .where(
+            PaymentExtension.tenant_id == tenant.id,
+            PaymentExtension.invoice_id == Invoice.id,
+            PaymentExtension.state == "approved",
+        )
+        .correlate(Invoice)
+        .scalar_subquery()
     )
     pause_on = and_(DunningPause.ended_at.is_(None), or_(DunningPause.until.is_(None), DunningPause.until >= today))
     candidates = (
@@ -128,17 +131,15 @@ def find_due(session: Session, tenant: Tenant, active: list[DunningPolicy], toda
             Invoice.customer_id.label("customer_id"),
             Invoice.number.label("number"),
             Invoice.remaining.label("remaining"),
-            func.coalesce(extended.c.until, Invoice.due_date).label("base"),
-            func.coalesce(reached.c.level, 0).label("level"),
-            reached.c.last_on.label("last_on"),
-            reached.c.interest_to.label("interest_to"),
+            func.coalesce(extended_until, Invoice.due_date).label("base"),
+            func.coalesce(level, 0).label("level"),
+            last_on.label("last_on"),
+            interest_to.label("interest_to"),
             policies.policy_of_customer(active, today).label("policy_id"),
             Customer.type.label("customer_type"),
             Customer.attributes["reminder_fee_agreed"].as_boolean().label("fee_agreed"),
         )
         .join(Customer, Customer.id == Invoice.customer_id)
-        .outerjoin(reached, reached.c.invoice_id == Invoice.id)
-        .outerjoin(extended, extended.c.invoice_id == Invoice.id)
         .where(
             Invoice.tenant_id == tenant.id,
             Invoice.kind == "invoice",
@@ -150,15 +151,20 @@ def find_due(session: Session, tenant: Tenant, active: list[DunningPolicy], toda
             ~exists().where(
                 DunningPause.tenant_id == tenant.id, DunningPause.customer_id == Invoice.customer_id, pause_on
             ),
-            ~exists().where(Reminder.tenant_id == tenant.id, Reminder.charge_invoice_id == Invoice.id),
+            # Charge invoices are not dunned. No tenant condition here: the outer invoice is the
+            # tenant's, and the charge index alone leaves a planner with stale statistics no worse plan.
+            ~exists().where(Reminder.charge_invoice_id == Invoice.id),
             ~exists().where(
                 InstalmentPlan.tenant_id == tenant.id,
                 InstalmentPlan.invoice_id == Invoice.id,
                 InstalmentPlan.state == "active",
             ),
-            ~exists().where(InstalmentPlan.tenant_id == tenant.id, InstalmentPlan.charge_invoice_id == Invoice.id),
+            ~exists().where(InstalmentPlan.charge_invoice_id == Invoice.id),
         )
-        .subquery("candidates")
+        # Computed once per invoice, then tested against every step (inlined, PostgreSQL would
+        # repeat the lookups in each OR branch).
+        .cte("candidates")
+        .prefix_with("MATERIALIZED")
     )
     conditions = []
     for policy in active:

@@ -148,9 +148,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dunning_reminders")),
         sa.UniqueConstraint("invoice_id", "level", name=op.f("uq_dunning_reminders_invoice_id_level")),
     )
-    op.create_index(
-        "ix_dunning_reminders_charge_invoice", "dunning_reminders", ["tenant_id", "charge_invoice_id"], unique=False
-    )
+    op.create_index("ix_dunning_reminders_charge_invoice", "dunning_reminders", ["charge_invoice_id"], unique=False)
     op.create_index(
         "ix_dunning_reminders_tenant_invoice", "dunning_reminders", ["tenant_id", "invoice_id"], unique=False
     )
@@ -177,12 +175,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_instalment_plans")),
     )
     op.create_index("ix_instalment_plans_tenant_invoice", "instalment_plans", ["tenant_id", "invoice_id"], unique=False)
-    op.create_index(
-        "ix_instalment_plans_tenant_charge_invoice",
-        "instalment_plans",
-        ["tenant_id", "charge_invoice_id"],
-        unique=False,
-    )
+    op.create_index("ix_instalment_plans_charge_invoice", "instalment_plans", ["charge_invoice_id"], unique=False)
     op.create_table(
         "payment_extensions",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -280,7 +273,7 @@ def downgrade() -> None:
     op.drop_table("collection_cases")
     op.drop_index("ix_payment_extensions_tenant_invoice", table_name="payment_extensions")
     op.drop_table("payment_extensions")
-    op.drop_index("ix_instalment_plans_tenant_charge_invoice", table_name="instalment_plans")
+    op.drop_index("ix_instalment_plans_charge_invoice", table_name="instalment_plans")
     op.drop_index("ix_instalment_plans_tenant_invoice", table_name="instalment_plans")
     op.drop_table("instalment_plans")
     op.drop_index("ix_dunning_reminders_tenant_invoice", table_name="dunning_reminders")
