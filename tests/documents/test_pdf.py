@@ -186,6 +186,15 @@ def test_a_letter_puts_the_recipient_address_in_the_c5_window(api: Api, tmp_path
     assert sender, "no return address in the window"
 
 
+def test_a_letter_abroad_ends_with_the_country_in_capitals(api: Api, tmp_path: Path) -> None:
+    customer = person_customer(api, country="NO", postal_code="0313", city="Oslo")
+    invoice = issue(api, customer["id"])
+    words = words_with_boxes(pdf_of(api, invoice["id"], letter="true"), tmp_path)
+    (norge,) = [w for w in words if w[0] == "NORGE"]
+    (oslo,) = [w for w in words if w[0] == "Oslo"]
+    assert norge[2] > oslo[2] and norge[4] <= WINDOW.y + WINDOW.height - 1
+
+
 def test_the_function_other_features_call(db: Database, api: Api, tmp_path: Path) -> None:
     """``invoice_pdf(session, tenant_id, invoice_id, letter=...)``: the contract delivery uses."""
     invoice = issue(api, person_customer(api)["id"])

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import segno
+from babel import Locale
 from babel.numbers import format_decimal
 from fpdf import FPDF
 from sqlalchemy.orm import Session
@@ -241,8 +242,10 @@ class _Page:
         lines += _address_lines(
             buyer.get("address_line1"), buyer.get("address_line2"), buyer.get("postal_code"), buyer.get("city")
         )
-        if buyer.get("country") and buyer.get("country") != "SE":
-            lines.append(str(buyer["country"]))
+        country = str(buyer.get("country") or "SE")
+        if country != "SE":
+            # Abroad: the country's name last, in capitals, in the sender's language (UPU practice).
+            lines.append(Locale("sv").territories.get(country, country).upper())
         pdf.set_xy(ADDRESS.x, ADDRESS.y + 4.0)
         for index, line in enumerate(lines[:6]):
             self.text(10.5, bold=index == 0)
