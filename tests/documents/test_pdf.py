@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from kvitt.core.db import Database
 from kvitt.documents import fontcache
@@ -186,6 +187,19 @@ def test_a_letter_puts_the_recipient_address_in_the_c5_window(api: Api, tmp_path
     assert sender, "no return address in the window"
 
 
+def test_on_paper_the_second_code_opens_the_delivery_settings_of_the_web_invoice(
+    api: Api, client: TestClient, tmp_path: Path
+) -> None:
+    """Issue 5: a paper invoice carries a code that moves the customer to digital delivery."""
+    invoice = issue(api, person_customer(api)["id"])
+    pdf = pdf_of(api, invoice["id"], letter="true")
+    (link,) = [code for code in qr_codes(pdf, tmp_path) if not code.startswith("{")]
+    assert link == f"{web_url(invoice)}/settings"
+    assert "Byt till digital faktura" in pdf_text(pdf, tmp_path)
+    response = client.get(link.removeprefix(BASE_URL), follow_redirects=False)
+    assert response.status_code == 303 and "installningar" in response.headers["location"]
+
+
 def test_a_letter_abroad_ends_with_the_country_in_capitals(api: Api, tmp_path: Path) -> None:
     customer = person_customer(api, country="NO", postal_code="0313", city="Oslo")
     invoice = issue(api, customer["id"])
@@ -201,7 +215,7 @@ def test_the_function_other_features_call(db: Database, api: Api, tmp_path: Path
     with db.transaction() as session:
         pdf = invoice_pdf(session, api.tenant_id, invoice["id"], letter=True, base_url="https://pay.example")
     token = invoice["url"].rsplit("/", 1)[1]
-    assert f"https://pay.example/i/{token}" in qr_codes(pdf, tmp_path)
+    assert f"https://pay.example/i/{token}/settings" in qr_codes(pdf, tmp_path)
 
 
 def test_a_name_outside_the_common_characters_is_printed_and_gets_its_own_subset(api: Api, tmp_path: Path) -> None:

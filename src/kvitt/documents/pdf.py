@@ -105,6 +105,12 @@ def payment_qr_text(invoice: Invoice, tenant: Tenant) -> str | None:
     )
 
 
+def web_qr_text(document: InvoiceDocument, *, letter: bool) -> str:
+    """The web invoice; on paper its Inställningar tab, where the recipient switches to digital
+    delivery (``GET /i/<token>/settings`` of the web invoice leads there)."""
+    return f"{document.web_url}/settings" if letter else document.web_url
+
+
 def render(document: InvoiceDocument, *, letter: bool = False) -> bytes:
     """The PDF, with the small Latin fonts, or with the full fonts if the text needs a glyph they lack."""
     pdf = _draw(document, letter=letter, full_fonts=False)
@@ -115,7 +121,7 @@ def render(document: InvoiceDocument, *, letter: bool = False) -> bytes:
 
 def _draw(document: InvoiceDocument, *, letter: bool, full_fonts: bool) -> FPDF:
     pdf = _new_pdf(full_fonts, footer_lines(document.tenant))
-    page = _Page(pdf, document)
+    page = _Page(pdf, document, letter=letter)
     if letter:
         page.fold_mark()
     page.header()
@@ -205,8 +211,9 @@ def quantity(milli: int) -> str:
 
 
 class _Page:
-    def __init__(self, pdf: FPDF, document: InvoiceDocument) -> None:
+    def __init__(self, pdf: FPDF, document: InvoiceDocument, *, letter: bool = False) -> None:
         self.pdf = pdf
+        self.letter = letter
         self.doc = document
         self.invoice = document.invoice
         self.tenant = document.tenant
@@ -398,10 +405,13 @@ class _Page:
             self.text(6.5)
             pdf.set_xy(pay_x - 2, top + 7 + PAYMENT_QR_SIZE)
             pdf.cell(PAYMENT_QR_SIZE + 4, 3.5, "Skanna och betala", align="C")
-        _draw_qr(pdf, self.doc.web_url, web_x, top + 6, WEB_QR_SIZE, error="M")
+        _draw_qr(pdf, web_qr_text(self.doc, letter=self.letter), web_x, top + 6, WEB_QR_SIZE, error="M")
         self.text(6.5)
         pdf.set_xy(web_x - 6, top + 7 + WEB_QR_SIZE)
-        pdf.multi_cell(WEB_QR_SIZE + 12, 3.2, "Fakturan på webben –\nvälj digital faktura", align="C")
+        caption = (
+            "Byt till digital faktura –\nskanna här" if self.letter else "Fakturan på webben –\nvälj digital faktura"
+        )
+        pdf.multi_cell(WEB_QR_SIZE + 12, 3.2, caption, align="C")
         self.text(7)
         pdf.set_xy(MARGIN + 4, top + 50)
         pdf.cell(CONTENT_WIDTH - 8, 4, f"Webbfaktura: {self.doc.web_url}")
