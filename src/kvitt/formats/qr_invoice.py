@@ -99,7 +99,7 @@ def _value(value: object) -> str:
         return value.text
     # Letters outside ASCII (å, ä, ö) as JSON escapes (\u00e4): a QR code's bytes have no agreed
     # character set (ISO/IEC 18004 says ISO 8859-1 without an ECI header, readers guess UTF-8 or
-    # Shift JIS: zbar reads UTF-8 "ä" as "瓣"), while an escape means the same to every JSON parser.
+    # an East Asian code page: zbar reads UTF-8 "ä" as "瓣"), while an escape means the same to every JSON parser.
     return json.dumps(value, ensure_ascii=True)
 
 
