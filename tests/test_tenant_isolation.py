@@ -241,6 +241,40 @@ def _b_issued_with_delivery(api_b: Api) -> Foreign:
     )
 
 
+def _b_endpoint(api_b: Api) -> Foreign:
+    endpoint = created(api_b.post("/webhook-endpoints", {"url": "https://b.example.se/hooks", "events": ["*"]}))
+    return Foreign(endpoint["id"], lambda: api_b.get(f"/webhook-endpoints/{endpoint['id']}").json())
+
+
+def _b_endpoint_with_delivery(api_b: Api) -> Foreign:
+    from kvitt.worker import Worker
+
+    # Nothing listens on port 9 (discard): the delivery's attempt fails at once.
+    endpoint = created(api_b.post("/webhook-endpoints", {"url": "http://127.0.0.1:9/hooks", "events": ["*"]}))
+    make_issued(api_b, make_customer(api_b, "B-7")["id"])
+    app = api_b.client.app
+    Worker(app.state.db, app.state.settings, worker_id="isolation").run_until_idle()  # type: ignore[attr-defined]
+    deliveries = api_b.get(f"/webhook-endpoints/{endpoint['id']}/deliveries", params={"limit": 100}).json()["data"]
+    # The replay route takes the endpoint's and the delivery's id, filled with one value here.
+    assert endpoint["id"] in {d["id"] for d in deliveries}, deliveries
+    return Foreign(
+        endpoint["id"],
+        lambda: api_b.get(f"/webhook-endpoints/{endpoint['id']}/deliveries", params={"limit": 100}).json(),
+    )
+
+
+def _b_rule(api_b: Api) -> Foreign:
+    body = {"name": "B", "trigger": "invoice.issued", "actions": [{"type": "add_tag", "tag": "b"}]}
+    rule = created(api_b.post("/automation-rules", body))
+    return Foreign(
+        rule["id"],
+        lambda: {
+            "rule": api_b.get(f"/automation-rules/{rule['id']}").json(),
+            "firings": api_b.get(f"/automation-rules/{rule['id']}/firings").json(),
+        },
+    )
+
+
 # (method, path) → (how B makes the object, the body A sends, the status B gets for the same call)
 ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("GET", "/customers/{customer_id}"): (_b_customer, None, 200),
@@ -271,6 +305,22 @@ ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("POST", "/deviations/{deviation_id}/resolve"): (_b_deviation, {"action": "keep"}, 200),
     ("POST", "/invoices/{invoice_id}/send"): (_b_issued_with_delivery, {"method": "email"}, 202),
     ("GET", "/invoices/{invoice_id}/deliveries"): (_b_issued_with_delivery, None, 200),
+    ("GET", "/webhook-endpoints/{endpoint_id}"): (_b_endpoint, None, 200),
+    ("PATCH", "/webhook-endpoints/{endpoint_id}"): (_b_endpoint, {"url": "https://mallory.example/h"}, 200),
+    ("DELETE", "/webhook-endpoints/{endpoint_id}"): (_b_endpoint, None, 200),
+    ("POST", "/webhook-endpoints/{endpoint_id}/rotate-secret"): (_b_endpoint, {}, 200),
+    ("GET", "/webhook-endpoints/{endpoint_id}/deliveries"): (_b_endpoint_with_delivery, None, 200),
+    ("POST", "/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/replay"): (
+        _b_endpoint_with_delivery,
+        None,
+        200,
+    ),
+    ("GET", "/automation-rules/{rule_id}"): (_b_rule, None, 200),
+    ("PATCH", "/automation-rules/{rule_id}"): (_b_rule, {"name": "Mallory"}, 200),
+    ("DELETE", "/automation-rules/{rule_id}"): (_b_rule, None, 200),
+    ("POST", "/automation-rules/{rule_id}/enable"): (_b_rule, None, 200),
+    ("POST", "/automation-rules/{rule_id}/disable"): (_b_rule, None, 200),
+    ("GET", "/automation-rules/{rule_id}/firings"): (_b_rule, None, 200),
 }
 
 
@@ -523,6 +573,63 @@ def created_202(response: Any) -> dict[str, Any]:
     return dict(response.json())
 
 
+def _webhook_endpoints_post(api: Api, api_b: Api) -> None:
+    theirs = created(api_b.post("/webhook-endpoints", {"url": "https://b.example.se/h", "events": ["*"]}))
+    before_b = api_b.get("/webhook-endpoints").json()
+    mine = created(api.post("/webhook-endpoints", {"url": "https://a.example.se/h", "events": ["*"]}))
+    assert mine["id"] != theirs["id"] and mine["secret"] != theirs["secret"]
+    assert api_b.get("/webhook-endpoints").json() == before_b
+
+
+def _webhook_endpoints_list(api: Api, api_b: Api) -> None:
+    b_ids = {
+        created(api_b.post("/webhook-endpoints", {"url": f"https://b{i}.se", "events": ["*"]}))["id"] for i in range(2)
+    }
+    a_id = created(api.post("/webhook-endpoints", {"url": "https://a.se", "events": ["*"]}))["id"]
+    assert [e["id"] for e in api.get("/webhook-endpoints").json()["data"]] == [a_id]
+    assert {e["id"] for e in api_b.get("/webhook-endpoints").json()["data"]} == b_ids
+
+
+def _event_types(api: Api, api_b: Api) -> None:
+    # The catalogue is Kvitt's, the same for every tenant, and holds no tenant's data.
+    mine, theirs = api.get("/event-types"), api_b.get("/event-types")
+    assert mine.status_code == theirs.status_code == 200 and mine.json() == theirs.json()
+
+
+def _automation_rules_post(api: Api, api_b: Api) -> None:
+    b_endpoint = created(api_b.post("/webhook-endpoints", {"url": "https://b.example.se/h", "events": ["*"]}))
+    before_b = api_b.get("/automation-rules").json()
+    # A rule of A cannot call B's webhook endpoint: the same 404 as for an endpoint that does not exist.
+    body = {"name": "A", "trigger": "invoice.issued", "actions": [{"type": "webhook", "endpoint": b_endpoint["id"]}]}
+    assert_error(api.post("/automation-rules", body), 404, param="actions[0].endpoint")
+    mine = created(api.post("/automation-rules", {**body, "actions": [{"type": "add_tag", "tag": "a"}]}))
+    assert [r["id"] for r in api.get("/automation-rules").json()["data"]] == [mine["id"]]
+    assert api_b.get("/automation-rules").json() == before_b
+
+
+def _automation_rules_list(api: Api, api_b: Api) -> None:
+    body = {"name": "x", "trigger": "invoice.issued", "actions": [{"type": "add_tag", "tag": "x"}]}
+    b_ids = {created(api_b.post("/automation-rules", body))["id"] for _ in range(2)}
+    a_id = created(api.post("/automation-rules", body))["id"]
+    assert [r["id"] for r in api.get("/automation-rules").json()["data"]] == [a_id]
+    assert {r["id"] for r in api_b.get("/automation-rules").json()["data"]} == b_ids
+
+
+def _automation_templates_list(api: Api, api_b: Api) -> None:
+    installed = created(api_b.post("/automation-rules/templates", {"template": "email_failed_letter"}))
+    assert {t["installed"] for t in api.get("/automation-rules/templates").json()["data"]} == {None}
+    theirs = {t["name"]: t["installed"] for t in api_b.get("/automation-rules/templates").json()["data"]}
+    assert theirs["email_failed_letter"] == installed["id"]
+
+
+def _automation_templates_install(api: Api, api_b: Api) -> None:
+    theirs = created(api_b.post("/automation-rules/templates", {"template": "autogiro_failed_swish"}))
+    before_b = api_b.get("/automation-rules").json()
+    # Installed in B does not count as installed in A.
+    mine = created(api.post("/automation-rules/templates", {"template": "autogiro_failed_swish"}))
+    assert mine["id"] != theirs["id"] and api_b.get("/automation-rules").json() == before_b
+
+
 OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("GET", "/tenant"): _tenant_get,
     ("PATCH", "/tenant"): _tenant_patch,
@@ -547,6 +654,13 @@ OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("GET", "/delivery/settings"): _delivery_settings_get,
     ("PATCH", "/delivery/settings"): _delivery_settings_patch,
     ("POST", "/delivery/bounces"): _delivery_bounces,
+    ("POST", "/webhook-endpoints"): _webhook_endpoints_post,
+    ("GET", "/webhook-endpoints"): _webhook_endpoints_list,
+    ("GET", "/event-types"): _event_types,
+    ("POST", "/automation-rules"): _automation_rules_post,
+    ("GET", "/automation-rules"): _automation_rules_list,
+    ("GET", "/automation-rules/templates"): _automation_templates_list,
+    ("POST", "/automation-rules/templates"): _automation_templates_install,
 }
 
 
