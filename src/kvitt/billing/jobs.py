@@ -44,7 +44,8 @@ def run_batch(session: Session, job: OutboxJob) -> None:
     if run is None or tenant is None or run.tenant_id != tenant.id:
         return
     partition = int(job.payload["partition"])
-    outcome = service.bill_batch(session, tenant, run, partition=partition, after_id=int(job.payload["after"]))
+    after = int(job.payload["after"])
+    outcome = service.bill_batch(session, tenant, run, partition=partition, after_id=after, limit=service.BATCH_SIZE)
     if outcome.last_id is None:
         service.finish_partition(session, run)
     else:
