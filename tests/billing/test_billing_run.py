@@ -7,8 +7,8 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
 from psycopg.errors import UniqueViolation
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
@@ -37,12 +37,15 @@ def books(db: Database, tenant_id: int) -> dict[str, Any]:
     """What a run must leave: invoice count, number range, ledger balance, periods per subscription."""
     with db.transaction() as session:
         count, low, high, total = session.execute(
-            select(func.count(Invoice.id), func.min(Invoice.number), func.max(Invoice.number), func.sum(Invoice.total))
-            .where(Invoice.tenant_id == tenant_id)
+            select(
+                func.count(Invoice.id), func.min(Invoice.number), func.max(Invoice.number), func.sum(Invoice.total)
+            ).where(Invoice.tenant_id == tenant_id)
         ).one()
         balance = session.scalar(select(func.sum(JournalLine.amount)).where(JournalLine.tenant_id == tenant_id))
         receivables = session.scalar(
-            select(func.sum(JournalLine.amount)).where(JournalLine.tenant_id == tenant_id, JournalLine.account == "1510")
+            select(func.sum(JournalLine.amount)).where(
+                JournalLine.tenant_id == tenant_id, JournalLine.account == "1510"
+            )
         )
         periods = session.scalar(select(func.count(BilledPeriod.id)).where(BilledPeriod.tenant_id == tenant_id))
         linked = session.scalar(
