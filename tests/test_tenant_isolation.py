@@ -275,6 +275,29 @@ def _b_rule(api_b: Api) -> Foreign:
     )
 
 
+def _b_subscription(api_b: Api) -> Foreign:
+    customer = make_customer(api_b, "B-SUB")
+    lines = [{"description": "Mobil Fri", "quantity": "1", "unit_price": 29900, "vat_rate": 25}]
+    body = {"customer": customer["id"], "lines": lines, "start_date": "2026-01-01"}
+    sub = created(api_b.post("/subscriptions", body))
+    return Foreign(sub["id"], lambda: api_b.get(f"/subscriptions/{sub['id']}").json())
+
+
+def _b_paused_subscription(api_b: Api) -> Foreign:
+    foreign = _b_subscription(api_b)
+    assert api_b.post(f"/subscriptions/{foreign.id}/pause", {"start": "2026-03-01"}).status_code == 200
+    return foreign
+
+
+def _b_billing_run(api_b: Api) -> Foreign:
+    _b_subscription(api_b)
+    run = api_b.post("/billing-runs", {"date": "2026-01-01"})
+    assert run.status_code == 202, run.text
+    run_id = run.json()["id"]
+    # A running run's duration grows by itself; everything else must stay as it was.
+    return Foreign(run_id, lambda: {**api_b.get(f"/billing-runs/{run_id}").json(), "duration_seconds": None})
+
+
 # (method, path) → (how B makes the object, the body A sends, the status B gets for the same call)
 ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("GET", "/customers/{customer_id}"): (_b_customer, None, 200),
@@ -321,6 +344,17 @@ ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("POST", "/automation-rules/{rule_id}/enable"): (_b_rule, None, 200),
     ("POST", "/automation-rules/{rule_id}/disable"): (_b_rule, None, 200),
     ("GET", "/automation-rules/{rule_id}/firings"): (_b_rule, None, 200),
+    ("GET", "/subscriptions/{subscription_id}"): (_b_subscription, None, 200),
+    ("PATCH", "/subscriptions/{subscription_id}"): (_b_subscription, {"notes": "hacked"}, 200),
+    ("POST", "/subscriptions/{subscription_id}/pause"): (_b_subscription, {}, 200),
+    ("POST", "/subscriptions/{subscription_id}/resume"): (_b_paused_subscription, {}, 200),
+    ("POST", "/subscriptions/{subscription_id}/cancel"): (_b_subscription, {}, 200),
+    ("POST", "/subscriptions/{subscription_id}/period-info"): (
+        _b_subscription,
+        {"period_start": "2026-01-01", "blocks": [{"title": "Data", "text": "3 GB"}]},
+        200,
+    ),
+    ("GET", "/billing-runs/{run_id}"): (_b_billing_run, None, 200),
 }
 
 
@@ -630,6 +664,95 @@ def _automation_templates_install(api: Api, api_b: Api) -> None:
     assert mine["id"] != theirs["id"] and api_b.get("/automation-rules").json() == before_b
 
 
+SUB_LINE = {"description": "Mobil Fri", "quantity": "1", "unit_price": 29900, "vat_rate": 25}
+
+
+def _subscriptions_post(api: Api, api_b: Api) -> None:
+    b_customer = make_customer(api_b, "B-1")
+    b_item = make_item(api_b, "B-ITEM")
+    before_b = api_b.get("/subscriptions").json()
+    a_customer = make_customer(api, "A-1")
+    # B's customer or B's item on A's subscription: the same 404 as for ids that do not exist.
+    assert_error(api.post("/subscriptions", {"customer": b_customer["id"], "lines": [SUB_LINE]}), 404, param="customer")
+    assert_error(
+        api.post("/subscriptions", {"customer": a_customer["id"], "lines": [{"item": b_item["id"]}]}),
+        404,
+        param="lines[0].item",
+    )
+    mine = created(api.post("/subscriptions", {"customer": a_customer["id"], "lines": [SUB_LINE]}))
+    assert [s["id"] for s in api.get("/subscriptions").json()["data"]] == [mine["id"]]
+    assert api_b.get("/subscriptions").json() == before_b
+
+
+def _subscriptions_list(api: Api, api_b: Api) -> None:
+    b_customer = make_customer(api_b, "B-1")
+    b_ids = {created(api_b.post("/subscriptions", {"customer": b_customer["id"], "lines": [SUB_LINE]}))["id"]}
+    a_customer = make_customer(api, "A-1")
+    a_ids = {created(api.post("/subscriptions", {"customer": a_customer["id"], "lines": [SUB_LINE]}))["id"]}
+    assert {s["id"] for s in api.get("/subscriptions").json()["data"]} == a_ids
+    assert api.get("/subscriptions", params={"customer": b_customer["id"]}).json()["data"] == []
+    assert {s["id"] for s in api_b.get("/subscriptions").json()["data"]} == b_ids
+
+
+def _billing_runs_post(api: Api, api_b: Api) -> None:
+    from kvitt.worker import Worker
+
+    b_customer = make_customer(api_b, "B-1")
+    body = {"customer": b_customer["id"], "lines": [SUB_LINE], "start_date": "2026-01-01"}
+    b_sub = created(api_b.post("/subscriptions", body))
+    # A's run on B's billing day bills nothing of B's.
+    mine = api.post("/billing-runs", {"date": "2026-03-01"})
+    assert mine.status_code == 202 and mine.json()["subscriptions_due"] == 0
+    Worker(api.client.app.state.db).run_until_idle()  # type: ignore[attr-defined]
+    assert api_b.get("/invoices").json()["data"] == [] and api.get("/invoices").json()["data"] == []
+    assert api_b.get(f"/subscriptions/{b_sub['id']}").json()["next_period_start"] == "2026-01-01"
+    assert api_b.post("/billing-runs", {"date": "2026-03-01"}).json()["subscriptions_due"] == 1
+
+
+def _billing_runs_list(api: Api, api_b: Api) -> None:
+    b_run = api_b.post("/billing-runs", {"date": "2026-01-01"}).json()
+    a_run = api.post("/billing-runs", {"date": "2026-01-01"}).json()
+    assert [r["id"] for r in api.get("/billing-runs").json()["data"]] == [a_run["id"]]
+    assert [r["id"] for r in api_b.get("/billing-runs").json()["data"]] == [b_run["id"]]
+
+
+def _make_test_tenant(api: Api) -> None:
+    from kvitt.tenants.models import Tenant
+
+    with api.client.app.state.db.transaction() as session:  # type: ignore[attr-defined]
+        tenant = session.get(Tenant, api.tenant_id)
+        assert tenant is not None
+        tenant.is_test = True
+
+
+def _test_clock_get(api: Api, api_b: Api) -> None:
+    # A live tenant has no clock: a clear refusal, not the date of someone else's clock.
+    assert_error(api.get("/test-clock"), 409, code="not_a_test_tenant")
+    _make_test_tenant(api_b)
+    _make_test_tenant(api)
+    assert api_b.post("/test-clock/advance", {"start": "2026-01-01", "to": "2026-01-03"}).status_code == 200
+    mine = api.get("/test-clock").json()
+    assert mine["tenant"] == api.tenant_id and mine["running"] is False and mine["date"] != "2026-01-03"
+    assert api_b.get("/test-clock").json()["date"] == "2026-01-03"
+
+
+def _test_clock_advance(api: Api, api_b: Api) -> None:
+    assert_error(api.post("/test-clock/advance", {"to": "2030-01-01"}), 409, code="not_a_test_tenant")
+    _make_test_tenant(api_b)
+    _make_test_tenant(api)
+    assert api_b.post("/test-clock/advance", {"start": "2026-01-01", "to": "2026-01-02"}).status_code == 200
+    b_customer = make_customer(api_b, "B-1")
+    body = {"customer": b_customer["id"], "lines": [SUB_LINE], "start_date": "2026-01-05"}
+    b_sub = created(api_b.post("/subscriptions", body))
+    # A's clock passing B's subscription's start bills nothing of B's and moves only A's date.
+    response = api.post("/test-clock/advance", {"start": "2026-01-01", "to": "2026-01-10"})
+    assert response.status_code == 200, response.text
+    assert response.json()["date"] == "2026-01-10"
+    assert api_b.get("/test-clock").json()["date"] == "2026-01-02"
+    assert api_b.get(f"/subscriptions/{b_sub['id']}").json()["next_period_start"] == "2026-01-05"
+    assert api_b.get("/invoices").json()["data"] == []
+
+
 OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("GET", "/tenant"): _tenant_get,
     ("PATCH", "/tenant"): _tenant_patch,
@@ -661,6 +784,12 @@ OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("GET", "/automation-rules"): _automation_rules_list,
     ("GET", "/automation-rules/templates"): _automation_templates_list,
     ("POST", "/automation-rules/templates"): _automation_templates_install,
+    ("POST", "/subscriptions"): _subscriptions_post,
+    ("GET", "/subscriptions"): _subscriptions_list,
+    ("POST", "/billing-runs"): _billing_runs_post,
+    ("GET", "/billing-runs"): _billing_runs_list,
+    ("GET", "/test-clock"): _test_clock_get,
+    ("POST", "/test-clock/advance"): _test_clock_advance,
 }
 
 
