@@ -238,4 +238,10 @@ def test_pause_dunning(api: Api, db: Database, settings: Settings, scope: str) -
     (firing,) = firings(api, made["id"])
     assert firing["state"] == "done", firing["error"]
     assert firing["results"][0][scope] == (invoice["id"] if scope == "invoice" else invoice["customer"])
-    assert firing["results"][0]["until"] is not None
+    result = firing["results"][0]
+    (paused,) = api.get("/dunning-pauses").json()["data"]
+    assert paused["id"] == result["pause"] and paused["until"] == result["until"] and paused["active"]
+    assert paused["reason"] == f"tvist (rule {made['id']})" and paused["actor"] == f"automation:{made['id']}"
+    assert (paused["invoice"], paused["customer"]) == (
+        (invoice["id"], None) if scope == "invoice" else (None, invoice["customer"])
+    )

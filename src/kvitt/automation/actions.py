@@ -110,13 +110,14 @@ def pause_dunning(context: Context, action: dict[str, Any]) -> dict[str, Any]:
     session, tenant, rule, _, _ = context
     until = clock.today() + timedelta(days=action["days"]) if action.get("days") else None
     reason = f"{action.get('reason') or 'automation'} (rule {rule.id})"
+    actor = f"automation:{rule.id}"
     if action.get("scope") == "customer":
-        pause(session, tenant.id, customer_id=_customer_id(context), reason=reason, until=until)
         scope = {"customer": _customer_id(context)}
+        paused = pause(session, tenant.id, customer_id=scope["customer"], reason=reason, until=until, actor=actor)
     else:
-        pause(session, tenant.id, invoice_id=_invoice_id(context), reason=reason, until=until)
         scope = {"invoice": _invoice_id(context)}
-    return {**scope, "until": until.isoformat() if until else None}
+        paused = pause(session, tenant.id, invoice_id=scope["invoice"], reason=reason, until=until, actor=actor)
+    return {**scope, "pause": getattr(paused, "id", None), "until": until.isoformat() if until else None}
 
 
 def notify_staff(context: Context, action: dict[str, Any]) -> dict[str, Any]:
