@@ -39,6 +39,15 @@ CATALOGUE: dict[str, EventType] = {
         EventType("invoice.in_collection", "invoice", "the invoice was handed to a collection agency"),
         EventType("invoice.message_received", "invoice", "the recipient wrote a message on the web invoice"),
         EventType("invoice.message_sent", "invoice", "staff or the system wrote on the web invoice"),
+        EventType("invoice.recipient_settings_changed", "invoice", "the recipient changed delivery settings"),
+        EventType("invoice.extension_requested", "invoice", "the recipient asked for more time (anstånd)"),
+        EventType("invoice.extension_approved", "invoice", "a payment extension was approved"),
+        EventType("invoice.extension_rejected", "invoice", "a payment extension was rejected"),
+        EventType("invoice.instalment_plan_created", "invoice", "the debt was split into an instalment plan"),
+        EventType("invoice.instalment_plan_broken", "invoice", "an instalment was not paid"),
+        EventType("invoice.instalment_plan_completed", "invoice", "every instalment was paid"),
+        EventType("invoice.collection_payment", "invoice", "the collection agency reported a payment"),
+        EventType("invoice.collection_ended", "invoice", "the collection agency closed the case"),
         EventType("autogiro.failed", "invoice", "an autogiro debit of the invoice failed"),
     )
 }
