@@ -111,3 +111,17 @@ def test_the_sender_is_the_tenants_name_as_46elks_allows_it() -> None:
     assert sender_name(None, "Fjällström Energi AB") == "FjallstromE"
     assert sender_name(None, "3 AB") == "Kvitt"
     assert sender_name("Elbolaget", "whatever") == "Elbolaget"
+
+
+def test_the_demo_providers_answer_with_the_settings_they_return() -> None:
+    from kvitt.simulators import start_demo_providers
+
+    settings, servers = start_demo_providers()
+    try:
+        with Elks46Client(Elks46Config(settings["KVITT_SMS_URL"], "demo", "demo")) as client:
+            assert client.send(sender="Kvitt", to="+46701234567", message="demo").provider_ref
+        listed = httpx.get(f"{settings['KVITT_PEPPOL_AP_URL']}/v1/documents", headers={"Authorization": "Bearer demo"})
+        assert listed.json() == {"data": []}
+    finally:
+        for server in servers:
+            server.stop()

@@ -51,3 +51,24 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Running
             raise RuntimeError(f"the server on {host}:{bound_port} did not start")
         time.sleep(0.01)
     return RunningServer(f"http://{host}:{bound_port}", server, thread)
+
+
+def start_demo_providers() -> tuple[dict[str, str], list[RunningServer]]:
+    """Start the 46elks and access point simulators on loopback for a demo.
+
+    Returns the ``KVITT_*`` settings that point delivery at them (set them in the environment
+    and clear ``get_settings``' cache before the worker runs) and the servers (``stop()`` them).
+    """
+    from kvitt.simulators.peppol_ap import AccessPointSimulator
+    from kvitt.simulators.sms_46elks import Elks46Simulator
+
+    sms = serve_in_thread(Elks46Simulator(users={"demo": "demo"}).app())
+    access_point = serve_in_thread(AccessPointSimulator(keys={"demo"}).app())
+    settings = {
+        "KVITT_SMS_URL": sms.url,
+        "KVITT_SMS_USER": "demo",
+        "KVITT_SMS_PASSWORD": "demo",
+        "KVITT_PEPPOL_AP_URL": access_point.url,
+        "KVITT_PEPPOL_AP_KEY": "demo",
+    }
+    return settings, [sms, access_point]
