@@ -298,18 +298,6 @@ def _b_billing_run(api_b: Api) -> Foreign:
     return Foreign(run_id, lambda: {**api_b.get(f"/billing-runs/{run_id}").json(), "duration_seconds": None})
 
 
-def _b_issued_with_delivery(api_b: Api) -> Foreign:
-    customer = make_customer(api_b, "B-6")
-    invoice = make_issued(api_b, customer["id"])
-    created_delivery = api_b.post(f"/invoices/{invoice['id']}/send", {"method": "email"})
-    assert created_delivery.status_code == 202, created_delivery.text
-    snapshot = _invoice_snapshot(api_b, invoice["id"], customer["id"])
-    return Foreign(
-        invoice["id"],
-        lambda: {"invoice": snapshot(), "deliveries": api_b.get(f"/invoices/{invoice['id']}/deliveries").json()},
-    )
-
-
 # (method, path) → (how B makes the object, the body A sends, the status B gets for the same call)
 ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("GET", "/customers/{customer_id}"): (_b_customer, None, 200),
@@ -763,40 +751,6 @@ def _test_clock_advance(api: Api, api_b: Api) -> None:
     assert api_b.get("/test-clock").json()["date"] == "2026-01-02"
     assert api_b.get(f"/subscriptions/{b_sub['id']}").json()["next_period_start"] == "2026-01-05"
     assert api_b.get("/invoices").json()["data"] == []
-
-
-def _delivery_settings_get(api: Api, api_b: Api) -> None:
-    assert api_b.patch("/delivery/settings", {"attach_pdf": True, "fallback": {"email": []}}).status_code == 200
-    mine = api.get("/delivery/settings").json()
-    assert mine["attach_pdf"] is False and mine["fallback"]["email"] == ["letter"]
-    assert api_b.get("/delivery/settings").json()["attach_pdf"] is True
-
-
-def _delivery_settings_patch(api: Api, api_b: Api) -> None:
-    before_b = api_b.get("/delivery/settings").json()
-    response = api.patch("/delivery/settings", {"attach_pdf": True, "fallback": {"sms": ["letter"]}})
-    assert response.status_code == 200, response.text
-    assert api.get("/delivery/settings").json()["fallback"]["sms"] == ["letter"]
-    assert api_b.get("/delivery/settings").json() == before_b
-
-
-def _delivery_bounces(api: Api, api_b: Api) -> None:
-    b_customer = make_customer(api_b, "B-1")
-    b_invoice = make_issued(api_b, b_customer["id"])
-    b_delivery = created_202(api_b.post(f"/invoices/{b_invoice['id']}/send", {"method": "email"}))
-    before_b = api_b.get(f"/invoices/{b_invoice['id']}/deliveries").json()
-    # A cannot bounce B's email, by B's invoice id: the same 404 as for an invoice A never had.
-    assert_error(api.post("/delivery/bounces", {"invoice": b_invoice["id"]}), 404, param="invoice")
-    assert_error(api.post("/delivery/bounces", {"invoice": MISSING_ID}), 404, param="invoice")
-    assert api_b.get(f"/invoices/{b_invoice['id']}/deliveries").json() == before_b
-    # B's own report finds it (still waiting to be sent, so nothing changes yet).
-    mine = api_b.post("/delivery/bounces", {"invoice": b_invoice["id"]})
-    assert mine.status_code == 200 and mine.json()["id"] == b_delivery["id"]
-
-
-def created_202(response: Any) -> dict[str, Any]:
-    assert response.status_code == 202, response.text
-    return dict(response.json())
 
 
 OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
