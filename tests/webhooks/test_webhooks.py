@@ -308,3 +308,24 @@ def test_deleting_an_endpoint_stops_its_pending_attempts(api: Api, db: Database,
         run_worker(db, settings)
     assert len(receiver.requests) == 1
     assert pending_jobs(db, service.DELIVER_JOB) == []
+
+
+def test_a_disabled_endpoint_gets_no_more_attempts_until_replayed(api: Api, db: Database, settings: Settings) -> None:
+    with running(lambda n: (500, b"", 0.0) if n == 1 else (200, b"", 0.0)) as receiver:
+        hook = endpoint(api, receiver.url, ["invoice.issued"])
+        issue_invoice(api)
+        run_worker(db, settings)
+        api.patch(f"/webhook-endpoints/{hook['id']}", {"enabled": False})
+        make_due(db, service.DELIVER_JOB)
+        run_worker(db, settings)
+        (logged,) = deliveries(api, hook["id"])
+        assert len(receiver.requests) == 1 and logged["state"] == "failed"
+        assert logged["last_error"] == "the endpoint is disabled"
+        issue_invoice(api, "2")  # no new deliveries while switched off
+        run_worker(db, settings)
+        assert len(deliveries(api, hook["id"])) == 1
+
+        api.patch(f"/webhook-endpoints/{hook['id']}", {"enabled": True})
+        api.post(f"/webhook-endpoints/{hook['id']}/deliveries/{logged['id']}/replay")
+        run_worker(db, settings)
+    assert len(receiver.requests) == 2 and deliveries(api, hook["id"])[0]["state"] == "succeeded"

@@ -36,6 +36,11 @@ def deliver(session: Session, job: OutboxJob) -> None:
     sent = session.get(WebhookEvent, delivery.event_id)
     if endpoint is None or sent is None:
         return
+    if not endpoint.enabled and not replay:
+        # Switched off: no more automatic attempts; a replay after switching on sends it.
+        delivery.state, delivery.next_attempt_at = service.FAILED, None
+        delivery.last_error = "the endpoint is disabled"
+        return
     request = service.outgoing(endpoint, sent, utcnow())
     # End the read transaction before the network call: a slow endpoint must not hold the
     # database (on SQLite every transaction holds the write lock). Nothing has been written
