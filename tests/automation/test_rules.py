@@ -245,3 +245,29 @@ def test_pause_dunning(api: Api, db: Database, settings: Settings, scope: str) -
     assert (paused["invoice"], paused["customer"]) == (
         (invoice["id"], None) if scope == "invoice" else (None, invoice["customer"])
     )
+
+
+def test_a_wait_follows_a_test_tenants_clock(api: Api, db: Database, settings: Settings) -> None:
+    with db.transaction() as session:
+        tenant = session.get(Tenant, api.tenant_id)
+        assert tenant is not None
+        tenant.is_test = True
+    assert api.post("/test-clock/advance", {"start": "2026-01-01", "to": "2026-01-02"}).status_code == 200
+    made = rule(
+        api,
+        conditions=[{"field": "invoice.state", "op": "in", "value": ["unpaid", "partly_paid", "overdue"]}],
+        actions=[{"type": "add_tag", "tag": "slow_payer"}],
+        wait={"days": 3},
+    )
+    unpaid, paid = issue_invoice(api, "1"), issue_invoice(api, "2")
+    run_worker(db, settings)
+    with db.transaction() as session:
+        assert {str(d) for d in session.scalars(select(AutomationFiring.due_on))} == {"2026-01-05"}
+    api.post(f"/invoices/{paid['id']}/payments", {"amount": paid["total"]})
+
+    assert api.post("/test-clock/advance", {"to": "2026-01-04"}).status_code == 200
+    assert {f["state"] for f in firings(api, made["id"])} == {"waiting"}
+    assert api.post("/test-clock/advance", {"to": "2026-01-05"}).status_code == 200
+    by_invoice = {f["invoice"]: f["state"] for f in firings(api, made["id"])}
+    assert by_invoice == {unpaid["id"]: "done", paid["id"]: "skipped"}
+    assert customer_of(api, unpaid)["attributes"]["tags"] == ["slow_payer"]

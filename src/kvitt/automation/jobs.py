@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from kvitt.automation import service
+from kvitt.core.clock import daily_job
 from kvitt.core.events import subscribe
 from kvitt.core.outbox import OutboxJob, handles
 from kvitt.tenants.models import Tenant
+
+# After billing (10), the overdue sweep (20) and dunning (30): "3 days later, if still unpaid".
+daily_job(service.DUE_ON_TEST_CLOCK_JOB, order=40)
 
 
 @subscribe("")
@@ -24,3 +29,10 @@ def run_firing(session: Session, job: OutboxJob) -> None:
     tenant = session.get(Tenant, job.tenant_id)
     if tenant is not None:
         service.run_firing(session, tenant, int(job.payload["firing_id"]))
+
+
+@handles(service.DUE_ON_TEST_CLOCK_JOB)
+def run_due_on_test_clock(session: Session, job: OutboxJob) -> None:
+    tenant = session.get(Tenant, job.tenant_id)
+    if tenant is not None:
+        service.run_due_on_test_clock(session, tenant, date.fromisoformat(job.payload["date"]))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kvitt.core.db import Base, BigId, JsonType, UtcDateTime, utcnow
@@ -42,6 +42,7 @@ class AutomationFiring(Base):
         UniqueConstraint("rule_id", "event_key"),
         Index("ix_automation_firings_tenant_rule", "tenant_id", "rule_id", "id"),
         Index("ix_automation_firings_rule_invoice", "rule_id", "invoice_id", "created_at"),
+        Index("ix_automation_firings_waiting", "tenant_id", "state", "due_on"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -54,6 +55,8 @@ class AutomationFiring(Base):
     customer_id: Mapped[int | None] = mapped_column(BigId)
     state: Mapped[str] = mapped_column(String(10), default="waiting")
     run_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The business date the wait ends on: a test clock moving a test tenant's days runs it then.
+    due_on: Mapped[date | None] = mapped_column(Date)
     results: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

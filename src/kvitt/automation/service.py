@@ -7,8 +7,9 @@ that runs its actions, at once or after the rule's wait, when the conditions are
 
 from __future__ import annotations
 
+import math
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -19,7 +20,7 @@ from kvitt.automation.models import AutomationFiring, AutomationRule
 from kvitt.automation.schemas import RuleCreate, RuleUpdate, Wait
 from kvitt.automation.templates import TEMPLATES
 from kvitt.core import clock
-from kvitt.core.db import utcnow
+from kvitt.core.db import is_postgresql, utcnow
 from kvitt.core.errors import Conflict, NotFound
 from kvitt.core.outbox import enqueue
 from kvitt.core.pagination import Page, paginate
@@ -30,6 +31,7 @@ from kvitt.webhooks import service as webhooks
 from kvitt.webhooks.service import event_source_key
 
 RUN_JOB = "automation.run"
+DUE_ON_TEST_CLOCK_JOB = "automation.due_on_test_clock"
 WAITING, DONE, SKIPPED, FAILED = "waiting", "done", "skipped", "failed"
 # A rule that fires again and again on one invoice within a day is a loop (a rule's action
 # causing its own trigger): after this many firings the rest are recorded as skipped.
@@ -199,6 +201,9 @@ def _fire(
         customer_id=_int_or_none(facts.get("customer", {}).get("id")),
         state=WAITING,
         run_at=now + timedelta(minutes=rule.wait_minutes),
+        due_on=business_date(session, tenant) + timedelta(days=math.ceil(rule.wait_minutes / (24 * 60)))
+        if rule.wait_minutes
+        else None,
         results=[],
     )
     if invoice_id is not None and _recent_firings(session, rule, invoice_id) >= LOOP_LIMIT:
@@ -238,9 +243,11 @@ def run_firing(session: Session, tenant: Tenant, firing_id: int) -> None:
     """Run a firing's actions (after its wait, if the conditions still hold), all or none."""
     from kvitt.automation.actions import ActionFailed, run_actions
 
-    firing = session.scalar(
-        select(AutomationFiring).where(AutomationFiring.tenant_id == tenant.id, AutomationFiring.id == firing_id)
-    )
+    query = select(AutomationFiring).where(AutomationFiring.tenant_id == tenant.id, AutomationFiring.id == firing_id)
+    if is_postgresql(session):
+        # The delayed job and a test clock's daily sweep may reach one firing at once: one runs it.
+        query = query.with_for_update()
+    firing = session.scalar(query)
     if firing is None or firing.state != WAITING:
         return
     rule = session.get(AutomationRule, firing.rule_id)
@@ -262,6 +269,41 @@ def run_firing(session: Session, tenant: Tenant, firing_id: int) -> None:
     firing.state = DONE
 
 
+def run_due_on_test_clock(session: Session, tenant: Tenant, day: date) -> int:
+    """A test tenant's firings whose wait ends by ``day`` (its clock's date), run now.
+
+    Waits are wall-clock outbox jobs; a test clock moves a tenant through days in seconds, so
+    its daily sweep runs what the days it passes have made due. Live tenants: nothing here.
+    """
+    from kvitt.testclock import service as testclock
+
+    if not tenant.is_test or testclock.get(session, tenant) is None:
+        return 0
+    due = list(
+        session.scalars(
+            select(AutomationFiring.id)
+            .where(
+                AutomationFiring.tenant_id == tenant.id,
+                AutomationFiring.state == WAITING,
+                AutomationFiring.due_on <= day,
+            )
+            .order_by(AutomationFiring.id)
+        )
+    )
+    for firing_id in due:
+        run_firing(session, tenant, firing_id)
+    return len(due)
+
+
+def business_date(session: Session, tenant: Tenant) -> date:
+    """The tenant's date: its test clock's if it has one, else today in Sweden."""
+    if not tenant.is_test:
+        return clock.today()
+    from kvitt.testclock import service as testclock
+
+    return testclock.today_for(session, tenant)
+
+
 # --- facts ------------------------------------------------------------------------------------------
 
 
@@ -277,7 +319,7 @@ def facts_for(session: Session, tenant: Tenant, event: dict[str, Any]) -> dict[s
     customer = None
     if customer_id is not None:
         customer = session.scalar(select(Customer).where(Customer.tenant_id == tenant.id, Customer.id == customer_id))
-    today = clock.today()
+    today = business_date(session, tenant)
     if invoice is not None:
         facts["invoice"] = {
             "id": invoice.id,

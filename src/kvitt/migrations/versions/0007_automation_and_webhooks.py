@@ -137,6 +137,7 @@ def upgrade() -> None:
         sa.Column("customer_id", _id(), nullable=True),
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("run_at", kvitt.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("due_on", sa.Date(), nullable=True),
         sa.Column("results", kvitt.core.db.JsonType, nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", kvitt.core.db.UtcDateTime(timezone=True), nullable=False),
@@ -153,6 +154,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_automation_firings_rule_invoice", ["rule_id", "invoice_id", "created_at"], unique=False
         )
+        batch_op.create_index("ix_automation_firings_waiting", ["tenant_id", "state", "due_on"], unique=False)
 
 
 def downgrade() -> None:
