@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
+from html import unescape
 from pathlib import Path
 
 import segno
@@ -150,6 +152,10 @@ def test_pdf_download(api: Api, client: TestClient) -> None:
     assert response.headers["content-disposition"] == f'attachment; filename="faktura-{invoice["number"]}.pdf"'
     assert response.headers["cache-control"] == "no-store"
     assert response.content.startswith(b"%PDF-")
+    note = api.post(f"/invoices/{invoice['id']}/credit", {"mode": "full"}).json()
+    credit = client.get(f"/i/{token_of(note)}/pdf")
+    assert credit.status_code == 200 and credit.content.startswith(b"%PDF-")
+    assert credit.headers["content-disposition"] == f'attachment; filename="kreditfaktura-{note["number"]}.pdf"'
     missing = client.get("/i/unknown-token-unknown-token-123/pdf")
     assert missing.status_code == 404 and "Sidan finns inte" in missing.text
 
@@ -160,3 +166,14 @@ def test_form_addresses_opened_as_pages_lead_to_their_tabs(api: Api, client: Tes
         response = client.get(f"/i/{token}/{path}", follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == f"/i/{token}?tab={tab}"
     assert client.get("/i/not a token/settings").status_code == 404
+
+
+def test_htmx_is_held_to_the_csp_and_keeps_no_copies(api: Api, client: TestClient) -> None:
+    html = open_page(client, issued(api))
+    meta = re.search(r'<meta name="htmx-config" content="([^"]+)"', html)
+    assert meta
+    config = json.loads(unescape(meta.group(1)))
+    assert config["includeIndicatorStyles"] is False  # an inline <style> the CSP would refuse
+    assert config["allowEval"] is False and config["allowScriptTags"] is False
+    assert config["selfRequestsOnly"] is True
+    assert config["historyCacheSize"] == 0  # no copy of the page (personal data) in localStorage
