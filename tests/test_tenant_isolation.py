@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 
 from kvitt.core.api import TenantRoute
 from tests.conftest import Api
+from tests.dunning.isolation_cases import DUNNING_ID_ROUTES, DUNNING_OTHER_ROUTES
 
 PREFIX = "/api/v1"
 ERROR_FIELDS = {"type", "code", "message", "param"}
@@ -356,6 +357,7 @@ ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ),
     ("GET", "/billing-runs/{run_id}"): (_b_billing_run, None, 200),
 }
+ID_ROUTES.update(DUNNING_ID_ROUTES)
 
 
 # --- routes without an id: what each one must show -------------------------------------------
@@ -791,6 +793,7 @@ OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("GET", "/test-clock"): _test_clock_get,
     ("POST", "/test-clock/advance"): _test_clock_advance,
 }
+OTHER_ROUTES.update(DUNNING_OTHER_ROUTES)
 
 
 # --- the tests ---------------------------------------------------------------------------------

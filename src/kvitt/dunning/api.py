@@ -38,6 +38,8 @@ from kvitt.dunning.schemas import (
     PolicyUpdate,
     RateOut,
     ReminderOut,
+    RunIn,
+    RunOut,
     SettingsOut,
     SettingsUpdate,
 )
@@ -331,6 +333,25 @@ def list_cases(
 @router.get("/collection-cases/{case_id}", response_model=CaseOut)
 def get_case(case_id: PathId, session: SessionDep, tenant: TenantDep) -> CaseOut:
     return case_out(collection.get(session, tenant, case_id))
+
+
+# --- the tick ---------------------------------------------------------------------------------
+
+
+@router.post("/dunning/run", response_model=RunOut)
+def run_tick(body: RunIn, session: SessionDep, tenant: TenantDep) -> RunOut:
+    """Take the dunning steps due on ``date`` now (the worker does this daily; running it again for
+    the same date sends nothing twice)."""
+    result = service.run(session, tenant, today=body.date, actor=ACTOR)
+    return RunOut(
+        date=result.date,
+        reminders=result.reminders,
+        collections=result.collections,
+        fees=result.fees,
+        interest=result.interest,
+        charge_invoices=result.charge_invoices,
+        plans_broken=result.plans_broken,
+    )
 
 
 # --- settings and reference rates -------------------------------------------------------------

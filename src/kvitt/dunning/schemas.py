@@ -225,3 +225,14 @@ class RateOut(BaseModel):
 
 class RunIn(Input):
     date: date
+
+
+class RunOut(BaseModel):
+    object: Literal["dunning_run"] = "dunning_run"
+    date: date
+    reminders: int
+    collections: int
+    fees: int
+    interest: int
+    charge_invoices: int
+    plans_broken: int
