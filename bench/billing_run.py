@@ -27,6 +27,7 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -102,7 +103,8 @@ def postgres_copy_floor(dsn: str) -> tuple[float, int]:
                     while block := spool.read(1 << 20):
                         load.write(block)
                 total += time.perf_counter() - started
-            rows += conn.execute(f"SELECT count(*) FROM {copy_name}").fetchone()[0]  # type: ignore[index]
+            counted = conn.execute(f"SELECT count(*) FROM {copy_name}").fetchone()
+            rows += int(counted[0]) if counted else 0
             conn.execute(f"DROP TABLE {copy_name}")
     return total, rows
 
@@ -131,7 +133,7 @@ def sqlite_insert_floor(path: str) -> tuple[float, int]:
     return total, rows
 
 
-def bench_postgresql(count: int, host: str, user: str) -> dict[str, object]:
+def bench_postgresql(count: int, host: str, user: str) -> dict[str, Any]:
     name = f"kvitt_bench_billing_{os.getpid()}"
     admin = f"postgresql://{user}@{host}/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -161,7 +163,7 @@ def bench_postgresql(count: int, host: str, user: str) -> dict[str, object]:
     }
 
 
-def bench_sqlite(count: int) -> dict[str, object]:
+def bench_sqlite(count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         path = f"{folder}/bench.db"
         url = f"sqlite:///{path}"
@@ -182,24 +184,24 @@ def bench_sqlite(count: int) -> dict[str, object]:
     }
 
 
-def report(results: list[dict[str, object]]) -> None:
+def report(results: list[dict[str, Any]]) -> None:
     out = io.StringIO()
     header = f"{'figure':<44}{'goal':>14}{'measured':>14}{'ratio':>10}"
     print(header, file=out)
     print("-" * len(header), file=out)
     for r in results:
-        count, seconds, floor = int(r["count"]), float(r["seconds"]), float(r["floor"])  # type: ignore[arg-type]
+        count, seconds, floor = int(r["count"]), float(r["seconds"]), float(r["floor"])
         goal = GOAL_SECONDS_PER_MILLION * count / 1_000_000
         label = f"{r['db']}, {count:,} subscriptions × 3 lines"
         print(f"{label:<44}{'':>14}{'':>14}{'':>10}", file=out)
         print(f"{'  billing run, end to end (s)':<44}{goal:>14.1f}{seconds:>14.1f}{seconds / goal:>10.2f}", file=out)
         print(f"{'  invoices per second':<44}{count / (goal or 1):>14,.0f}{count / seconds:>14,.0f}{'':>10}", file=out)
-        print(f"{'  peak RSS of kvitt bill (MB)':<44}{GOAL_RSS_MB:>14}{float(r['rss']):>14.0f}{'':>10}", file=out)  # type: ignore[arg-type]
+        print(f"{'  peak RSS of kvitt bill (MB)':<44}{GOAL_RSS_MB:>14}{float(r['rss']):>14.0f}{'':>10}", file=out)
         print(
             f"{'  baseline: raw load of the same rows (s)':<44}{'':>14}{floor:>14.1f}{seconds / floor:>10.1f}", file=out
         )
-        print(f"{'  rows written by the run':<44}{'':>14}{int(r['rows']):>14,}{'':>10}", file=out)  # type: ignore[arg-type]
-        print(f"{'  seeding (not part of the run) (s)':<44}{'':>14}{float(r['seed']):>14.1f}{'':>10}", file=out)  # type: ignore[arg-type]
+        print(f"{'  rows written by the run':<44}{'':>14}{int(r['rows']):>14,}{'':>10}", file=out)
+        print(f"{'  seeding (not part of the run) (s)':<44}{'':>14}{float(r['seed']):>14.1f}{'':>10}", file=out)
         print(f"  {r['output']}", file=out)
     print(out.getvalue())
 

@@ -189,7 +189,12 @@ def test_several_workers_share_one_run_partitioned_by_customer(db: Database, mon
     assert result["invoices"] == result["periods"] == result["linked"] == 1200
     assert result["numbers"] == (1, 1200) and result["balance"] == 0
     with db.transaction() as session:
-        run = session.get(BillingRun, run_id)
-        assert run is not None
-        assert (run.state, run.partitions_done, run.invoices, run.total) == ("done", 4, 1200, 1200 * 54_700)
+        finished = session.get(BillingRun, run_id)
+        assert finished is not None
+        assert (finished.state, finished.partitions_done, finished.invoices, finished.total) == (
+            "done",
+            4,
+            1200,
+            1200 * 54_700,
+        )
         assert session.scalar(select(func.count(BilledPeriod.id)).where(BilledPeriod.billing_run_id == run_id)) == 1200

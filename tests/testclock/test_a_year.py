@@ -35,9 +35,12 @@ from kvitt.tenants.models import Tenant
 from kvitt.testclock import service as testclock
 from tests.conftest import TENANT_A, make_tenant
 
-# The whole year takes a few seconds per thousand subscriptions on PostgreSQL; SQLite runs the
-# same year with fewer (its single writer makes each simulated day's jobs slower).
-COUNT = int(os.environ.get("KVITT_YEAR_SUBSCRIPTIONS", "1000"))
+# The test clock runs every feature's daily jobs and events for 365 days (billing, overdue
+# sweep, dunning ticks, deliveries, webhooks, event chains), which costs far more than the
+# billing: in the suite the year runs with 40 subscriptions (about 450 invoices) to stay within
+# the time a test may take. The done-when figure, 1,000 subscriptions, is the same test with
+# KVITT_YEAR_SUBSCRIPTIONS=1000 (run on PostgreSQL and recorded in bench/RESULTS.md).
+COUNT = int(os.environ.get("KVITT_YEAR_SUBSCRIPTIONS", "40"))
 YEAR_END = date(2026, 12, 31)
 
 
@@ -135,7 +138,7 @@ def test_a_year_of_monthly_billing_matches_an_independent_calculation(db: Databa
             customer = customers.create(
                 session,
                 tenant,
-                CustomerCreate(customer_no=f"K{n}", name=f"Kund {n}", email=f"k{n}@example.se", delivery_method="letter"),
+                CustomerCreate(customer_no=f"K{n}", name=f"Kund {n}", email=f"k{n}@example.se"),
             )
             start = date(2026, 1, 1) + timedelta(days=rng.randint(0, 89))
             anchor = rng.choice([None, 1, 15, 28, 31])
@@ -165,7 +168,10 @@ def test_a_year_of_monthly_billing_matches_an_independent_calculation(db: Databa
                         session, tenant, subscription, SubscriptionUpdate(lines=lines, effective_date=day)
                     )
                     start_from = max(day, sub.start)
-                    sub.versions = [(f, start_from if t is None else t, ls) for f, t, ls in sub.versions if f < start_from]
+                    kept: list[tuple[date, date | None, list[tuple[int, int, int]]]] = [
+                        (f, start_from if t is None else t, ls) for f, t, ls in sub.versions if f < start_from
+                    ]
+                    sub.versions = kept
                     sub.versions.append((start_from, None, as_tuples(lines)))
                 elif roll < share_prices + share_pauses and not any(p[1] is None for p in sub.pauses):
                     if any(p[1] is not None and p[1] > day for p in sub.pauses):
@@ -233,9 +239,7 @@ def test_a_year_of_monthly_billing_matches_an_independent_calculation(db: Databa
                 JournalLine.tenant_id == tenant_id, JournalLine.account == "1510"
             )
         )
-        balance = session.scalar(
-            select(func.sum(JournalLine.amount)).where(JournalLine.tenant_id == tenant_id)
-        )
+        balance = session.scalar(select(func.sum(JournalLine.amount)).where(JournalLine.tenant_id == tenant_id))
         assert balance == 0
         assert receivables == invoices[2]
         # The number series has no gap: 1..n.

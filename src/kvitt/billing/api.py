@@ -29,7 +29,7 @@ def run_out(run: BillingRun) -> BillingRunOut:
     return BillingRunOut(
         id=run.id,
         date=run.run_date,
-        state=run.state,  # type: ignore[arg-type]
+        state=run.state,
         actor=run.actor,
         partitions=run.partitions,
         partitions_done=run.partitions_done,

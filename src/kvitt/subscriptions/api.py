@@ -43,8 +43,8 @@ def subscriptions_out(session: Session, tenant: Tenant, subscriptions: list[Subs
         SubscriptionOut(
             id=s.id,
             customer=s.customer_id,
-            status=service.status(s, pauses[s.id], today),  # type: ignore[arg-type]
-            interval=s.interval,  # type: ignore[arg-type]
+            status=service.status(s, pauses[s.id], today),
+            interval=s.interval,
             anchor_date=s.anchor_date,
             start_date=s.start_date,
             end_date=s.end_date,
