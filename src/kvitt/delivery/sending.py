@@ -164,7 +164,18 @@ def _email(
         reply_to=tenant.email,
     )
     delivery.recipient = to
+    end_transaction_before_network(session)
     return email.send(smtp_config(settings), message)
+
+
+def end_transaction_before_network(session: Session) -> None:
+    """Commit what is decided so far, so that no transaction (and on SQLite no write lock) is
+    held while a provider is called; the job's own row stays ``running`` meanwhile, and the
+    outcome is recorded in the next transaction of the same session, which the worker commits.
+
+    This is the one place jobs commit part-way. For SMS it is also the at-most-once marker.
+    """
+    session.commit()
 
 
 def message_id(settings: Settings, delivery: Delivery) -> str:
@@ -191,11 +202,10 @@ def _sms(
         raise PermanentFailure("the customer has no phone number")
     text = messages.sms_text(facts_of(tenant, invoice, customer, delivery), messages.language_of(customer.language))
     report_url = f"{web_base_url(settings)}/callbacks/sms/{delivery.callback_token}"
-    # At most once: the marker is committed before 46elks is called (see the module doc). This
-    # is the one place a job commits part-way; the job's row stays "running" meanwhile.
+    # At most once: the "sending" marker is committed before 46elks is called (module doc).
     delivery.state = SENDING
     delivery.recipient = to
-    session.commit()
+    end_transaction_before_network(session)
     config = sms.Elks46Config(settings.sms_url, settings.sms_user, settings.sms_password)
     try:
         with sms.Elks46Client(config) as client:
@@ -226,6 +236,7 @@ def _einvoice(
         raise PermanentFailure(exc.message) from exc
     if settings.peppol_ap_url:
         config = einvoice.AccessPointConfig(settings.peppol_ap_url, settings.peppol_ap_key)
+        end_transaction_before_network(session)
         with einvoice.AccessPointClient(config) as client:
             sent = client.send(
                 ubl=ubl,
@@ -377,6 +388,7 @@ def staff_email(session: Session, job: OutboxJob) -> None:
         html=None,
         message_id=f"<kvitt.staff.{job.id}@{settings.mail_from.rpartition('@')[2] or 'kvitt.localhost'}>",
     )
+    end_transaction_before_network(session)
     try:
         email.send(smtp_config(settings), message)
     except PermanentFailure:
