@@ -91,3 +91,25 @@ def test_paid_paused_and_not_yet_due_invoices_are_left_alone(db: Database) -> No
     tick(db, tenant_id, date(2026, 4, 11))  # the customer's pause ended on the 10th
     assert {i for i, _, _ in _reminders(db)} == {ids[2], ids[3], ids[4]}
     assert not_yet not in {i for i, _, _ in _reminders(db)}
+
+
+def test_the_delivery_job_hands_the_reminder_to_delivery(db: Database) -> None:
+    """The reminder travels through delivery's request_delivery (reason "reminder"), on the
+    customer's own channel when the step names none."""
+    import kvitt.dunning.jobs  # noqa: F401 - registers the job handlers, as the worker does
+    from kvitt.core.outbox import handler_for
+    from kvitt.delivery.models import Delivery
+
+    tenant_id = tenant_with(db)
+    (customer,) = add_customers(db, tenant_id, 1)
+    (invoice,) = issue(db, tenant_id, [customer], amount=10000, invoice_date=date(2026, 3, 1), due_date=DUE)
+    tick(db, tenant_id, date(2026, 4, 7))
+    handler = handler_for(DELIVER_JOB)
+    assert handler is not None
+    with db.transaction() as session:
+        (job,) = session.scalars(select(OutboxJob).where(OutboxJob.kind == DELIVER_JOB))
+        handler(session, job)
+        reminder = session.scalars(select(Reminder)).one()
+        deliveries = list(session.scalars(select(Delivery).where(Delivery.invoice_id == invoice)))
+        reminded = [d for d in deliveries if d.reminder_id == reminder.id]
+        assert len(reminded) == 1 and reminded[0].reason == "reminder" and reminded[0].channel == "email"
