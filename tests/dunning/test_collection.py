@@ -128,3 +128,25 @@ def test_without_an_agency_the_case_waits_for_the_export_file(api: Api, db: Data
     assert _run_jobs(db, tick.SUBMIT_CASE_JOB) == 1
     (case,) = api.get("/collection-cases").json()["data"]
     assert case["state"] == "pending" and case["fee"] == 0 and case["fee_kind"] is None
+
+
+def test_money_paid_to_the_creditor_directly_is_reported_to_the_agency(
+    api: Api, db: Database, agency: RunningServer
+) -> None:
+    import kvitt.invoices.jobs  # noqa: F401 - the domain-event job's handler
+    from kvitt.invoices.timeline import DOMAIN_EVENT_JOB
+
+    steps = [{"days": 1, "after": "due", "action": "collection"}]
+    api.post("/dunning-policies", {"name": "Inkasso", "priority": 1, "steps": steps})
+    api.patch("/dunning-settings", {"agency_url": agency.url, "agency_api_key": "sim-key"})
+    invoice = _overdue(api, "P1", "individual")
+    api.post("/dunning/run", {"date": DAY})
+    _run_jobs(db, tick.SUBMIT_CASE_JOB)
+    (case,) = api.get("/collection-cases").json()["data"]
+    paid = api.post(f"/invoices/{invoice['id']}/payments", {"amount": 10000, "date": "2026-03-20"})
+    assert paid.status_code == 200, paid.text
+    _run_jobs(db, DOMAIN_EVENT_JOB)
+    assert _run_jobs(db, jobs.REPORT_PAYMENT_JOB) == 1
+    sim = httpx.Client(base_url=agency.url, headers={"Authorization": "Bearer sim-key"}, timeout=10)
+    remote = sim.get(f"/v1/cases/{case['external_id']}").json()
+    assert remote["paid_directly"] == 10000 and remote["collected"] == 0
