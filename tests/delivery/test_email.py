@@ -128,3 +128,19 @@ def test_an_unreachable_smtp_server_keeps_the_email_waiting_then_falls_back(
     assert email["state"] == "failed" and email["error"].startswith("gave up after 4 attempts")
     assert letter["state"] == "sent"
     assert mailbox.messages == []
+
+
+def test_an_email_job_run_inside_an_event_loop_still_sends(
+    api: Api, db: Database, mailbox: Mailbox, delivery_env: dict[str, Any]
+) -> None:
+    """A worker run from an async request handler (the test clock) must not trip over asyncio.run."""
+    import asyncio
+
+    astrid = customer(api, "1007", email="astrid@example.se", delivery_method="email")
+    issue(api, astrid["id"])
+
+    async def inside_a_loop() -> None:
+        drain(db)
+
+    asyncio.run(inside_a_loop())
+    assert len(mailbox.to("astrid@example.se")) == 1

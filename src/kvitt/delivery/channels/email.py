@@ -7,9 +7,12 @@ SMTP reply codes decide the outcome (RFC 5321 §4.2.1): 4xx is a transient failu
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
+from typing import Any
 
 import aiosmtplib
 
@@ -69,7 +72,7 @@ def build_message(
 def send(config: SmtpConfig, message: EmailMessage) -> Sent:
     """Hand the message to the SMTP server; raises Temporary/PermanentFailure."""
     try:
-        asyncio.run(_send(config, message))
+        _run_async(lambda: _send(config, message))
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = [error.code for error in exc.recipients]
         detail = "; ".join(f"{e.code} {e.message}" for e in exc.recipients)
@@ -83,6 +86,18 @@ def send(config: SmtpConfig, message: EmailMessage) -> Sent:
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         raise TemporaryFailure(f"SMTP server {config.host}:{config.port} unreachable: {exc}") from exc
     return Sent(provider_ref=str(message["Message-ID"]))
+
+
+def _run_async(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run the coroutine to the end, also when this thread already runs an event loop (a job
+    run from an async request handler, e.g. the test clock): then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(make())
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(lambda: asyncio.run(make())).result()
 
 
 async def _send(config: SmtpConfig, message: EmailMessage) -> None:
