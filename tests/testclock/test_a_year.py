@@ -37,10 +37,10 @@ from tests.conftest import TENANT_A, make_tenant
 
 # The test clock runs every feature's daily jobs and events for 365 days (billing, overdue
 # sweep, dunning ticks, deliveries, webhooks, event chains), which costs far more than the
-# billing: in the suite the year runs with 40 subscriptions (about 450 invoices) to stay within
+# billing: in the suite the year runs with 20 subscriptions (about 220 invoices) to stay within
 # the time a test may take. The done-when figure, 1,000 subscriptions, is the same test with
 # KVITT_YEAR_SUBSCRIPTIONS=1000 (run on PostgreSQL and recorded in bench/RESULTS.md).
-COUNT = int(os.environ.get("KVITT_YEAR_SUBSCRIPTIONS", "40"))
+COUNT = int(os.environ.get("KVITT_YEAR_SUBSCRIPTIONS", "20"))
 YEAR_END = date(2026, 12, 31)
 
 
