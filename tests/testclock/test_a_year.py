@@ -27,6 +27,7 @@ from kvitt.billing.models import BilledPeriod
 from kvitt.core.db import Database
 from kvitt.customers import service as customers
 from kvitt.customers.schemas import CustomerCreate
+from kvitt.delivery.models import Delivery
 from kvitt.invoices.models import Invoice, InvoiceLine
 from kvitt.ledger.models import JournalLine
 from kvitt.subscriptions import service as subscriptions
@@ -34,6 +35,7 @@ from kvitt.subscriptions.schemas import CancelIn, PauseIn, ResumeIn, Subscriptio
 from kvitt.tenants.models import Tenant
 from kvitt.testclock import service as testclock
 from tests.conftest import TENANT_A, make_tenant
+from tests.delivery.conftest import Mailbox
 
 # The test clock runs every feature's daily jobs and events for 365 days (billing, overdue
 # sweep, dunning ticks, deliveries, webhooks, event chains), which costs far more than the
@@ -124,7 +126,9 @@ def as_tuples(lines: list[dict[str, Any]]) -> list[tuple[int, int, int]]:
     return [(int(float(line["quantity"]) * 1000), line["unit_price"], line["vat_rate"]) for line in lines]
 
 
-def test_a_year_of_monthly_billing_matches_an_independent_calculation(db: Database) -> None:
+def test_a_year_of_monthly_billing_matches_an_independent_calculation(
+    db: Database, mailbox: Mailbox, delivery_env: dict[str, Any]
+) -> None:
     rng = random.Random(2026)
     tenant_id, _ = make_tenant(db, **TENANT_A, is_test=True)
     clock_start = date(2025, 12, 31)
@@ -254,3 +258,16 @@ def test_a_year_of_monthly_billing_matches_an_independent_calculation(db: Databa
             )
         )
         assert prorated and prorated > COUNT
+        # Every invoice went out by email once, to the real SMTP server, and nothing failed.
+        emails = dict(
+            session.execute(
+                select(Delivery.state, func.count(Delivery.id))
+                .where(Delivery.tenant_id == tenant_id, Delivery.document == "invoice")
+                .group_by(Delivery.state)
+            ).all()
+        )
+        assert emails == {"sent": invoices[0]}
+        sent_in_all = session.scalar(
+            select(func.count(Delivery.id)).where(Delivery.tenant_id == tenant_id, Delivery.state == "sent")
+        )
+        assert len(mailbox.messages) == sent_in_all
