@@ -48,6 +48,12 @@ def database_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) 
             janitor.drop()
         janitor.init()
         url = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+        # The tests kill processes, never the server: a commit need not wait for the disk (the
+        # WAL is still written in order, so what a killed client committed stays committed).
+        admin = Database(url)
+        with admin.engine.begin() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+        admin.dispose()
         upgrade(url)
         yield url
         janitor.drop()
