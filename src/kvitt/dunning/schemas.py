@@ -26,7 +26,7 @@ class Rule(Input):
         if self.field not in CUSTOMER_FIELDS and self.field != "age_years" and not self.field.startswith("attributes."):
             allowed = ", ".join((*CUSTOMER_FIELDS, "age_years", "attributes.<key>"))
             raise ValueError(f"unknown field {self.field!r}; one of {allowed}")
-        if self.op in ("in", "not_in") != isinstance(self.value, list):
+        if (self.op in ("in", "not_in")) != isinstance(self.value, list):
             raise ValueError(f"op {self.op!r} takes {'a list' if self.op in ('in', 'not_in') else 'one value'}")
         if self.field == "age_years" and (isinstance(self.value, bool) or not isinstance(self.value, int)):
             raise ValueError("age_years compares with a whole number of years")
