@@ -27,11 +27,14 @@ from kvitt.migrations import upgrade
 from kvitt.models import Base
 from kvitt.tenants import service as tenants
 from kvitt.tenants.schemas import TenantCreate
+from tests.loopback import delivery_env, mailbox
 
 ENGINE = os.environ.get("KVITT_TEST_DB", "sqlite")
 PG_HOST = os.environ.get("KVITT_TEST_PG_HOST", "localhost")
 PG_PORT = int(os.environ.get("KVITT_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("KVITT_TEST_PG_USER", "postgres")
+
+__all__ = ["delivery_env", "mailbox"]  # fixtures for every test that sends email
 
 
 def pytest_report_header() -> str:

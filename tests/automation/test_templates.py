@@ -9,7 +9,7 @@ from kvitt.core.db import Database
 from kvitt.core.outbox import enqueue
 from kvitt.invoices.timeline import DOMAIN_EVENT_JOB
 from tests.conftest import Api
-from tests.delivery.conftest import Mailbox
+from tests.loopback import Mailbox
 from tests.webhooks.helpers import created, issue_invoice, run_worker
 
 ADDRESS = {"address_line1": "Storgatan 1", "postal_code": "972 31", "city": "Luleå"}

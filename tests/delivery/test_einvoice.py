@@ -12,7 +12,8 @@ from kvitt.core.db import Database
 from kvitt.simulators import serve_in_thread
 from kvitt.simulators.peppol_ap import BIS3_CUSTOMIZATION, AccessPointSimulator
 from tests.conftest import Api
-from tests.delivery.conftest import Mailbox, customer, deliveries, drain, event_types, issue, set_env
+from tests.delivery.conftest import customer, deliveries, drain, event_types, issue, set_env
+from tests.loopback import Mailbox
 
 COMPANY = {"type": "company", "id_number": "556016-0680", "name": "Fjällström Energi AB"}
 

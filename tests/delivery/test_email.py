@@ -9,7 +9,8 @@ import pytest
 
 from kvitt.core.db import Database
 from tests.conftest import Api
-from tests.delivery.conftest import Mailbox, customer, deliveries, drain, event_types, issue, set_env
+from tests.delivery.conftest import customer, deliveries, drain, event_types, issue, set_env
+from tests.loopback import Mailbox
 
 
 def test_an_issued_invoice_is_emailed_in_swedish_with_the_web_invoice_link(
@@ -118,7 +119,7 @@ def test_a_bounce_for_an_unknown_message_is_not_found(api: Api, delivery_env: di
 def test_an_unreachable_smtp_server_keeps_the_email_waiting_then_falls_back(
     api: Api, db: Database, mailbox: Mailbox, delivery_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.delivery.conftest import free_port
+    from tests.loopback import free_port
 
     set_env(monkeypatch, KVITT_SMTP_PORT=str(free_port()))  # nothing listens there
     astrid = customer(api, "1006", email="astrid@example.se", delivery_method="email")

@@ -18,7 +18,8 @@ from kvitt.delivery.models import Delivery
 from kvitt.invoices.timeline import DOMAIN_EVENT_JOB
 from kvitt.worker import Worker
 from tests.conftest import Api
-from tests.delivery.conftest import Mailbox, customer, deliveries, drain, event_types, issue
+from tests.delivery.conftest import customer, deliveries, drain, event_types, issue
+from tests.loopback import Mailbox
 
 
 def test_the_issued_event_handled_twice_sends_one_email(

@@ -21,7 +21,8 @@ from kvitt.simulators import RunningServer, serve_in_thread
 from kvitt.simulators.sms_46elks import Elks46Simulator
 from kvitt.worker import Worker
 from tests.conftest import Api
-from tests.delivery.conftest import Mailbox, customer, deliveries, drain, event_types, issue, set_env
+from tests.delivery.conftest import customer, deliveries, drain, event_types, issue, set_env
+from tests.loopback import Mailbox
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
-
-from kvitt.core.db import Database, is_postgresql
+from kvitt.core.db import Database
 from kvitt.customers import service as customers
 from kvitt.customers.schemas import CustomerCreate
 from kvitt.dunning import service
@@ -67,9 +65,6 @@ def issue(
 
 def tick(db: Database, tenant_id: int, day: date) -> TickResult:
     with db.transaction() as session:
-        if is_postgresql(session):
-            # A simulated day is not what durability is tested on: no waiting for the disk at commit.
-            session.execute(text("SET LOCAL synchronous_commit = off"))
         tenant = load(session, tenant_id)
         invoices.mark_overdue(session, tenant, today=day)
         return service.run(session, tenant, today=day)

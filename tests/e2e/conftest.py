@@ -7,7 +7,6 @@ so every test starts from an empty database like the rest of the suite.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from typing import Any
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from tests.loopback import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -30,12 +31,6 @@ class CurrentApp:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         assert self.app is not None, "no test app set"
         await self.app(scope, receive, send)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

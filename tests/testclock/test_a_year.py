@@ -27,7 +27,7 @@ from kvitt.billing.models import BilledPeriod
 from kvitt.core.db import Database
 from kvitt.customers import service as customers
 from kvitt.customers.schemas import CustomerCreate
-from kvitt.delivery.models import Delivery
+from kvitt.delivery.models import SENT, Delivery
 from kvitt.invoices.models import Invoice, InvoiceLine
 from kvitt.ledger.models import JournalLine
 from kvitt.subscriptions import service as subscriptions
@@ -35,7 +35,7 @@ from kvitt.subscriptions.schemas import CancelIn, PauseIn, ResumeIn, Subscriptio
 from kvitt.tenants.models import Tenant
 from kvitt.testclock import service as testclock
 from tests.conftest import TENANT_A, make_tenant
-from tests.delivery.conftest import Mailbox
+from tests.loopback import Mailbox
 
 # The test clock runs every feature's daily jobs and events for 365 days (billing, overdue
 # sweep, dunning ticks, deliveries, webhooks, event chains), which costs far more than the
@@ -266,8 +266,8 @@ def test_a_year_of_monthly_billing_matches_an_independent_calculation(
                 .group_by(Delivery.state)
             ).all()
         )
-        assert emails == {"sent": invoices[0]}
+        assert emails == {SENT: invoices[0]}
         sent_in_all = session.scalar(
-            select(func.count(Delivery.id)).where(Delivery.tenant_id == tenant_id, Delivery.state == "sent")
+            select(func.count(Delivery.id)).where(Delivery.tenant_id == tenant_id, Delivery.state == SENT)
         )
         assert len(mailbox.messages) == sent_in_all
