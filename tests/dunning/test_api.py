@@ -57,6 +57,12 @@ def test_bad_rules_and_steps_are_refused(api: Api) -> None:
     assert api.post("/dunning-policies", bad_field).status_code == 422
     bad_op = {"name": "X", "rules": [{"field": "type", "op": "in", "value": "company"}], "steps": [{"days": 1}]}
     assert api.post("/dunning-policies", bad_op).status_code == 422
+    # "ne" with a list once passed the check (a chained comparison) and broke the tick's SQL.
+    for op, value in (("ne", [1, 2]), ("eq", ["a"]), ("in", ["a", 1])):
+        rule = {"field": "attributes.n", "op": op, "value": value}
+        refused = api.post("/dunning-policies", {"name": "X", "rules": [rule], "steps": [{"days": 1}]})
+        assert refused.status_code == 422, (op, value)
+        assert refused.json()["error"]["param"].startswith("rules"), refused.json()
     early = {"name": "X", "steps": [{"days": 1, "action": "collection"}, {"days": 2}]}
     assert api.post("/dunning-policies", early).json()["error"]["param"] == "steps"
 
@@ -169,3 +175,22 @@ def test_the_daily_job_takes_its_date_from_the_payload(api: Api, db: Database) -
         assert session.scalars(select(Reminder)).all() == []
         handler(session, OutboxJob(tenant_id=api.tenant_id, kind=TICK_JOB, payload={"date": "2026-02-07"}))
         assert [r.sent_on for r in session.scalars(select(Reminder))] == [date(2026, 2, 7)]
+
+
+def test_a_number_rule_skips_customers_whose_attribute_is_text(api: Api) -> None:
+    """A rule "attributes.lines gt 2" must not break the tick for a customer with lines = "many"."""
+    rules = [{"field": "attributes.lines", "op": "gt", "value": 2}]
+    big = api.post(
+        "/dunning-policies", {"name": "Stor", "priority": 1, "rules": rules, "steps": [{"days": 1, "after": "due"}]}
+    ).json()
+    dates = {"invoice_date": "2026-01-01", "due_date": "2026-01-31"}
+    by_no = {}
+    for no, lines in (("T", "many"), ("N", 5), ("S", 1)):
+        customer = api.post("/customers", {"customer_no": no, "name": no, "attributes": {"lines": lines}}).json()
+        line = {"description": "x", "quantity": "1", "unit_price": 100, "vat_rate": 25}
+        draft = api.post("/invoices", {"customer": customer["id"], "lines": [line], **dates}).json()
+        by_no[no] = api.post(f"/invoices/{draft['id']}/issue").json()["id"]
+    response = api.post("/dunning/run", {"date": "2026-02-02"})
+    assert response.status_code == 200, response.text
+    policies = {r["invoice"]: r["policy"] for r in api.get("/reminders").json()["data"]}
+    assert policies == {by_no["N"]: big["id"]}  # T and S wait for the default policy's 7 days

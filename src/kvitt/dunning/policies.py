@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, literal, select, true
+from sqlalchemy import Boolean, ColumnElement, and_, case, literal, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import FunctionElement
 
 from kvitt.core.clock import STOCKHOLM
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
@@ -178,15 +180,47 @@ def _rule_sql(rule: Rule, today: date) -> ColumnElement[bool]:
     if rule.field.startswith("attributes."):
         key = rule.field.removeprefix("attributes.")
         sample = rule.value[0] if isinstance(rule.value, list) and rule.value else rule.value
-        element = Customer.attributes[key]
-        if isinstance(sample, bool):
-            column = element.as_boolean()
-        elif isinstance(sample, int):
-            column = element.as_float()
-        else:
-            column = element.as_string()
-        return _compare(column, rule.op, rule.value)
+        kind = "boolean" if isinstance(sample, bool) else "number" if isinstance(sample, int) else "string"
+        return _compare(attribute(key, kind), rule.op, rule.value)
     return _compare(getattr(Customer, rule.field), rule.op, rule.value)
+
+
+def attribute(key: str, kind: str) -> Any:
+    """A customer's ``attributes[key]`` as a ``number``, ``boolean`` or ``string``; NULL where the
+    stored value is of another kind, so that one customer's ``"many"`` in a field a rule compares
+    as a number is "no match" for that customer instead of a cast error that stops the tick (on
+    PostgreSQL) or a silent 0 (SQLite's CAST)."""
+    element = Customer.attributes[key]
+    if kind == "string":
+        return element.as_string()
+    value = element.as_boolean() if kind == "boolean" else element.as_float()
+    return case((_JsonKindIs(Customer.attributes, key, kind), value), else_=None)
+
+
+class _JsonKindIs(FunctionElement[bool]):
+    """``attributes -> key`` holds a JSON value of ``kind`` (number or boolean), per dialect."""
+
+    type = Boolean()
+    inherit_cache = False
+
+    def __init__(self, column: Any, key: str, kind: str) -> None:
+        self.column, self.key, self.kind = column, key, kind
+        super().__init__(column)
+
+
+@compiles(_JsonKindIs, "postgresql")
+def _json_kind_postgresql(element: _JsonKindIs, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    key = compiler.process(literal(element.key), **kw)
+    return f"(jsonb_typeof({column} -> {key}) = '{element.kind}')"
+
+
+@compiles(_JsonKindIs)
+def _json_kind_sqlite(element: _JsonKindIs, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    path = compiler.process(literal(f'$."{element.key}"'), **kw)
+    kinds = "'integer', 'real'" if element.kind == "number" else "'true', 'false'"
+    return f"(json_type({column}, {path}) IN ({kinds}))"
 
 
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:

@@ -28,6 +28,8 @@ class Rule(Input):
             raise ValueError(f"unknown field {self.field!r}; one of {allowed}")
         if (self.op in ("in", "not_in")) != isinstance(self.value, list):
             raise ValueError(f"op {self.op!r} takes {'a list' if self.op in ('in', 'not_in') else 'one value'}")
+        if isinstance(self.value, list) and len({type(item) for item in self.value}) > 1:
+            raise ValueError("a list compares with values of one kind: all text or all whole numbers")
         if self.field == "age_years" and (isinstance(self.value, bool) or not isinstance(self.value, int)):
             raise ValueError("age_years compares with a whole number of years")
         return self

@@ -136,7 +136,7 @@ def find_due(session: Session, tenant: Tenant, active: list[DunningPolicy], toda
             last_on.label("last_on"),
             policies.policy_of_customer(active, today).label("policy_id"),
             Customer.type.label("customer_type"),
-            Customer.attributes["reminder_fee_agreed"].as_boolean().label("fee_agreed"),
+            policies.attribute("reminder_fee_agreed", "boolean").label("fee_agreed"),
         )
         .join(Customer, Customer.id == Invoice.customer_id)
         .where(
