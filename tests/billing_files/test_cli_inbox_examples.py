@@ -149,7 +149,7 @@ def test_the_worker_reads_the_billing_inbox_at_the_inbox_times(db: Database, tmp
     folder = tmp_path / "inbox" / "billing" / "556036-0793"
     folder.mkdir(parents=True)
     (folder / "nov.csv").write_text(GOOD)
-    settings = Settings(database_url="unused", inbox_dir=str(tmp_path / "inbox"), inbox_times="07:00,12:00")
+    settings = Settings(database_url="sqlite://", inbox_dir=str(tmp_path / "inbox"), inbox_times="07:00,12:00")
     worker = Worker(db, settings)
     worker.schedule_inbox(datetime(2026, 11, 25, 7, 30))
     Worker(db, settings).schedule_inbox(datetime(2026, 11, 25, 7, 45))  # a second worker: no second read

@@ -63,7 +63,7 @@ def test_the_inbox_imports_each_file_once_and_remembers_a_bad_one(db: Database, 
 def test_the_worker_reads_the_inbox_at_its_times(db: Database, tmp_path: Path) -> None:
     tmp_path = tmp_path / "inbox"
     tmp_path.mkdir()
-    settings = Settings(database_url="unused", inbox_dir=str(tmp_path), inbox_times="07:00,12:00,17:00")
+    settings = Settings(database_url="sqlite://", inbox_dir=str(tmp_path), inbox_times="07:00,12:00,17:00")
     worker = Worker(db, settings)
     worker.schedule_inbox(datetime(2026, 11, 25, 6, 59))
     worker.schedule_inbox(datetime(2026, 11, 25, 12, 30))
