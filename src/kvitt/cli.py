@@ -24,11 +24,16 @@ from kvitt.core.errors import KvittError
 from kvitt.core.money import format_amount
 from kvitt.core.outbox import OutboxJob
 from kvitt.dunning.cli import dunning_app
+from kvitt.startup import KvittGroup, output_file
 from kvitt.tenants import service as tenants
 from kvitt.tenants.models import Tenant
 from kvitt.tenants.schemas import TenantCreate
 
-app = typer.Typer(help="Kvitt: recurring invoicing, payments and accounts receivable.", no_args_is_help=True)
+# KvittGroup checks the configuration before every command and turns a down or unmigrated
+# database and unwritable paths into one line (kvitt.startup).
+app = typer.Typer(
+    cls=KvittGroup, help="Kvitt: recurring invoicing, payments and accounts receivable.", no_args_is_help=True
+)
 jobs_app = typer.Typer(help="The job queue (outbox): list, retry dead jobs.", invoke_without_command=True)
 keys_app = typer.Typer(help="API keys of a tenant.", no_args_is_help=True)
 import_app = typer.Typer(help="Import files: bank payment files (BGMax), billing files.", no_args_is_help=True)
@@ -79,6 +84,19 @@ def migrate() -> None:
 
     upgrade(get_settings().database_url)
     console.print("database is up to date")
+
+
+@app.command()
+def check() -> None:
+    """Print the effective configuration and test the database, SMTP, inbox and providers (exit 1 on a problem)."""
+    from kvitt.check import FAIL, report, run_checks
+
+    settings = get_settings()
+    findings = run_checks(settings)
+    for line in report(settings, findings):
+        typer.echo(line)
+    if any(f.state == FAIL for f in findings):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -133,6 +151,7 @@ def serve(
     from kvitt.app import create_app
 
     settings = get_settings()
+    _warn_unless_ready(settings.database_url)
     # The app builds web-invoice links from host and port when KVITT_PUBLIC_URL is unset.
     settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
     uvicorn.run(
@@ -141,6 +160,14 @@ def serve(
         port=settings.port,
         log_level=settings.log_level.lower(),
     )
+
+
+def _warn_unless_ready(database_url: str) -> None:
+    from kvitt.core.readiness import database_status
+
+    status = database_status(database_url)
+    if not status.ready:
+        err.print(f"[yellow]warning:[/yellow] {status.message} (/readyz answers 503 until then)", highlight=False)
 
 
 @app.command("worker")
@@ -279,6 +306,7 @@ def export_sie(
     """Write the journal entries of a period as a SIE 4 file for the tenant's bookkeeping program."""
     from kvitt.ledger.export import write_sie_file
 
+    output_file(file)
     with _transaction() as session:
         size = write_sie_file(session, _tenant(session, tenant), date_from.date(), date_to.date(), file)
     console.print(f"wrote {file} ({size} bytes)")

@@ -78,6 +78,9 @@ def export_collection(
     tenant: TenantOption = None,
 ) -> None:
     """Write the collection cases as a CSV file for the agency."""
+    from kvitt.startup import output_file
+
+    output_file(out)
     with _transaction() as session:
         body = collection.export_csv(session, tenants.resolve(session, tenant), handed_over_on=_day(on) if on else None)
     out.write_text(body, encoding="utf-8")
