@@ -9,7 +9,7 @@ from http import HTTPStatus
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kvitt import __version__
@@ -21,7 +21,8 @@ from kvitt.core.api import error_response, validation_error
 from kvitt.core.config import Settings, get_settings
 from kvitt.core.db import Database
 from kvitt.core.errors import InternalError, KvittError, NotFound
-from kvitt.core.logging import configure_logging
+from kvitt.core.logging import RequestIdMiddleware, configure_logging
+from kvitt.core.metrics import MetricsMiddleware, exposition
 from kvitt.customers.api import router as customers_router
 from kvitt.delivery.api import callbacks as delivery_callbacks
 from kvitt.delivery.api import router as delivery_router
@@ -29,6 +30,7 @@ from kvitt.documents.api import router as documents_router
 from kvitt.dunning.api import router as dunning_router
 from kvitt.invoices.api import router as invoices_router
 from kvitt.ledger.api import router as ledger_router
+from kvitt.metrics import database_registry
 from kvitt.payments.api import router as payments_router
 from kvitt.reports.api import router as reports_router
 from kvitt.subscriptions.api import router as subscriptions_router
@@ -74,6 +76,9 @@ def create_app(
     )
     app.state.db = database
     app.state.settings = settings
+    # Request ids and metrics (docs/operations.md); the last added is the outermost.
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
 
     api = APIRouter(prefix=API_PREFIX)
     for router in (
@@ -131,6 +136,13 @@ def create_app(
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
         return RedirectResponse("/api/docs")
+
+    metrics_registry = database_registry(database)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        body, content_type = exposition(metrics_registry)
+        return Response(body, media_type=content_type)
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -159,6 +159,10 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # uvicorn's records go through Kvitt's log format (JSON with KVITT_LOG_JSON); the app
+        # writes its own access line with the request id (core.logging.RequestIdMiddleware).
+        log_config=None,
+        access_log=False,
     )
 
 
