@@ -24,7 +24,7 @@ from kvitt.core.errors import KvittError
 from kvitt.core.money import format_amount
 from kvitt.core.outbox import OutboxJob
 from kvitt.dunning.cli import dunning_app
-from kvitt.startup import KvittGroup, output_file
+from kvitt.startup import KvittGroup, output_file, warn
 from kvitt.tenants import service as tenants
 from kvitt.tenants.models import Tenant
 from kvitt.tenants.schemas import TenantCreate
@@ -171,7 +171,7 @@ def _warn_unless_ready(database_url: str) -> None:
 
     status = database_status(database_url)
     if not status.ready:
-        err.print(f"[yellow]warning:[/yellow] {status.message} (/readyz answers 503 until then)", highlight=False)
+        warn(f"{status.message} (/readyz answers 503 until then)")
 
 
 @app.command("worker")

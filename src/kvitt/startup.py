@@ -34,10 +34,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/yellow] {escape(message)}")
+
+
 def load_settings() -> Settings:
     """The settings, or exit 2 with one line per problem (and a warning per unknown name)."""
     for warning in unknown_names():
-        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        warn(warning)
     get_settings.cache_clear()
     try:
         return get_settings()

@@ -322,8 +322,10 @@ def unknown_names(environ: Mapping[str, str] | None = None, env_file: str | Path
     for name in sorted(names - known):
         if name in TOOL_NAMES or name.startswith(TOOL_PREFIXES):
             continue
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]}?" if close else "see .env.example for the settings"
+        # Compared without the prefix every name shares (it would make any two names look alike).
+        suffixes = sorted(known_name.removeprefix(ENV_PREFIX) for known_name in known)
+        close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), suffixes, n=1, cutoff=0.6)
+        hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else "see .env.example for the settings"
         warnings.append(f"{name} is not a Kvitt setting and is ignored; {hint}")
     return warnings
 

@@ -8,6 +8,7 @@ a readiness probe must not wait behind a busy writer's lock or an exhausted pool
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +26,8 @@ NO_SCHEMA = "schema_missing"
 OUTDATED = "schema_outdated"
 NEWER = "schema_newer"
 MIGRATE = "run `kvitt migrate`"
+# Alembic announces its plugins at INFO on every MigrationContext: once per probe, noise.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
