@@ -290,10 +290,10 @@ def test_a_wrong_method_is_a_json_405(api: Api) -> None:
     assert_error(response, 405)
 
 
-def test_malformed_json_is_422(api: Api) -> None:
+def test_malformed_json_is_400(api: Api) -> None:
     headers = {"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"}
     response = api.client.post("/api/v1/customers", content=b'{"customer_no": "1", ', headers=headers)
-    assert_error(response, 422)
+    assert_error(response, 400, code="invalid_json", param="body")
 
 
 def test_a_body_that_is_not_an_object_is_422(api: Api) -> None:

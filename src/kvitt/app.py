@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kvitt import __version__
+from kvitt.apidocs import install as install_docs
 from kvitt.automation.api import router as automation_router
 from kvitt.billing.api import router as billing_router
 from kvitt.billing_files.api import router as billing_files_router
@@ -21,6 +22,7 @@ from kvitt.core.api import error_response, validation_error
 from kvitt.core.config import Settings, get_settings
 from kvitt.core.db import Database
 from kvitt.core.errors import InternalError, KvittError, NotFound
+from kvitt.core.http import install as install_http_policies
 from kvitt.core.logging import RequestIdMiddleware, configure_logging
 from kvitt.core.metrics import MetricsMiddleware, exposition
 from kvitt.customers.api import router as customers_router
@@ -70,7 +72,7 @@ def create_app(
         title="Kvitt API",
         version=__version__,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # /api/docs and /api/redoc: kvitt.apidocs (vendored assets, no CDN)
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -103,6 +105,8 @@ def create_app(
     app.include_router(api)
     app.include_router(delivery_callbacks)
     app.include_router(web_router)
+    install_docs(app, f"{API_PREFIX}/openapi.json")
+    install_http_policies(app, settings)
 
     @app.exception_handler(KvittError)
     async def kvitt_error(_: Request, exc: KvittError) -> JSONResponse:

@@ -56,11 +56,29 @@ def param_path(loc: Sequence[str | int]) -> str:
 
 def validation_error(exc: RequestValidationError) -> KvittError:
     errors = list(exc.errors())
+    if errors and errors[0].get("type") == "json_invalid":
+        return malformed_json(errors[0], exc.body)
     details = [{"param": param_path(e.get("loc", ())), "message": _message(e)} for e in errors]
     first = details[0] if details else {"param": None, "message": "invalid request"}
     code = "parameter_missing" if errors and errors[0].get("type") == "missing" else "invalid_value"
     message = f"{first['param']}: {first['message']}" if first["param"] else str(first["message"])
     return ValidationFailed(message, param=first["param"] or None, code=code, extra={"errors": details})
+
+
+def malformed_json(error: dict[str, Any], body: Any) -> KvittError:
+    """400 for a body that is not JSON, with where it went wrong (not 422 "[9]: JSON decode error")."""
+    reason = str((error.get("ctx") or {}).get("error") or "not valid JSON")
+    loc = error.get("loc", ())
+    position = loc[-1] if loc and isinstance(loc[-1], int) else None
+    where = ""
+    if position is not None:
+        where = f" at character {position + 1}"
+        if isinstance(body, str | bytes):
+            text = body if isinstance(body, str) else body.decode("utf-8", "replace")
+            line = text.count("\n", 0, position) + 1
+            column = position - (text.rfind("\n", 0, position) + 1) + 1
+            where = f" at line {line}, column {column}"
+    return KvittError(f"the request body is not valid JSON: {reason}{where}", param="body", code="invalid_json")
 
 
 def _message(error: dict[str, Any]) -> str:
