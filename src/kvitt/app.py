@@ -22,6 +22,7 @@ from kvitt.core.api import error_response, validation_error
 from kvitt.core.config import Settings, get_settings
 from kvitt.core.db import Database
 from kvitt.core.errors import InternalError, KvittError, NotFound
+from kvitt.core.health import install as install_health
 from kvitt.core.http import install as install_http_policies
 from kvitt.core.logging import RequestIdMiddleware, configure_logging
 from kvitt.core.metrics import MetricsMiddleware, exposition
@@ -147,6 +148,9 @@ def create_app(
     def metrics() -> Response:
         body, content_type = exposition(metrics_registry)
         return Response(body, media_type=content_type)
+
+    # /livez, /readyz, and 503 with the reason while the database is down or not migrated.
+    install_health(app, database)
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

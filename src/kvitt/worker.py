@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from kvitt.core import clock
 from kvitt.core.config import Settings, get_settings, inbox_slots
@@ -98,24 +99,26 @@ class Worker:
                 key = f"{kind}:all:{now.date().isoformat()}T{slot.isoformat('minutes')}"
                 if now.time() < slot or key in self._inbox_reads:
                     continue
-                with self.db.transaction() as session:
-                    if session.scalar(select(OutboxJob.id).where(OutboxJob.dedupe_key == key)) is None:
-                        payload = {"inbox": self.settings.inbox_dir, "date": now.date().isoformat()}
-                        enqueue(session, kind, payload, tenant_id=None, dedupe_key=key, max_attempts=3)
+                try:
+                    with self.db.transaction() as session:
+                        if session.scalar(select(OutboxJob.id).where(OutboxJob.dedupe_key == key)) is None:
+                            payload = {"inbox": self.settings.inbox_dir, "date": now.date().isoformat()}
+                            enqueue(session, kind, payload, tenant_id=None, dedupe_key=key, max_attempts=3)
+                except IntegrityError:  # only the dedupe key: another worker enqueued this read first
+                    log.info("inbox read already scheduled", key=key)
                 self._inbox_reads.add(key)
 
     def tick(self) -> int:
         today = clock.today()
-        try:
-            self.schedule_inbox(datetime.now(clock.STOCKHOLM))
-        except Exception:  # another worker enqueued the same read first
-            log.info("inbox read already scheduled")
+        # Anything but the dedupe race (a database that is down, a bug) is raised, not hidden:
+        # a swallowed ValueError here once meant bank files were never read (docs/operations.md).
+        self.schedule_inbox(datetime.now(clock.STOCKHOLM))
         if self._scheduled_for != today:
             try:
                 self.schedule_daily(today)
-            except Exception:  # another worker scheduled the same day first
-                log.info("daily jobs already scheduled", date=today.isoformat())
-                self._scheduled_for = today
+            except IntegrityError:  # only the dedupe key: another worker scheduled some of today's jobs first
+                # Not marked done: the next tick reads what the other worker wrote and adds the rest.
+                log.info("daily jobs partly scheduled by another worker; completing", date=today.isoformat())
         return self.run_once()
 
     def run_forever(self) -> None:
