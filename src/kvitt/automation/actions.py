@@ -40,7 +40,9 @@ def run_actions(
             if runner is None:
                 raise ValueError(f"unknown action {action.get('type')!r}")
             results.append({"type": action["type"], **runner(context, action)})
-        except (KvittError, ValueError, LookupError, ImportError) as exc:
+        # What bad rule data or a refused action raises; a bug (an ImportError, a TypeError...)
+        # is not an action's failure: it fails the job, visible in `kvitt jobs` (docs/operations.md).
+        except (KvittError, ValueError, LookupError) as exc:
             message = exc.message if isinstance(exc, KvittError) else str(exc)
             raise ActionFailed(f"actions[{i}] ({action.get('type')}): {message}", results) from exc
     return results
