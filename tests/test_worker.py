@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kvitt.core.db import Database, utcnow
-from kvitt.core.outbox import DEAD, DONE, PENDING, OutboxJob, claim_due_jobs, enqueue, handles
+from kvitt.core.outbox import DEAD, DONE, PENDING, OutboxJob, claim_due_jobs, enqueue, handles, handles_batch
 from kvitt.customers import service as customers
 from kvitt.customers.schemas import CustomerCreate
 from kvitt.invoices import service as invoices
@@ -168,3 +168,58 @@ def test_idempotency_records_are_forgotten_after_24_hours(db: Database) -> None:
     with db.transaction() as session:
         assert idempotency.find(session, tenant_id, "old") is None
         assert idempotency.find(session, tenant_id, "new") is not None
+
+
+BATCHED = "test.batched"
+batches: list[list[int]] = []
+
+
+@handles_batch(BATCHED)
+def batched_handler(session: Any, jobs: list[OutboxJob]) -> dict[int, str]:
+    batches.append([job.payload["n"] for job in jobs])
+    if any(job.payload.get("explode") for job in jobs) and len(jobs) > 1:
+        raise RuntimeError("the batch as a whole failed")
+    if any(job.payload.get("explode") for job in jobs):
+        raise RuntimeError("this one is broken")
+    session.add(OutboxJob(tenant_id=None, kind="test.side_effect", payload={"n": jobs[0].payload["n"]}, state=DONE))
+    return {job.id: "refused by the provider" for job in jobs if job.payload.get("refuse")}
+
+
+def _enqueue_batched(db: Database, payloads: list[dict[str, Any]]) -> None:
+    with db.transaction() as session:
+        for payload in payloads:
+            enqueue(session, BATCHED, payload, tenant_id=None, max_attempts=3)
+
+
+def test_a_batch_handler_gets_the_claimed_jobs_of_its_kind_at_once(db: Database) -> None:
+    batches.clear()
+    _enqueue_batched(db, [{"n": n} for n in range(5)])
+    assert Worker(db).run_once() == 5
+    assert batches == [[0, 1, 2, 3, 4]]
+    assert _count(db, kind=BATCHED, state=DONE) == 5
+    assert _count(db, kind="test.side_effect") == 1  # the batch's writes, committed once
+
+
+def test_an_item_the_batch_handler_reports_failed_is_retried_alone(db: Database) -> None:
+    batches.clear()
+    _enqueue_batched(db, [{"n": 0}, {"n": 1, "refuse": True}, {"n": 2}])
+    Worker(db).run_once()
+    assert _count(db, kind=BATCHED, state=DONE) == 2
+    with db.transaction() as session:
+        failed = session.scalars(select(OutboxJob).where(OutboxJob.kind == BATCHED, OutboxJob.state == PENDING)).one()
+        assert failed.payload["n"] == 1 and failed.attempts == 1
+        assert failed.last_error == "refused by the provider"
+        assert failed.run_at > utcnow()
+
+
+def test_a_batch_that_raises_is_rolled_back_and_each_job_runs_alone(db: Database) -> None:
+    batches.clear()
+    _enqueue_batched(db, [{"n": 0}, {"n": 1, "explode": True}, {"n": 2}])
+    Worker(db).run_once()
+    assert batches == [[0, 1, 2], [0], [1], [2]]
+    assert _count(db, kind=BATCHED, state=DONE) == 2
+    # The failed batch's writes were rolled back; each job alone wrote its own once.
+    assert _count(db, kind="test.side_effect") == 2
+    with db.transaction() as session:
+        broken = session.scalars(select(OutboxJob).where(OutboxJob.kind == BATCHED, OutboxJob.state == PENDING)).one()
+        assert broken.payload["n"] == 1 and "this one is broken" in (broken.last_error or "")

@@ -1,5 +1,8 @@
-"""The job runner: claims due outbox jobs, runs each in its own transaction, retries, buries.
+"""The job runner: claims due outbox jobs in batches, runs them, retries, buries.
 
+Each claimed batch is grouped by (kind, tenant). A kind with a batch handler runs the whole
+group in one transaction; if that fails, each of its jobs runs again alone, so one bad item
+is retried by itself (see ``kvitt.core.outbox``). Other kinds run one job per transaction.
 On PostgreSQL any number of workers on any number of machines share the queue
 (``FOR UPDATE SKIP LOCKED``); on SQLite one worker runs inside ``kvitt serve``.
 """
@@ -16,11 +19,26 @@ from datetime import date, datetime, timedelta
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from kvitt.core import clock
 from kvitt.core.config import Settings, get_settings, inbox_slots
 from kvitt.core.db import Database, utcnow
-from kvitt.core.outbox import DEAD, DONE, PENDING, OutboxJob, backoff_seconds, claim_due_jobs, enqueue, handler_for
+from kvitt.core.logging import bound_job, bound_jobs
+from kvitt.core.outbox import (
+    DEAD,
+    DONE,
+    PENDING,
+    RUNNING,
+    Claimed,
+    OutboxJob,
+    backoff_seconds,
+    batch_handler_for,
+    claim_due,
+    enqueue,
+    finish,
+    handler_for,
+)
 from kvitt.tenants.models import Tenant
 from kvitt.testclock.models import TestClock
 
@@ -32,6 +50,7 @@ def load_job_handlers() -> None:
     import kvitt.automation.jobs
     import kvitt.billing.jobs
     import kvitt.billing_files.inbox
+    import kvitt.core.events
     import kvitt.core.idempotency
     import kvitt.delivery.jobs
     import kvitt.dunning.jobs
@@ -53,12 +72,19 @@ class Worker:
     def run_once(self) -> int:
         """Claim and run one batch of due jobs; returns how many ran."""
         with self.db.transaction() as session:
-            ids = claim_due_jobs(
+            claimed = claim_due(
                 session, self.worker_id, self.settings.worker_batch_size, self.settings.job_lease_seconds
             )
-        for job_id in ids:
-            self._run(job_id)
-        return len(ids)
+        for (kind, tenant_id), group in _grouped(claimed).items():
+            if batch_handler_for(kind) is not None:
+                ids = [c.id for c in group]
+                with bound_jobs(ids, kind, tenant_id) as batch_scope:
+                    batch_scope.failed = self._run_batch(kind, ids)
+                continue
+            for job in group:
+                with bound_job(job.id, kind, tenant_id) as scope:
+                    scope.outcome = self._run(job.id)
+        return len(claimed)
 
     def run_until_idle(self, max_rounds: int = 1000) -> int:
         total = 0
@@ -138,41 +164,101 @@ class Worker:
             if not ran:
                 await asyncio.sleep(self.settings.worker_poll_seconds)
 
-    def _run(self, job_id: int) -> None:
+    def _run_batch(self, kind: str, job_ids: list[int]) -> int:
+        """Run a group of one kind and tenant in one transaction; on failure, each job alone.
+
+        Returns how many of the jobs failed.
+        """
+        handler = batch_handler_for(kind)
+        assert handler is not None
+        try:
+            with self.db.transaction() as session:
+                jobs = self._still_ours(session, job_ids)
+                if not jobs:
+                    return 0
+                failures = handler(session, jobs) or {}
+                finish(session, [job.id for job in jobs if job.id not in failures])
+                for job in jobs:
+                    if job.id in failures:
+                        _fail(job, failures[job.id])
+                return len(failures)
+        except Exception as exc:
+            if len(job_ids) == 1:
+                self._record_failure(job_ids[0], exc)
+                return 1
+            log.info("batch failed, running its jobs one by one", kind=kind, jobs=len(job_ids), error=_reason(exc))
+            return sum(self._run(job_id) != DONE for job_id in job_ids)
+
+    def _still_ours(self, session: Session, job_ids: list[int]) -> list[OutboxJob]:
+        """The jobs of a claim that no other worker took over (a lease that ran out)."""
+        query = (
+            select(OutboxJob)
+            .where(OutboxJob.id.in_(job_ids), OutboxJob.locked_by == self.worker_id, OutboxJob.state == RUNNING)
+            .order_by(OutboxJob.id)
+        )
+        return list(session.scalars(query))
+
+    def _run(self, job_id: int) -> str:
+        """Run one job in its own transaction; returns what it came to (done, retry, dead)."""
         try:
             with self.db.transaction() as session:
                 job = session.get(OutboxJob, job_id)
                 if job is None or job.locked_by != self.worker_id or job.state in (DONE, DEAD):
-                    return
+                    return DONE
+                batch = batch_handler_for(job.kind)
                 handler = handler_for(job.kind)
-                if handler is None:
+                if batch is not None:
+                    failure = (batch(session, [job]) or {}).get(job.id)
+                    if failure is not None:
+                        return _fail(job, failure)
+                elif handler is not None:
+                    handler(session, job)
+                else:
                     raise LookupError(f"no handler for job kind {job.kind!r}")
-                handler(session, job)
                 job.state = DONE
                 job.attempts += 1
                 job.finished_at = utcnow()
                 job.locked_by = None
                 job.locked_until = None
+                return DONE
         except Exception as exc:
-            self._record_failure(job_id, exc)
+            return self._record_failure(job_id, exc)
 
-    def _record_failure(self, job_id: int, exc: Exception) -> None:
+    def _record_failure(self, job_id: int, exc: Exception) -> str:
         with self.db.transaction() as session:
             job = session.get(OutboxJob, job_id)
-            if job is None:
-                return
-            job.attempts += 1
-            job.last_error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
-            job.locked_by = None
-            job.locked_until = None
-            if job.attempts >= job.max_attempts:
-                job.state = DEAD
-                job.finished_at = utcnow()
-                log.error("job dead", job=job_id, kind=job.kind, error=job.last_error)
-            else:
-                job.state = PENDING
-                job.run_at = utcnow() + timedelta(seconds=backoff_seconds(job.attempts))
-                log.warning("job failed, will retry", job=job_id, kind=job.kind, attempts=job.attempts)
+            return _fail(job, _reason(exc)) if job is not None else DEAD
+
+
+def _grouped(claimed: list[Claimed]) -> dict[tuple[str, int | None], list[Claimed]]:
+    groups: dict[tuple[str, int | None], list[Claimed]] = {}
+    for job in claimed:
+        groups.setdefault((job.kind, job.tenant_id), []).append(job)
+    return groups
+
+
+def _reason(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
+
+
+def _fail(job: OutboxJob, error: str) -> str:
+    """Count a failed attempt: back off and try again later, or bury the job after the last.
+
+    Returns ``retry`` or ``dead``; the reason is logged once, with the attempt.
+    """
+    job.attempts += 1
+    job.last_error = error[:2000]
+    job.locked_by = None
+    job.locked_until = None
+    if job.attempts >= job.max_attempts:
+        job.state = DEAD
+        job.finished_at = utcnow()
+        log.error("job dead", job=job.id, kind=job.kind, attempts=job.attempts, error=job.last_error)
+        return DEAD
+    job.state = PENDING
+    job.run_at = utcnow() + timedelta(seconds=backoff_seconds(job.attempts))
+    log.warning("job failed, will retry", job=job.id, kind=job.kind, attempts=job.attempts, error=job.last_error)
+    return "retry"
 
 
 def retry_dead(db: Database, job_ids: list[int] | None = None) -> int:

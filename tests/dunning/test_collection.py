@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kvitt.core.db import Database
-from kvitt.core.outbox import OutboxJob, handler_for
+from kvitt.core.outbox import OutboxJob, batch_handler_for, handler_for
 from kvitt.dunning import collection, extensions, jobs, tick
 from kvitt.dunning.models import CollectionCase, CollectionEvent
 from kvitt.invoices import service as invoices
@@ -46,10 +46,13 @@ def _run_jobs(db: Database, kind: str, payload: dict | None = None) -> int:  # t
         found = list(session.scalars(select(OutboxJob).where(OutboxJob.kind == kind, OutboxJob.state == "pending")))
         if payload is not None:
             found = [OutboxJob(tenant_id=found[0].tenant_id if found else 1, kind=kind, payload=payload)]
-        handler = handler_for(kind)
-        assert handler is not None
+        handler, batch = handler_for(kind), batch_handler_for(kind)
+        assert handler is not None or batch is not None
         for job in found:
-            handler(session, job)
+            if batch is not None:
+                assert not batch(session, [job])
+            elif handler is not None:
+                handler(session, job)
             job.state = "done"
         return len(found)
 

@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     # Run the job worker inside `kvitt serve` (the embedded default).
     embedded_worker: bool = True
     worker_poll_seconds: float = Field(1.0, gt=0, le=3600)
-    worker_batch_size: int = Field(50, ge=1, le=10_000)
+    worker_batch_size: int = Field(500, ge=1, le=10_000)
     job_max_attempts: int = Field(8, ge=1, le=100)
     job_lease_seconds: int = Field(300, ge=1)
     # A folder the bank connection drops BGMax files into, read at these Swedish times of day.
@@ -315,7 +315,9 @@ def unknown_names(environ: Mapping[str, str] | None = None, env_file: str | Path
     from dotenv import dotenv_values
 
     known = {env_name(name) for name in Settings.model_fields}
-    names = {name.upper() for name in (os.environ if environ is None else environ) if name.upper().startswith(ENV_PREFIX)}
+    names = {
+        name.upper() for name in (os.environ if environ is None else environ) if name.upper().startswith(ENV_PREFIX)
+    }
     if env_file is not None and Path(env_file).is_file():
         names |= {name.upper() for name in dotenv_values(env_file) if name.upper().startswith(ENV_PREFIX)}
     warnings = []

@@ -1,7 +1,15 @@
-"""In-process subscribers to domain events, run by the worker from the outbox.
+"""Domain events and their subscribers: the one direction the event flow has.
 
-Later features (webhooks, event chains, notifications) subscribe here; each subscriber runs
-in the job's transaction, so a failure retries the event for all of them.
+A feature that changes something records a domain event in the outbox (``publish``), in the
+business transaction. The worker hands the events to the subscribers that features register
+here, many at a time: every claimed event of one tenant goes to each subscriber as one list,
+in one transaction, so a subscriber loads what it needs and writes its results with set-based
+queries (one statement per batch, not per event). Core knows no feature: features import
+this module, never the other way round.
+
+When a batch fails, the worker rolls it back and runs each event again alone, so one bad event
+is retried by itself and never holds back the others. Subscribers must therefore be idempotent
+per event: ``event_job_id`` names the event and stays the same when its job runs again.
 """
 
 from __future__ import annotations
@@ -11,23 +19,63 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-Subscriber = Callable[[Session, int | None, dict[str, Any]], None]
-_subscribers: list[tuple[str, Subscriber]] = []
+from kvitt.core.outbox import OutboxJob, enqueue_rows, handles_batch
+
+DOMAIN_EVENT_JOB = "domain_event"
+
+Event = dict[str, Any]
+# Called with the tenant and that tenant's events of the prefix, in the order they happened.
+BatchSubscriber = Callable[[Session, int, list[Event]], None]
+Subscriber = Callable[[Session, int | None, Event], None]
+_subscribers: list[tuple[str, BatchSubscriber]] = []
 
 
-def subscribe(prefix: str) -> Callable[[Subscriber], Subscriber]:
-    """Call the decorated function for every event whose type starts with ``prefix``."""
+def subscribe_batch(prefix: str) -> Callable[[BatchSubscriber], BatchSubscriber]:
+    """Call the decorated function with every batch of events whose type starts with ``prefix``."""
 
-    def register(subscriber: Subscriber) -> Subscriber:
+    def register(subscriber: BatchSubscriber) -> BatchSubscriber:
         _subscribers.append((prefix, subscriber))
         return subscriber
 
     return register
 
 
-def dispatch(session: Session, tenant_id: int | None, event: dict[str, Any]) -> int:
-    """Hand an event to its subscribers; returns how many there were."""
-    matching = [s for prefix, s in _subscribers if str(event.get("type", "")).startswith(prefix)]
-    for subscriber in matching:
-        subscriber(session, tenant_id, event)
-    return len(matching)
+def subscribe(prefix: str) -> Callable[[Subscriber], Subscriber]:
+    """One event at a time, for subscribers that have nothing to gain from a batch."""
+
+    def register(subscriber: Subscriber) -> Subscriber:
+        def each(session: Session, tenant_id: int, events: list[Event]) -> None:
+            for event in events:
+                subscriber(session, tenant_id, event)
+
+        _subscribers.append((prefix, each))
+        return subscriber
+
+    return register
+
+
+def publish(session: Session, tenant_id: int, events: list[Event]) -> None:
+    """Record domain events (``{"type", ...}``) in the outbox, in the caller's transaction."""
+    enqueue_rows(session, [{"tenant_id": tenant_id, "kind": DOMAIN_EVENT_JOB, "payload": e} for e in events])
+
+
+def dispatch(session: Session, tenant_id: int, events: list[Event]) -> int:
+    """Hand one tenant's events to their subscribers; returns how many subscriber calls there were."""
+    calls = 0
+    for prefix, subscriber in _subscribers:
+        matching = [e for e in events if str(e.get("type", "")).startswith(prefix)]
+        if matching:
+            subscriber(session, tenant_id, matching)
+            calls += 1
+    return calls
+
+
+@handles_batch(DOMAIN_EVENT_JOB)
+def run_domain_events(session: Session, jobs: list[OutboxJob]) -> None:
+    # The worker gives a batch handler the jobs of one tenant. The job's id names the event:
+    # subscribers that must act once per event (webhooks, event chains) dedupe on it.
+    events = [{**job.payload, "event_job_id": job.id} for job in jobs if job.tenant_id is not None]
+    if events:
+        tenant_id = jobs[0].tenant_id
+        assert tenant_id is not None
+        dispatch(session, tenant_id, events)

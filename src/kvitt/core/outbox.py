@@ -1,16 +1,26 @@
 """The outbox: domain events and jobs, written in the business transaction, run by the worker.
 
 A job is enqueued in the same transaction as the change that causes it, so it exists exactly
-when the change does. The worker claims due jobs (on PostgreSQL with ``FOR UPDATE SKIP
-LOCKED``, so any number of workers share them), runs each in its own transaction, and on
-failure retries with exponential backoff until ``max_attempts``, then marks it ``dead``.
+when the change does. The worker claims due jobs in batches (on PostgreSQL with ``FOR UPDATE
+SKIP LOCKED``, so any number of workers share them without overlap) and runs them:
+
+- a kind with a *batch handler* (:func:`handles_batch`) gets every claimed job of that kind and
+  tenant at once, in one transaction, so it can load and write with set-based queries. It
+  returns the jobs that failed on their own (``{job_id: error}``): those are retried alone with
+  backoff while the rest are done. If it raises, the batch is rolled back and each job is run
+  again alone, so one bad item never holds back the others (per-item failure isolation);
+- a kind with a plain handler (:func:`handles`) runs each job in its own transaction.
+
+On failure a job is retried with exponential backoff until ``max_attempts``, then marked
+``dead``. A handler that commits part of its work before it returns (to make a network call
+with no transaction open) must find that work done when a job runs again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -42,7 +52,11 @@ class OutboxJob(Base):
 
 
 JobHandler = Callable[[Session, OutboxJob], None]
+# A batch handler returns the jobs that failed on their own, with the reason (None: none did).
+JobFailures = dict[int, str]
+BatchHandler = Callable[[Session, list[OutboxJob]], JobFailures | None]
 _handlers: dict[str, JobHandler] = {}
+_batch_handlers: dict[str, BatchHandler] = {}
 
 
 def handles(kind: str) -> Callable[[JobHandler], JobHandler]:
@@ -55,8 +69,22 @@ def handles(kind: str) -> Callable[[JobHandler], JobHandler]:
     return register
 
 
+def handles_batch(kind: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Register the function that runs many jobs of ``kind`` (of one tenant) in one go."""
+
+    def register(handler: BatchHandler) -> BatchHandler:
+        _batch_handlers[kind] = handler
+        return handler
+
+    return register
+
+
 def handler_for(kind: str) -> JobHandler | None:
     return _handlers.get(kind)
+
+
+def batch_handler_for(kind: str) -> BatchHandler | None:
+    return _batch_handlers.get(kind)
 
 
 def enqueue(
@@ -98,25 +126,63 @@ def enqueue_rows(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def claim_due_jobs(session: Session, worker_id: str, limit: int, lease_seconds: int) -> list[int]:
-    """Mark up to ``limit`` due jobs as running for ``worker_id``; the caller commits.
+    """Mark up to ``limit`` due jobs as running for ``worker_id``; the caller commits."""
+    return [claimed.id for claimed in claim_due(session, worker_id, limit, lease_seconds)]
 
-    A running job whose lease has expired (its worker died) is due again.
+
+class Claimed(NamedTuple):
+    id: int
+    kind: str
+    tenant_id: int | None
+
+
+def claim_due(session: Session, worker_id: str, limit: int, lease_seconds: int) -> list[Claimed]:
+    """Mark up to ``limit`` due jobs as running for ``worker_id``, oldest first; the caller commits.
+
+    A running job whose lease has expired (its worker died) is due again. The two kinds of due
+    job are two range reads of ``(state, run_at)``, so a table of millions of done jobs costs
+    nothing here.
     """
     now = utcnow()
-    due = ((OutboxJob.state == PENDING) & (OutboxJob.run_at <= now)) | (
-        (OutboxJob.state == RUNNING) & (OutboxJob.locked_until < now)
-    )
-    query = select(OutboxJob.id).where(due).order_by(OutboxJob.run_at, OutboxJob.id).limit(limit)
-    if is_postgresql(session):
-        query = query.with_for_update(skip_locked=True)
-    ids = list(session.scalars(query))
-    if ids:
+    pending = (OutboxJob.state == PENDING) & (OutboxJob.run_at <= now)
+    expired = (OutboxJob.state == RUNNING) & (OutboxJob.locked_until < now)
+    claimed: list[Claimed] = []
+    for due in (expired, pending):
+        query = (
+            select(OutboxJob.id, OutboxJob.kind, OutboxJob.tenant_id)
+            .where(due)
+            .order_by(OutboxJob.run_at, OutboxJob.id)
+            .limit(limit - len(claimed))
+        )
+        if is_postgresql(session):
+            query = query.with_for_update(skip_locked=True)
+        claimed += [Claimed(*row) for row in session.execute(query)]
+        if len(claimed) >= limit:
+            break
+    if claimed:
         session.execute(
             update(OutboxJob)
-            .where(OutboxJob.id.in_(ids))
+            .where(OutboxJob.id.in_([c.id for c in claimed]))
             .values(state=RUNNING, locked_by=worker_id, locked_until=now + timedelta(seconds=lease_seconds))
         )
-    return ids
+    return claimed
+
+
+def finish(session: Session, job_ids: list[int]) -> None:
+    """Mark jobs that ran as done (one statement for a whole batch)."""
+    if job_ids:
+        session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id.in_(job_ids))
+            .values(
+                state=DONE,
+                attempts=OutboxJob.attempts + 1,
+                finished_at=utcnow(),
+                locked_by=None,
+                locked_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 def backoff_seconds(attempts: int) -> int:

@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kvitt.core import events
 from kvitt.core.db import bulk_insert, utcnow
-from kvitt.core.outbox import enqueue_rows
+from kvitt.core.events import DOMAIN_EVENT_JOB
 from kvitt.invoices.models import InvoiceEvent
 
-DOMAIN_EVENT_JOB = "domain_event"
+__all__ = ["DOMAIN_EVENT_JOB", "Happening", "record"]
 
 
 @dataclass
@@ -42,14 +43,8 @@ def record(session: Session, tenant_id: int, happenings: list[Happening]) -> Non
             for h in happenings
         ],
     )
-    enqueue_rows(
+    events.publish(
         session,
-        [
-            {
-                "tenant_id": tenant_id,
-                "kind": DOMAIN_EVENT_JOB,
-                "payload": {"type": f"invoice.{h.type}", "invoice_id": h.invoice_id, "data": h.data},
-            }
-            for h in happenings
-        ],
+        tenant_id,
+        [{"type": f"invoice.{h.type}", "invoice_id": h.invoice_id, "data": h.data} for h in happenings],
     )
