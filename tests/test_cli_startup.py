@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from kvitt.cli import app
 from kvitt.core.config import get_settings
@@ -55,7 +54,7 @@ def kvitt_process(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProc
     """The real entry point in a process of its own, as a user runs it."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("KVITT_") or k.startswith("KVITT_TEST_")}
     environ.update(env)
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
+    return subprocess.run(
         [sys.executable, "-m", "kvitt.cli", *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=120
     )
 
@@ -147,9 +146,13 @@ def test_an_unmigrated_database_names_kvitt_migrate_and_migrate_fixes_it(tmp_pat
     url = f"sqlite:///{tmp_path}/kvitt.db"
     result = kvitt("keys", "list", KVITT_DATABASE_URL=url)
     assert result.exit_code == 1
-    assert lines(result.stderr) == [f"error: the database at {tmp_path}/kvitt.db has no Kvitt schema: run `kvitt migrate`"]
+    assert lines(result.stderr) == [
+        f"error: the database at {tmp_path}/kvitt.db has no Kvitt schema: run `kvitt migrate`"
+    ]
     assert kvitt("migrate", KVITT_DATABASE_URL=url).exit_code == 0
-    init = kvitt("init", "--name", "A AB", "--org-number", "556036-0793", "--bankgiro", "5050-1055", KVITT_DATABASE_URL=url)
+    init = kvitt(
+        "init", "--name", "A AB", "--org-number", "556036-0793", "--bankgiro", "5050-1055", KVITT_DATABASE_URL=url
+    )
     assert init.exit_code == 0, init.output
     assert kvitt("keys", "list", KVITT_DATABASE_URL=url).exit_code == 0
 
@@ -176,16 +179,22 @@ def test_a_sqlite_file_in_a_missing_folder_is_a_configuration_error(tmp_path: Pa
 
 
 def test_export_sie_into_a_missing_folder_is_one_line(cli_env: str, tmp_path: Path) -> None:
-    kvitt("init", "--name", "A AB", "--org-number", "556036-0793", "--bankgiro", "5050-1055", KVITT_DATABASE_URL=cli_env)
+    kvitt(
+        "init", "--name", "A AB", "--org-number", "556036-0793", "--bankgiro", "5050-1055", KVITT_DATABASE_URL=cli_env
+    )
     target = tmp_path / "missing" / "out.se"
-    result = kvitt("export", "sie", str(target), "--from", "2026-01-01", "--to", "2026-12-31", KVITT_DATABASE_URL=cli_env)
+    result = kvitt(
+        "export", "sie", str(target), "--from", "2026-01-01", "--to", "2026-12-31", KVITT_DATABASE_URL=cli_env
+    )
     assert result.exit_code == 1
     assert lines(result.stderr) == [f"error: cannot write {target}: the folder {target.parent} does not exist"]
     assert not target.parent.exists()
 
 
 def test_dunning_export_collection_into_a_missing_folder_is_one_line(cli_env: str, tmp_path: Path) -> None:
-    kvitt("init", "--name", "A AB", "--org-number", "556036-0793", "--bankgiro", "5050-1055", KVITT_DATABASE_URL=cli_env)
+    kvitt(
+        "init", "--name", "A AB", "--org-number", "556036-0793", "--bankgiro", "5050-1055", KVITT_DATABASE_URL=cli_env
+    )
     target = tmp_path / "missing" / "cases.csv"
     result = kvitt("dunning", "export-collection", str(target), KVITT_DATABASE_URL=cli_env)
     assert result.exit_code == 1
@@ -195,7 +204,7 @@ def test_dunning_export_collection_into_a_missing_folder_is_one_line(cli_env: st
 class _Answer(BaseHTTPRequestHandler):
     status = 200
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.send_response(self.server.status)  # type: ignore[attr-defined]
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -263,8 +272,8 @@ def test_check_says_what_is_wrong_and_exits_1(tmp_path: Path, http_server: Threa
     out = lines(result.stdout)
     assert f"  FAIL  database      there is no database file {tmp_path}/kvitt.db yet: run `kvitt migrate`" in out
     assert (
-        f"  FAIL  smtp          cannot greet 127.0.0.1:{smtp_port}: connection refused (KVITT_SMTP_HOST, KVITT_SMTP_PORT)"
-        in out
+        f"  FAIL  smtp          cannot greet 127.0.0.1:{smtp_port}: connection refused "
+        "(KVITT_SMTP_HOST, KVITT_SMTP_PORT)" in out
     )
     assert f"  FAIL  peppol        {url} answered 500 (KVITT_PEPPOL_AP_URL)" in out
     assert "  skip  sms           KVITT_SMS_USER is not set: SMS deliveries cannot be sent" in out

@@ -23,7 +23,7 @@ from tests.conftest import ENGINE
 
 
 def test_a_bad_inbox_time_is_refused_at_start_and_never_swallowed_by_the_tick(db: Database, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="KVITT_INBOX_TIMES|no time of day"):
+    with pytest.raises(ValueError, match="is no time of day"):
         Settings(database_url="sqlite://", inbox_dir=str(tmp_path), inbox_times="noon")
     # Settings that slipped past the check (model_copy does not validate) make the tick fail loudly.
     settings = Settings(database_url="sqlite://", embedded_worker=False).model_copy(
@@ -55,7 +55,9 @@ def _racing_enqueue(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def _jobs_by_key(db: Database) -> dict[str, int]:
     with db.transaction() as session:
         rows = session.execute(
-            select(OutboxJob.dedupe_key, func.count()).where(OutboxJob.dedupe_key.is_not(None)).group_by(OutboxJob.dedupe_key)
+            select(OutboxJob.dedupe_key, func.count())
+            .where(OutboxJob.dedupe_key.is_not(None))
+            .group_by(OutboxJob.dedupe_key)
         )
         return {key: count for key, count in rows}
 

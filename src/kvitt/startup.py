@@ -16,12 +16,12 @@ import os
 from pathlib import Path
 from typing import Any, NoReturn
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
+from typer import _click as click  # the click typer vendors (its Context type)
 from typer.core import TyperGroup
 
 from kvitt.core.config import Settings, get_settings, problems_of, unknown_names

@@ -54,7 +54,11 @@ def problems(monkeypatch: pytest.MonkeyPatch, **env: str) -> list[str]:
             "KVITT_INBOX_TIMES='07:00,25:00': '25:00' is no time of day; allowed: times as HH:MM separated by "
             "commas, e.g. 07:00,12:00,17:00",
         ),
-        ("KVITT_WORKER_POLL_SECONDS", "0", "KVITT_WORKER_POLL_SECONDS='0': allowed: a number of seconds above 0, e.g. 1 or 0.5"),
+        (
+            "KVITT_WORKER_POLL_SECONDS",
+            "0",
+            "KVITT_WORKER_POLL_SECONDS='0': allowed: a number of seconds above 0, e.g. 1 or 0.5",
+        ),
         ("KVITT_WORKER_BATCH_SIZE", "-1", "KVITT_WORKER_BATCH_SIZE='-1': allowed: a whole number from 1 to 10000"),
         ("KVITT_JOB_MAX_ATTEMPTS", "0", "KVITT_JOB_MAX_ATTEMPTS='0': allowed: a whole number from 1 to 100"),
         ("KVITT_SMTP_PORT", "smtp", "KVITT_SMTP_PORT='smtp': allowed: a port number from 1 to 65535"),
@@ -77,7 +81,8 @@ def problems(monkeypatch: pytest.MonkeyPatch, **env: str) -> list[str]:
         (
             "KVITT_SMS_FROM",
             "Norrsken Telekom",
-            "KVITT_SMS_FROM='Norrsken Telekom': allowed: 3-11 letters and digits starting with a letter, or a phone number",
+            "KVITT_SMS_FROM='Norrsken Telekom': allowed: 3-11 letters and digits starting with a letter, "
+            "or a phone number",
         ),
     ],
 )
@@ -114,11 +119,13 @@ def test_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     assert problems(monkeypatch, KVITT_INBOX_DIR=str(tmp_path / "nope")) == [
-        f"KVITT_INBOX_DIR='{tmp_path}/nope': no such folder; allowed: an existing folder the bank files are dropped into"
+        f"KVITT_INBOX_DIR='{tmp_path}/nope': no such folder; "
+        "allowed: an existing folder the bank files are dropped into"
     ]
     assert problems(monkeypatch, KVITT_INBOX_DIR=str(a_file))[0].startswith("KVITT_INBOX_DIR=")
     assert problems(monkeypatch, KVITT_BILLING_MAPPINGS_DIR=str(tmp_path / "nope")) == [
-        f"KVITT_BILLING_MAPPINGS_DIR='{tmp_path}/nope': no such folder; allowed: an existing folder of <name>.toml mappings"
+        f"KVITT_BILLING_MAPPINGS_DIR='{tmp_path}/nope': no such folder; "
+        "allowed: an existing folder of <name>.toml mappings"
     ]
     assert problems(monkeypatch, KVITT_PRINT_DIR=str(a_file)) == [
         f"KVITT_PRINT_DIR='{a_file}': this is a file; allowed: a folder"

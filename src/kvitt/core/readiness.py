@@ -71,9 +71,9 @@ def database_status(url: str | URL, timeout_seconds: int = 3) -> DatabaseStatus:
     url = make_url(url) if isinstance(url, str) else url
     head = ",".join(schema_heads())
     where = _where(url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        if not Path(url.database).exists():
-            return DatabaseStatus(NO_SCHEMA, f"there is no database file {url.database} yet: {MIGRATE}", head=head)
+    sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if sqlite_file and not Path(str(url.database)).exists():
+        return DatabaseStatus(NO_SCHEMA, f"there is no database file {url.database} yet: {MIGRATE}", head=head)
     engine = _probe_engine(url, timeout_seconds)
     try:
         with engine.connect() as connection:
