@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -206,11 +207,25 @@ def demo(
 def run(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    sinks: Annotated[
+        bool,
+        typer.Option(
+            "--sinks/--no-sinks",
+            help="Deliver to local sinks started inside (email as .eml files, the SMS and Peppol "
+            "simulators); --no-sinks: use the KVITT_SMTP_*, KVITT_SMS_* and KVITT_PEPPOL_* settings.",
+        ),
+    ] = True,
+    mail_dir: Annotated[Path, typer.Option(help="Where the local SMTP server keeps the demo's email.")] = Path(
+        "kvitt-mail"
+    ),
 ) -> None:
     """Migrate, seed the demo tenant if the database is empty, and serve with the worker inside."""
     from kvitt.demo import DEMO_KEY_NAME, demo_invoice_token, seed_demo
     from kvitt.migrations import upgrade
 
+    if host or port:  # the worker's links (web invoices, SMS reports) use these too
+        os.environ.update({k: str(v) for k, v in (("KVITT_HOST", host), ("KVITT_PORT", port)) if v})
+        get_settings.cache_clear()
     settings = get_settings()
     upgrade(settings.database_url)
     with _transaction() as session:
@@ -234,8 +249,19 @@ def run(
     typer.echo(f"Try it:              curl -H 'Authorization: Bearer {key}' '{base}/api/v1/invoices?limit=3'")
     if token:
         typer.echo(f"A demo web invoice:  {web_base_url(settings)}/i/{token}")
+    demo_sinks = None
+    if sinks:
+        from kvitt.simulators import demo_sinks as local_sinks
+
+        demo_sinks = local_sinks.start(mail_dir)
+        for line in demo_sinks.banner():
+            typer.echo(line)
     console.rule()
-    serve(host=host, port=port, worker=True)
+    try:
+        serve(host=host, port=port, worker=True)
+    finally:
+        if demo_sinks is not None:
+            demo_sinks.stop()
 
 
 @app.command()

@@ -22,6 +22,7 @@ import structlog
 from structlog.types import Processor
 
 from kvitt.core.config import Settings
+from kvitt.core.log_quiet import Repeats, RepeatsFilter, mute_chatty_libraries
 
 REQUEST_ID_HEADER = "x-request-id"
 # What an incoming X-Request-Id may be to be kept: short, printable, no spaces (so that a
@@ -60,6 +61,10 @@ def configure_logging(settings: Settings) -> None:
         )
     )
     handler._kvitt = True  # type: ignore[attr-defined]  # ours: replaced when configured again
+    # Repeated identical warnings collapsed, libraries' per-request chatter muted (core/log_quiet).
+    repeats = Repeats()
+    handler.addFilter(RepeatsFilter(repeats))
+    mute_chatty_libraries()
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_kvitt", False)]:
         root.removeHandler(old)
@@ -68,7 +73,7 @@ def configure_logging(settings: Settings) -> None:
         root.setLevel(level)
 
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[*shared, repeats, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=True,
     )

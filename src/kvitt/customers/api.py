@@ -43,7 +43,9 @@ def list_customers(
     page = service.list_page(
         session, tenant, limit=limit, starting_after=starting_after, customer_no=customer_no, email=email
     )
-    return ListResponse[CustomerOut](data=[CustomerOut.model_validate(c) for c in page.items], has_more=page.has_more)
+    balances = ledger.customer_balances(session, tenant, [c.id for c in page.items])
+    data = [CustomerOut.model_validate(c).model_copy(update={"balance": balances[c.id]}) for c in page.items]
+    return ListResponse[CustomerOut](data=data, has_more=page.has_more)
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)

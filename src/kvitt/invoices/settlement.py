@@ -40,7 +40,8 @@ def apply_payments(
         states.require_action(invoice.kind, invoice.state, "pay")
         if not 0 < amount <= invoice.remaining:
             raise ValidationFailed(
-                f"{amount} öre cannot go to invoice {invoice.number}: {invoice.remaining} öre are left on it",
+                f"{amount} öre cannot go to invoice {invoice.id} (number {invoice.number}): "
+                f"{invoice.remaining} öre are left on it",
                 param="amount",
                 code="amount_too_large",
             )

@@ -86,6 +86,24 @@ def customer_balance(session: Session, tenant: Tenant, customer_id: int) -> int:
     )
 
 
+def customer_balances(session: Session, tenant: Tenant, customer_ids: list[int]) -> dict[int, int]:
+    """The balances of many customers in one query (a page of a list); 0 for one with no postings."""
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        select(JournalLine.customer_id, func.sum(JournalLine.amount))
+        .where(
+            JournalLine.tenant_id == tenant.id,
+            JournalLine.account == receivables_account(tenant),
+            JournalLine.customer_id.in_(customer_ids),
+        )
+        .group_by(JournalLine.customer_id)
+    )
+    balances = dict.fromkeys(customer_ids, 0)
+    balances.update({int(customer_id): int(total) for customer_id, total in rows})
+    return balances
+
+
 def invoice_receivable(session: Session, tenant: Tenant, invoice_id: int) -> int:
     """The ledger's view of what is left to pay on an invoice."""
     return int(

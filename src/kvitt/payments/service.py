@@ -365,14 +365,26 @@ def pay_invoice(
     """A payment for one invoice; a surplus pays the customer's other open invoices, then
     becomes their credit balance (with an ``overpayment`` deviation)."""
     states.require_action(invoice.kind, invoice.state, "pay")
+    _not_after_today(on, today)
     incoming = Incoming(amount, on, source, reference=reference, invoice_id=invoice.id, customer_id=invoice.customer_id)
     (payment_id,) = receive(session, tenant, [incoming], file_id=None, today=today, actor=actor).payments
     return get(session, tenant, payment_id)
 
 
+def _not_after_today(on: date, today: date) -> None:
+    """Money cannot have arrived on a day that has not come (the business date, under a test clock)."""
+    if on > today:
+        raise ValidationFailed(
+            f"date: a payment cannot be dated after today ({today.isoformat()}); got {on.isoformat()}",
+            param="date",
+            code="date_in_future",
+        )
+
+
 def register(session: Session, tenant: Tenant, incoming: Incoming, *, today: date, actor: str) -> Payment:
     """Money a person allocates: matched by its reference if it has one, else held for the
     customer named, else unidentified (a deviation)."""
+    _not_after_today(incoming.date, today)
     if incoming.customer_id is not None:
         customers.get(session, tenant, incoming.customer_id)
     result = receive(session, tenant, [incoming], file_id=None, today=today, actor=actor)
@@ -636,7 +648,7 @@ def _match(
         invoice = targets[invoice_id]
         if amount <= 0 or amount > invoice.remaining or invoice.state not in states.OPEN_STATES:
             raise ValidationFailed(
-                f"invoice {invoice.number} has {invoice.remaining} öre left ({invoice.state})",
+                f"invoice {invoice.id} (number {invoice.number}) has {invoice.remaining} öre left ({invoice.state})",
                 param=f"allocations[{index}].amount",
             )
         moves.append((payment, invoice, amount))
