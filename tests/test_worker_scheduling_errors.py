@@ -102,3 +102,42 @@ def test_the_daily_race_is_completed_on_the_next_tick_not_skipped(
     assert worker._scheduled_for is not None
     assert raced and _jobs_by_key(db) == dict.fromkeys(raced, 1)
     assert "daily jobs partly scheduled by another worker; completing" in [e["event"] for e in logs]
+
+
+def test_a_worker_on_an_unmigrated_database_waits_with_one_line_not_a_traceback_per_poll(tmp_path: Path) -> None:
+    from kvitt.migrations import upgrade
+
+    url = f"sqlite:///{tmp_path}/kvitt.db"
+    (tmp_path / "kvitt.db").touch()
+    db = Database(url)
+    try:
+        worker = Worker(db, Settings(database_url=url, embedded_worker=False))
+        with capture_logs() as logs:
+            assert [worker.tick() for _ in range(5)] == [0] * 5
+        warnings = [e for e in logs if e["event"] == "database not ready"]
+        assert len(warnings) == 1
+        assert warnings[0]["reason"] == f"the database at {tmp_path}/kvitt.db has no Kvitt schema: run `kvitt migrate`"
+        upgrade(url)
+        worker.tick()  # now it schedules the day's jobs and runs them
+        with db.transaction() as session:
+            assert session.scalar(select(func.count()).select_from(OutboxJob)) > 0
+    finally:
+        db.dispose()
+
+
+def test_a_database_error_on_a_ready_database_is_raised_by_the_tick(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    worker = Worker(db, Settings(database_url="sqlite://", embedded_worker=False))
+
+    def broken() -> int:
+        with db.transaction() as session:
+            session.execute(text("SELECT no_such_column FROM outbox_jobs"))
+        return 0
+
+    monkeypatch.setattr(worker, "run_once", broken)
+    with pytest.raises(DBAPIError):
+        worker.tick()

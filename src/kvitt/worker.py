@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from kvitt.core import clock
@@ -39,6 +39,7 @@ from kvitt.core.outbox import (
     finish,
     handler_for,
 )
+from kvitt.core.readiness import Watch
 from kvitt.tenants.models import Tenant
 from kvitt.testclock.models import TestClock
 
@@ -134,18 +135,33 @@ class Worker:
                     log.info("inbox read already scheduled", key=key)
                 self._inbox_reads.add(key)
 
+    _database_watch: Watch | None = None  # made on the first database error (tick)
+
     def tick(self) -> int:
         today = clock.today()
-        # Anything but the dedupe race (a database that is down, a bug) is raised, not hidden:
+        # Anything but the dedupe race and a database that is not ready is raised, not hidden:
         # a swallowed ValueError here once meant bank files were never read (docs/operations.md).
-        self.schedule_inbox(datetime.now(clock.STOCKHOLM))
-        if self._scheduled_for != today:
-            try:
-                self.schedule_daily(today)
-            except IntegrityError:  # only the dedupe key: another worker scheduled some of today's jobs first
-                # Not marked done: the next tick reads what the other worker wrote and adds the rest.
-                log.info("daily jobs partly scheduled by another worker; completing", date=today.isoformat())
-        return self.run_once()
+        try:
+            self.schedule_inbox(datetime.now(clock.STOCKHOLM))
+            if self._scheduled_for != today:
+                try:
+                    self.schedule_daily(today)
+                except IntegrityError:  # only the dedupe key: another worker scheduled some of today's jobs first
+                    # Not marked done: the next tick reads what the other worker wrote and adds the rest.
+                    log.info("daily jobs partly scheduled by another worker; completing", date=today.isoformat())
+            return self.run_once()
+        except DBAPIError as exc:
+            # A dropped connection (the server restarted), or a database down, missing or not
+            # migrated: wait for it (one log line when that changes, see core.readiness.Watch)
+            # instead of a traceback every poll. On a ready database it is a bug: raised.
+            if exc.connection_invalidated or not self._readiness().get().ready:
+                return 0
+            raise
+
+    def _readiness(self) -> Watch:
+        if self._database_watch is None:
+            self._database_watch = Watch(self.db.engine.url.render_as_string(hide_password=False))
+        return self._database_watch
 
     def run_forever(self) -> None:
         log.info("worker started", worker=self.worker_id)

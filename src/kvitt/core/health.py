@@ -12,11 +12,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -24,44 +21,15 @@ from sqlalchemy.exc import DBAPIError
 
 from kvitt import __version__
 from kvitt.core.db import Database
-from kvitt.core.readiness import DatabaseStatus, database_status
+from kvitt.core.readiness import Watch
 
-log = structlog.get_logger("kvitt.health")
 RETRY_AFTER_SECONDS = 5
 STATUS_CACHE_SECONDS = 2.0  # a burst of failing requests probes the database once
 LOG_EVERY_SECONDS = 60.0
 
 
-class _Probe:
-    """The database's status, probed at most every few seconds, and logged when it changes."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.lock = threading.Lock()
-        self.status: DatabaseStatus | None = None
-        self.checked_at = 0.0
-        self.logged: tuple[str, float] = ("", 0.0)
-
-    def get(self, fresh: bool = False) -> DatabaseStatus:
-        with self.lock:
-            now = time.monotonic()
-            if fresh or self.status is None or now - self.checked_at > STATUS_CACHE_SECONDS:
-                self.status = database_status(self.url)
-                self.checked_at = now
-            status = self.status
-            last_code, last_at = self.logged
-            if status.code != last_code or (not status.ready and now - last_at > LOG_EVERY_SECONDS):
-                if status.ready:
-                    if last_code:
-                        log.info("database ready", status=status.code)
-                else:
-                    log.warning("database not ready", status=status.code, reason=status.message)
-                self.logged = (status.code, now)
-            return status
-
-
 def install(app: FastAPI, database: Database) -> None:
-    probe = _Probe(database.engine.url.render_as_string(hide_password=False))
+    probe = Watch(database.engine.url.render_as_string(hide_password=False), STATUS_CACHE_SECONDS, LOG_EVERY_SECONDS)
     app.state.database_probe = probe
 
     @app.get("/livez", include_in_schema=False)

@@ -9,10 +9,13 @@ a readiness probe must not wait behind a busy writer's lock or an exhausted pool
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import structlog
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -26,6 +29,7 @@ NO_SCHEMA = "schema_missing"
 OUTDATED = "schema_outdated"
 NEWER = "schema_newer"
 MIGRATE = "run `kvitt migrate`"
+log = structlog.get_logger("kvitt.readiness")
 # Alembic announces its plugins at INFO on every MigrationContext: once per probe, noise.
 logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
@@ -158,6 +162,31 @@ def _connect_problem(url: URL, exc: DBAPIError) -> DatabaseStatus:
     )
 
 
-def is_database_error(exc: BaseException) -> bool:
-    """An error a down, missing or unmigrated database raises (worth asking :func:`database_status` about)."""
-    return isinstance(exc, DBAPIError)
+class Watch:
+    """The status of one database, probed at most every ``cache_seconds`` (a burst of failing
+    requests or ticks probes once), logged when it changes and once a minute while not ready."""
+
+    def __init__(self, url: str | URL, cache_seconds: float = 2.0, log_every_seconds: float = 60.0) -> None:
+        self.url = url
+        self.cache_seconds = cache_seconds
+        self.log_every_seconds = log_every_seconds
+        self._lock = threading.Lock()
+        self._status: DatabaseStatus | None = None
+        self._checked_at = 0.0
+        self._logged: tuple[str, float] = ("", 0.0)
+
+    def get(self, fresh: bool = False) -> DatabaseStatus:
+        with self._lock:
+            now = time.monotonic()
+            if fresh or self._status is None or now - self._checked_at > self.cache_seconds:
+                self._status = database_status(self.url)
+                self._checked_at = now
+            status = self._status
+            last_code, last_at = self._logged
+            if status.code != last_code or (not status.ready and now - last_at > self.log_every_seconds):
+                if not status.ready:
+                    log.warning("database not ready", status=status.code, reason=status.message)
+                elif last_code:
+                    log.info("database ready", status=status.code)
+                self._logged = (status.code, now)
+            return status
