@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kvitt.core.clock import daily_job
-from kvitt.core.events import subscribe
+from kvitt.core.events import subscribe_batch
 from kvitt.core.outbox import OutboxJob, handles
 from kvitt.delivery import sending, service
 
@@ -17,11 +17,11 @@ PRINT_SWEEP_JOB = "delivery.print_sweep"
 daily_job(PRINT_SWEEP_JOB, order=90)
 
 
-@subscribe("invoice.issued")
-def deliver_issued_invoice(session: Session, tenant_id: int | None, event: dict[str, Any]) -> None:
-    """Per issued invoice: one delivery row and one job (letters: a share of a print batch)."""
-    if tenant_id is not None:
-        service.request_delivery(session, tenant_id, int(event["invoice_id"]), reason="issue")
+@subscribe_batch("invoice.issued")
+def deliver_issued_invoices(session: Session, tenant_id: int, events: list[dict[str, Any]]) -> None:
+    """Per batch of issued invoices: their delivery rows and send jobs in a few set-based
+    statements (letters: a share of a print batch); see ``service.request_deliveries``."""
+    service.request_deliveries(session, tenant_id, [int(event["invoice_id"]) for event in events], reason="issue")
 
 
 @handles(service.SEND_JOB)

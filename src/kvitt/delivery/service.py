@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, lazyload
 from kvitt.core.config import get_settings
 from kvitt.core.db import is_postgresql, utcnow
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
-from kvitt.core.outbox import OutboxJob, enqueue
+from kvitt.core.outbox import OutboxJob, enqueue, enqueue_rows
 from kvitt.customers.models import Customer
 from kvitt.delivery.channels import CHANNELS, EINVOICE, EMAIL, LETTER, SMS
 from kvitt.delivery.models import DELIVERED, FAILED, PENDING, SENDING, SENT, Delivery, DeliverySettings
@@ -209,6 +209,107 @@ def start_delivery(
         return None
     _dispatch(session, tenant_id, new_id, found[0])
     return session.get(Delivery, new_id) if fetch else None
+
+
+def request_deliveries(session: Session, tenant_id: int, invoice_ids: list[int], *, reason: str = "issue") -> int:
+    """``request_delivery`` for many invoices at once (the ``invoice.issued`` batch subscriber).
+
+    The automatic delivery (chain 0) of each invoice on the customer's channel, with the
+    tenant's fallback chain, exactly as ``request_delivery(channel=None)`` chooses it, but with
+    set-based statements: the invoices and customers in one query, the tenant and its settings
+    once, every delivery row in one ``INSERT … ON CONFLICT DO NOTHING … RETURNING``, the send
+    jobs in one bulk insert, one print-batch job for the letters and one timeline write for the
+    customers nobody can reach. Returns how many deliveries were new.
+    """
+    wanted = list(dict.fromkeys(invoice_ids))
+    if not wanted:
+        return 0
+    found = {
+        int(row[0]): (str(row[1]), row[2])
+        for row in session.execute(
+            select(Invoice.id, Invoice.state, Customer)
+            .join(Customer, Customer.id == Invoice.customer_id)
+            .where(Invoice.tenant_id == tenant_id, Invoice.id.in_(wanted))
+        )
+    }
+    for invoice_id in wanted:  # as one by one: the batch fails and each event is retried alone
+        if invoice_id not in found:
+            raise NotFound(f"no invoice {invoice_id}", param="invoice")
+        if found[invoice_id][0] == "draft":
+            raise Conflict(f"invoice {invoice_id} is a draft: issue it before sending it", code="invoice_not_issued")
+    default = _tenant_default(session, tenant_id)
+    fallback = preferences(session, tenant_id).fallback
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for invoice_id in wanted:
+        customer = found[invoice_id][1]
+        first = customer.delivery_method or default
+        candidates = [first]
+        if address_of(customer, first) is None:
+            candidates += fallback.get(first, [])
+        reached = _first_reachable(candidates, customer, set())
+        channel, recipient = reached if reached is not None else (first, None)
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "invoice_id": invoice_id,
+                "document": "invoice",
+                "reminder_id": None,
+                "chain": AUTOMATIC,
+                "first_channel": first,
+                "reason": reason,
+                "actor": "system",
+                "channel": channel,
+                "recipient": None if recipient is None else recipient[:254],
+                "state": PENDING if reached is not None else FAILED,
+                "error": None if reached is not None else f"no channel reaches customer {customer.id}",
+                "attempts": 0,
+                "data": {},
+                "created_at": now,
+                "updated_at": now,
+                "callback_token": secrets.token_urlsafe(24) if channel == SMS and reached is not None else None,
+            }
+        )
+    table = cast(Table, Delivery.__table__)
+    dialect = postgresql if is_postgresql(session) else sqlite
+    statement = (
+        dialect.insert(table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(table.c.id, table.c.invoice_id, table.c.channel, table.c.state)
+    )
+    inserted = {int(r.invoice_id): (int(r.id), str(r.channel), str(r.state)) for r in session.execute(statement)}
+    by_invoice = {row["invoice_id"]: row for row in rows}
+    jobs: list[dict[str, Any]] = []
+    unreachable: list[Happening] = []
+    letters = False
+    max_attempts = get_settings().job_max_attempts
+    for invoice_id in wanted:
+        if invoice_id not in inserted:
+            continue  # the automatic delivery exists already (a repeated event): nothing more
+        delivery_id, channel, state = inserted[invoice_id]
+        if state == FAILED:
+            data = {"channel": channel, "delivery": delivery_id, "document": "invoice", "chain": AUTOMATIC}
+            unreachable.append(
+                Happening(invoice_id, "delivery_failed", "system", {**data, "error": by_invoice[invoice_id]["error"]})
+            )
+        elif channel == LETTER:
+            letters = True
+        else:
+            jobs.append(
+                {
+                    "tenant_id": tenant_id,
+                    "kind": SEND_JOB,
+                    "payload": {"delivery_id": delivery_id},
+                    "dedupe_key": f"{SEND_JOB}:{delivery_id}",
+                    "max_attempts": max_attempts,
+                }
+            )
+    enqueue_rows(session, jobs)
+    if letters:
+        schedule_print_batch(session, tenant_id)
+    record(session, tenant_id, unreachable)
+    return len(inserted)
 
 
 def _what(channel: str) -> str:
