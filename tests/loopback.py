@@ -33,6 +33,17 @@ class Mailbox:
     envelopes: list[Envelope] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
     port: int = 0
+    # The client address of each received message (one per connection: a distinct peer each).
+    peers: list[Any] = field(default_factory=list)
+    # Message numbers (1, 2, ... counted over every DATA) at which the server drops the
+    # connection instead of answering: that message is not received.
+    drop_at: set[int] = field(default_factory=set)
+    # Called with the count of received messages after each (e.g. to kill a client mid-batch).
+    on_message: Any = None
+    data_commands: int = 0
+
+    def connections(self) -> int:
+        return len(set(self.peers))
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -43,9 +54,17 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.data_commands += 1
+        if self.data_commands in self.drop_at:
+            assert server.transport is not None
+            server.transport.close()
+            return "421 closing"  # never seen: the connection is gone
         self.envelopes.append(envelope)
+        self.peers.append(session.peer)
         raw = envelope.original_content or b""
         self.messages.append(message_from_bytes(raw, policy=policy.default))  # type: ignore[arg-type]
+        if self.on_message is not None:
+            self.on_message(len(self.messages))
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from kvitt.core.clock import daily_job
 from kvitt.core.events import subscribe_batch
-from kvitt.core.outbox import OutboxJob, handles
+from kvitt.core.outbox import JobFailures, OutboxJob, handles, handles_batch
 from kvitt.delivery import sending, service
 
 PRINT_SWEEP_JOB = "delivery.print_sweep"
@@ -24,8 +24,14 @@ def deliver_issued_invoices(session: Session, tenant_id: int, events: list[dict[
     service.request_deliveries(session, tenant_id, [int(event["invoice_id"]) for event in events], reason="issue")
 
 
-@handles(service.SEND_JOB)
+@handles_batch(service.SEND_JOB)
+def run_sends(session: Session, jobs: list[OutboxJob]) -> JobFailures:
+    """Every claimed send job of a tenant at once: per channel, one connection (see sending)."""
+    return sending.send_batch(session, jobs)
+
+
 def run_send(session: Session, job: OutboxJob) -> None:
+    """One send job alone (a retry is raised)."""
     sending.send_delivery(session, job)
 
 

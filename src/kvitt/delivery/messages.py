@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from kvitt.core.money import format_amount
 
@@ -15,6 +16,7 @@ _templates = Environment(
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
+    auto_reload=False,  # compiled once per process: no stat of the template file per message
 )
 
 WORDS = {
@@ -61,6 +63,12 @@ def language_of(value: str | None) -> str:
     return value if value in LANGUAGES else "sv"
 
 
+@functools.lru_cache(maxsize=4096)
+def _template(name: str) -> Template:
+    return _templates.get_template(name)
+
+
+@functools.lru_cache(maxsize=4096)  # a billing run repeats a few prices; Babel formats each once
 def amount_text(ore: int, lang: str) -> str:
     return format_amount(ore, "sv_SE" if lang == "sv" else "en_GB")
 
@@ -109,8 +117,8 @@ def email_parts(facts: InvoiceFacts, lang: str, *, attached: bool) -> tuple[str,
         "heading": subject(facts, lang),
         "intro": intro(facts, lang),
     }
-    text = _templates.get_template(f"email_{lang}.txt").render(context)
-    html = _templates.get_template("email.html").render(context)
+    text = _template(f"email_{lang}.txt").render(context)
+    html = _template("email.html").render(context)
     return context["subject"], text, html
 
 

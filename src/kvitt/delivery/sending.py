@@ -13,16 +13,20 @@ Each channel's promise when a worker dies mid-send (docs/delivery.md):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, lazyload
 
 from kvitt.core.config import Settings, get_settings, web_base_url
 from kvitt.core.db import is_postgresql, utcnow
 from kvitt.core.errors import KvittError
-from kvitt.core.outbox import OutboxJob, enqueue
+from kvitt.core.outbox import JobFailures, OutboxJob, enqueue
 from kvitt.customers.models import Customer
 from kvitt.delivery import messages, service
 from kvitt.delivery.channels import (
@@ -30,6 +34,7 @@ from kvitt.delivery.channels import (
     EMAIL,
     LETTER,
     SMS,
+    DeliveryError,
     PermanentFailure,
     Sent,
     TemporaryFailure,
@@ -68,104 +73,251 @@ def facts_of(tenant: Tenant, invoice: Invoice, customer: Customer, delivery: Del
     )
 
 
-def send_delivery(session: Session, job: OutboxJob) -> None:
-    """The ``delivery.send`` job: one email, SMS or e-invoice."""
-    assert job.tenant_id is not None
-    delivery = load(session, job.tenant_id, int(job.payload["delivery_id"]))
-    if delivery is None:
-        return
-    if delivery.state == SENDING:
-        # A worker stopped between handing the SMS to 46elks and recording it: whether it went
-        # out is unknown, and sending it again could send it twice (at most once, see above).
-        delivery.state = UNKNOWN
-        delivery.error = "the worker stopped while sending; not repeated (at most once)"
-        service._event(session, delivery, "delivery_failed", {"error": delivery.error, "unknown": True})
-        return
-    if delivery.state != PENDING:
-        return  # done by an earlier run of this job: nothing is sent twice
-    last_try = job.attempts + 1 >= job.max_attempts
-    try:
-        sent = _send(session, delivery, job)
-    except TemporaryFailure as exc:
-        if not last_try:
-            raise
-        _failed(session, delivery, f"gave up after {job.attempts + 1} attempts: {exc}")
-        return
-    except PermanentFailure as exc:
-        _failed(session, delivery, str(exc))
-        return
-    _sent(session, delivery, sent)
+# Outcomes are committed every GROUP_SIZE messages: a worker killed mid-batch leaves at most
+# this many messages sent but not recorded (emails are then sent again, see the module doc).
+GROUP_SIZE = 20
+# Requests in flight at once to 46elks or the access point (one HTTP client per batch).
+CONCURRENCY = 8
 
 
-def _failed(session: Session, delivery: Delivery, error: str) -> None:
-    delivery = load(session, delivery.tenant_id, delivery.id, lock=True) or delivery
-    service.mark_failed(session, delivery, error)
+@dataclass
+class _Item:
+    """One delivery of the batch: what was prepared for it and what came of it."""
+
+    delivery: Delivery
+    job: OutboxJob
+    prepared: Any = None  # the rendered email (bytes), the SMS (text, report URL), the UBL
+    message_id: str = ""
+    outcome: Sent | DeliveryError | None = None
 
 
-def _sent(session: Session, delivery: Delivery, sent: Sent) -> None:
-    delivery = load(session, delivery.tenant_id, delivery.id, lock=True) or delivery
-    early = (delivery.data or {}).get("early_report")
-    service.mark_sent(session, delivery, sent.provider_ref, sent.data)
-    if early and early.get("id") == sent.provider_ref:
-        service.apply_sms_status(session, delivery, str(early.get("status")))
-    if delivery.channel == EINVOICE and delivery.data.get("mode") == "access_point":
-        enqueue(
-            session,
-            service.EINVOICE_STATUS_JOB,
-            {"delivery_id": delivery.id},
-            tenant_id=delivery.tenant_id,
-            dedupe_key=f"{service.EINVOICE_STATUS_JOB}:{delivery.id}",
-            run_at=utcnow() + timedelta(seconds=STATUS_POLL_SECONDS),
-            max_attempts=12,
+@dataclass
+class _Batch:
+    """The invoices, customers and tenant of a batch's deliveries, loaded once for all of them."""
+
+    settings: Settings
+    tenant: Tenant
+    attach_pdf: bool
+    invoices: dict[int, Invoice]
+    customers: dict[int, Customer]
+    base_url: str
+
+    @classmethod
+    def load(cls, session: Session, tenant_id: int, deliveries: list[Delivery]) -> _Batch:
+        tenant = session.get(Tenant, tenant_id)
+        assert tenant is not None
+        invoices = {
+            invoice.id: invoice
+            for invoice in session.scalars(
+                select(Invoice)
+                .options(lazyload(Invoice.lines))
+                .where(Invoice.tenant_id == tenant_id, Invoice.id.in_({d.invoice_id for d in deliveries}))
+            )
+        }
+        customers = {
+            customer.id: customer
+            for customer in session.scalars(
+                select(Customer).where(
+                    Customer.tenant_id == tenant_id, Customer.id.in_({i.customer_id for i in invoices.values()})
+                )
+            )
+        }
+        settings = get_settings()
+        attach = service.preferences(session, tenant_id).attach_pdf
+        return cls(settings, tenant, attach, invoices, customers, web_base_url(settings))
+
+    def invoice(self, delivery: Delivery) -> Invoice:
+        return self.invoices[delivery.invoice_id]
+
+    def customer(self, delivery: Delivery) -> Customer:
+        return self.customers[self.invoices[delivery.invoice_id].customer_id]
+
+    def facts(self, delivery: Delivery) -> messages.InvoiceFacts:
+        invoice = self.invoice(delivery)
+        return messages.InvoiceFacts(
+            issuer=self.tenant.name,
+            name=self.customer(delivery).name,
+            number=invoice.number,
+            amount_ore=invoice.remaining if delivery.reminder_id is not None else invoice.total,
+            due_date=invoice.due_date.isoformat() if invoice.due_date else "",
+            ocr=invoice.ocr,
+            bankgiro=self.tenant.bankgiro,
+            url=f"{self.base_url}/i/{invoice.token}",
+            reminder=delivery.reminder_id is not None,
+            credit_note=invoice.kind == "credit_note",
         )
 
 
-def _send(session: Session, delivery: Delivery, job: OutboxJob) -> Sent:
-    tenant = session.get(Tenant, delivery.tenant_id)
-    invoice = session.scalar(select(Invoice).options(lazyload(Invoice.lines)).where(Invoice.id == delivery.invoice_id))
-    assert tenant is not None and invoice is not None and invoice.tenant_id == tenant.id
-    customer = session.get(Customer, invoice.customer_id)
-    assert customer is not None
-    settings = get_settings()
-    if delivery.channel == EMAIL:
-        return _email(session, settings, tenant, invoice, customer, delivery)
-    if delivery.channel == SMS:
-        return _sms(session, settings, tenant, invoice, customer, delivery)
-    if delivery.channel == EINVOICE:
-        return _einvoice(session, settings, tenant, invoice, customer, delivery)
-    raise PermanentFailure(f"channel {delivery.channel!r} is not sent one by one")
+def send_batch(session: Session, jobs: list[OutboxJob]) -> JobFailures:
+    """The ``delivery.send`` jobs of one tenant: emails, SMS and e-invoices, per channel.
+
+    Returns the jobs to retry (a temporary failure before the last attempt); a permanent
+    failure is recorded on its delivery (and its fallback started), never fails the batch.
+    """
+    tenant_id = jobs[0].tenant_id
+    assert tenant_id is not None and all(job.tenant_id == tenant_id for job in jobs)
+    job_of = {int(job.payload["delivery_id"]): job for job in jobs}
+    found = session.scalars(
+        select(Delivery)
+        .where(Delivery.tenant_id == tenant_id, Delivery.id.in_(list(job_of)))
+        .order_by(Delivery.id)
+        .execution_options(populate_existing=True)
+    )
+    failures: JobFailures = {}
+    by_channel: dict[str, list[_Item]] = {}
+    for delivery in found:
+        if delivery.state == SENDING:
+            # A worker stopped between handing the SMS to 46elks and recording it: whether it went
+            # out is unknown, and sending it again could send it twice (at most once, see above).
+            delivery.state = UNKNOWN
+            delivery.error = "the worker stopped while sending; not repeated (at most once)"
+            service._event(session, delivery, "delivery_failed", {"error": delivery.error, "unknown": True})
+        elif delivery.state != PENDING:
+            continue  # done by an earlier run of this job: nothing is sent twice
+        elif delivery.channel in (EMAIL, SMS, EINVOICE):
+            by_channel.setdefault(delivery.channel, []).append(_Item(delivery, job_of[delivery.id]))
+        else:
+            service.mark_failed(session, delivery, f"channel {delivery.channel!r} is not sent one by one")
+    if not by_channel:
+        return failures
+    batch = _Batch.load(session, tenant_id, [item.delivery for items in by_channel.values() for item in items])
+    if EMAIL in by_channel:
+        _send_emails(session, batch, by_channel[EMAIL], failures)
+    if SMS in by_channel:
+        _send_sms(session, batch, by_channel[SMS], failures)
+    if EINVOICE in by_channel:
+        _send_einvoices(session, batch, by_channel[EINVOICE], failures)
+    return failures
 
 
-def _email(
-    session: Session, settings: Settings, tenant: Tenant, invoice: Invoice, customer: Customer, delivery: Delivery
-) -> Sent:
+def send_delivery(session: Session, job: OutboxJob) -> None:
+    """One ``delivery.send`` job alone (a batch of one); a retry is raised as TemporaryFailure."""
+    failure = send_batch(session, [job]).get(job.id)
+    if failure is not None:
+        raise TemporaryFailure(failure)
+
+
+def _groups(items: list[_Item], size: int) -> Iterator[list[_Item]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def commit_group(session: Session) -> None:
+    """Commit the outcomes recorded so far (and what the next group decided) before the network.
+
+    On PostgreSQL without waiting for the WAL flush: the promise is to survive a killed worker,
+    which an asynchronous commit does (the server has the commit); a crash of the database
+    server itself could lose the last few hundred milliseconds, and those messages would be sent
+    again like after a kill.
+    """
+    if is_postgresql(session):
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+    session.commit()
+
+
+def _record(session: Session, batch: _Batch, items: list[_Item], failures: JobFailures) -> None:
+    """Write the outcomes of a group into the session (committed with the next group or the job)."""
+    done = [item for item in items if item.outcome is not None]
+    if not done:
+        return
+    if is_postgresql(session):
+        # Row locks in id order: an SMS report arriving now waits for this (see report_sms_status).
+        list(
+            session.scalars(
+                select(Delivery)
+                .where(Delivery.id.in_(sorted(item.delivery.id for item in done)))
+                .order_by(Delivery.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
+    sent: list[tuple[Delivery, str | None, dict[str, Any]]] = []
+    for item in done:
+        delivery, outcome = item.delivery, item.outcome
+        if isinstance(outcome, Sent):
+            sent.append((delivery, outcome.provider_ref, outcome.data))
+            continue
+        last_try = item.job.attempts + 1 >= item.job.max_attempts
+        if delivery.state == SENDING:
+            delivery.state = PENDING  # the provider did not take it: free for the retry or the fallback
+        if isinstance(outcome, TemporaryFailure) and not last_try:
+            failures[item.job.id] = str(outcome)
+        elif isinstance(outcome, TemporaryFailure):
+            service.mark_failed(session, delivery, f"gave up after {item.job.attempts + 1} attempts: {outcome}")
+        else:
+            service.mark_failed(session, delivery, str(outcome))
+    service.mark_sent_many(session, batch.tenant.id, sent)
+    for delivery, provider_ref, _ in sent:
+        early = (delivery.data or {}).get("early_report")
+        if early and early.get("id") == provider_ref:
+            service.apply_sms_status(session, delivery, str(early.get("status")))
+        if delivery.channel == EINVOICE and delivery.data.get("mode") == "access_point":
+            enqueue(
+                session,
+                service.EINVOICE_STATUS_JOB,
+                {"delivery_id": delivery.id},
+                tenant_id=delivery.tenant_id,
+                dedupe_key=f"{service.EINVOICE_STATUS_JOB}:{delivery.id}",
+                run_at=utcnow() + timedelta(seconds=STATUS_POLL_SECONDS),
+                max_attempts=12,
+            )
+
+
+def _outcome(call: Callable[[], Sent]) -> Sent | DeliveryError:
+    try:
+        return call()
+    except DeliveryError as exc:
+        return exc
+
+
+# --- email -----------------------------------------------------------------------------------
+
+
+def _send_emails(session: Session, batch: _Batch, items: list[_Item], failures: JobFailures) -> None:
+    """Over one SMTP connection, in groups of GROUP_SIZE: render the group (the transaction that
+    also records the previous group's outcomes), commit, send, record."""
+    settings = batch.settings
+    with email.SmtpSession(smtp_config(settings)) as smtp:
+        for group in _groups(items, GROUP_SIZE):
+            for item in group:
+                item.outcome = _render_email(session, batch, item)
+            commit_group(session)
+            for item in group:
+                if item.outcome is None:
+                    to = str(item.delivery.recipient)
+                    item.outcome = _outcome(partial(smtp.send, settings.mail_from, to, item.prepared, item.message_id))
+            _record(session, batch, group, failures)
+
+
+def _render_email(session: Session, batch: _Batch, item: _Item) -> PermanentFailure | None:
+    delivery = item.delivery
+    customer = batch.customer(delivery)
     to = customer.email or delivery.recipient
     if not to:
-        raise PermanentFailure("the customer has no email address")
-    attach = service.preferences(session, tenant.id).attach_pdf
+        return PermanentFailure("the customer has no email address")
+    invoice = batch.invoice(delivery)
     attachments = []
-    if attach:
+    if batch.attach_pdf:
         from kvitt.documents.pdf import invoice_pdf
 
-        attachments.append(
-            email.Attachment(f"faktura-{invoice.number}.pdf", invoice_pdf(session, tenant.id, invoice.id))
-        )
+        pdf = invoice_pdf(session, batch.tenant.id, invoice.id, base_url=batch.base_url)
+        attachments.append(email.Attachment(f"faktura-{invoice.number}.pdf", pdf))
     lang = messages.language_of(customer.language)
-    subject, text, html = messages.email_parts(facts_of(tenant, invoice, customer, delivery), lang, attached=attach)
-    message = email.build_message(
-        sender=settings.mail_from,
-        sender_name=tenant.name,
+    subject, text_part, html = messages.email_parts(batch.facts(delivery), lang, attached=batch.attach_pdf)
+    item.message_id = message_id(batch.settings, delivery)
+    item.prepared = email.render_message(
+        sender=batch.settings.mail_from,
+        sender_name=batch.tenant.name,
         to=to,
         subject=subject,
-        text=text,
+        text=text_part,
         html=html,
-        message_id=message_id(settings, delivery),
+        message_id=item.message_id,
         attachments=attachments,
-        reply_to=tenant.email,
+        reply_to=batch.tenant.email,
     )
     delivery.recipient = to
-    end_transaction_before_network(session)
-    return email.send(smtp_config(settings), message)
+    return None
 
 
 def end_transaction_before_network(session: Session) -> None:
@@ -194,64 +346,104 @@ def smtp_config(settings: Settings) -> email.SmtpConfig:
     )
 
 
-def _sms(
-    session: Session, settings: Settings, tenant: Tenant, invoice: Invoice, customer: Customer, delivery: Delivery
-) -> Sent:
-    to = customer.phone or delivery.recipient
-    if not to:
-        raise PermanentFailure("the customer has no phone number")
-    text = messages.sms_text(facts_of(tenant, invoice, customer, delivery), messages.language_of(customer.language))
-    report_url = f"{web_base_url(settings)}/callbacks/sms/{delivery.callback_token}"
-    # At most once: the "sending" marker is committed before 46elks is called (module doc).
-    delivery.state = SENDING
-    delivery.recipient = to
-    end_transaction_before_network(session)
+# --- SMS --------------------------------------------------------------------------------------
+
+
+def _send_sms(session: Session, batch: _Batch, items: list[_Item], failures: JobFailures) -> None:
+    """One HTTP client, CONCURRENCY requests in flight (46elks has no batch endpoint). Each
+    group's ``sending`` marks are committed (synchronously: they are the at-most-once promise)
+    before any of its messages is handed over."""
+    settings = batch.settings
     config = sms.Elks46Config(settings.sms_url, settings.sms_user, settings.sms_password)
-    try:
-        with sms.Elks46Client(config) as client:
-            return client.send(
-                sender=sms.sender_name(settings.sms_from, tenant.name), to=to, message=text, whendelivered=report_url
-            )
-    except TemporaryFailure:
-        # 46elks said it did not take the message (or did not answer): free it for the retry.
-        delivery.state = PENDING
-        session.commit()
-        raise
-    except PermanentFailure:
-        delivery.state = PENDING  # mark_failed takes it from here, in this transaction
-        raise
+    sender = sms.sender_name(settings.sms_from, batch.tenant.name)
+    with sms.Elks46Client(config) as client, ThreadPoolExecutor(CONCURRENCY) as pool:
+        for group in _groups(items, GROUP_SIZE):
+            ready = []
+            for item in group:
+                delivery = item.delivery
+                customer = batch.customer(delivery)
+                to = customer.phone or delivery.recipient
+                if not to:
+                    item.outcome = PermanentFailure("the customer has no phone number")
+                    continue
+                text_ = messages.sms_text(batch.facts(delivery), messages.language_of(customer.language))
+                report_url = f"{batch.base_url}/callbacks/sms/{delivery.callback_token}"
+                item.prepared = (to, text_, report_url)
+                delivery.state = SENDING  # at most once: committed before 46elks is called
+                delivery.recipient = to
+                ready.append(item)
+            end_transaction_before_network(session)
+
+            def call(item: _Item) -> Sent | DeliveryError:
+                to, message, report_url = item.prepared
+                return _outcome(partial(client.send, sender=sender, to=to, message=message, whendelivered=report_url))
+
+            for item, outcome in zip(ready, pool.map(call, ready), strict=True):
+                item.outcome = outcome
+            _record(session, batch, group, failures)
 
 
-def _einvoice(
-    session: Session, settings: Settings, tenant: Tenant, invoice: Invoice, customer: Customer, delivery: Delivery
-) -> Sent:
-    receiver = service.peppol_id(customer)
-    if receiver is None:
-        raise PermanentFailure("the customer has no Peppol id")
+# --- e-invoice -------------------------------------------------------------------------------
+
+
+def _send_einvoices(session: Session, batch: _Batch, items: list[_Item], failures: JobFailures) -> None:
+    """To the access point (one client, CONCURRENCY requests in flight; it deduplicates by
+    ``X-Document-Id``), or as files into the export folder."""
+    settings = batch.settings
+    tenant = batch.tenant
     from kvitt.documents.ubl import invoice_ubl
 
-    try:
-        ubl = invoice_ubl(session, tenant.id, invoice.id)
-    except KvittError as exc:
-        raise PermanentFailure(exc.message) from exc
+    client = None
     if settings.peppol_ap_url:
-        config = einvoice.AccessPointConfig(settings.peppol_ap_url, settings.peppol_ap_key)
-        end_transaction_before_network(session)
-        with einvoice.AccessPointClient(config) as client:
-            sent = client.send(
-                ubl=ubl,
-                sender="0007:" + tenant.org_number.replace("-", ""),
-                receiver=receiver,
-                document_id=f"kvitt-{tenant.id}-{delivery.id}",
-            )
-        sent.data["mode"] = "access_point"
-        return sent
-    if settings.einvoice_dir:
-        name = f"{tenant.org_number.replace('-', '')}-{invoice.number}-{delivery.id}.xml"
-        sent = einvoice.export_file(settings.einvoice_dir, name, ubl)
-        sent.data["mode"] = "file"
-        return sent
-    raise PermanentFailure("no Peppol access point (KVITT_PEPPOL_AP_URL) nor export folder (KVITT_EINVOICE_DIR)")
+        client = einvoice.AccessPointClient(einvoice.AccessPointConfig(settings.peppol_ap_url, settings.peppol_ap_key))
+    sender = "0007:" + tenant.org_number.replace("-", "")
+    try:
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            for group in _groups(items, GROUP_SIZE):
+                ready = []
+                for item in group:
+                    receiver = service.peppol_id(batch.customer(item.delivery))
+                    if receiver is None:
+                        item.outcome = PermanentFailure("the customer has no Peppol id")
+                        continue
+                    try:
+                        item.prepared = (receiver, invoice_ubl(session, tenant.id, item.delivery.invoice_id))
+                    except KvittError as exc:
+                        item.outcome = PermanentFailure(exc.message)
+                        continue
+                    ready.append(item)
+                if client is not None:
+                    commit_group(session)
+                    call = partial(_to_access_point, client, sender, tenant.id)
+                    for item, outcome in zip(ready, pool.map(call, ready), strict=True):
+                        if isinstance(outcome, Sent):
+                            outcome.data["mode"] = "access_point"
+                        item.outcome = outcome
+                elif settings.einvoice_dir:
+                    for item in ready:
+                        invoice = batch.invoice(item.delivery)
+                        name = f"{tenant.org_number.replace('-', '')}-{invoice.number}-{item.delivery.id}.xml"
+                        export = partial(einvoice.export_file, settings.einvoice_dir, name, item.prepared[1])
+                        item.outcome = _outcome(export)
+                        if isinstance(item.outcome, Sent):
+                            item.outcome.data["mode"] = "file"
+                else:
+                    for item in ready:
+                        item.outcome = PermanentFailure(
+                            "no Peppol access point (KVITT_PEPPOL_AP_URL) nor export folder (KVITT_EINVOICE_DIR)"
+                        )
+                _record(session, batch, group, failures)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _to_access_point(
+    client: einvoice.AccessPointClient, sender: str, tenant_id: int, item: _Item
+) -> Sent | DeliveryError:
+    receiver, ubl = item.prepared
+    document_id = f"kvitt-{tenant_id}-{item.delivery.id}"
+    return _outcome(partial(client.send, ubl=ubl, sender=sender, receiver=receiver, document_id=document_id))
 
 
 def poll_einvoice(session: Session, job: OutboxJob) -> None:
@@ -372,24 +564,26 @@ def _render(session: Session, tenant: Tenant, waiting: list[Delivery]) -> list[t
 def _record_batch(session: Session, letters: list[Delivery], batch: str) -> None:
     for delivery in letters:
         delivery.batch = batch
-        service.mark_sent(session, delivery, batch, {"batch": batch})
+    if letters:
+        service.mark_sent_many(session, letters[0].tenant_id, [(d, batch, {"batch": batch}) for d in letters])
 
 
 def staff_email(session: Session, job: OutboxJob) -> None:
     """The ``delivery.staff_email`` job: a plain-text note to the tenant's staff."""
     settings = get_settings()
     payload: dict[str, Any] = job.payload
-    message = email.build_message(
+    message = email.render_message(
         sender=settings.mail_from,
         sender_name="Kvitt",
         to=str(payload["to"]),
         subject=str(payload["subject"]),
         text=str(payload["text"]),
         html=None,
-        message_id=f"<kvitt.staff.{job.id}@{settings.mail_from.rpartition('@')[2] or 'kvitt.localhost'}>",
+        message_id=(mid := f"<kvitt.staff.{job.id}@{settings.mail_from.rpartition('@')[2] or 'kvitt.localhost'}>"),
     )
     end_transaction_before_network(session)
     try:
-        email.send(smtp_config(settings), message)
+        with email.SmtpSession(smtp_config(settings)) as smtp:
+            smtp.send(settings.mail_from, str(payload["to"]), message, mid)
     except PermanentFailure:
         return  # nobody else to tell; the job's last_error is not set, the log has it

@@ -439,6 +439,10 @@ def enqueue_once(
 
 
 def _event(session: Session, delivery: Delivery, kind: str, extra: dict[str, Any] | None = None) -> None:
+    record(session, delivery.tenant_id, [_happening(delivery, kind, extra)])
+
+
+def _happening(delivery: Delivery, kind: str, extra: dict[str, Any] | None = None) -> Happening:
     data = {
         "channel": delivery.channel,
         "delivery": delivery.id,
@@ -447,17 +451,28 @@ def _event(session: Session, delivery: Delivery, kind: str, extra: dict[str, Any
     }
     if delivery.recipient:
         data["recipient"] = delivery.recipient
-    record(session, delivery.tenant_id, [Happening(delivery.invoice_id, kind, "system", {**data, **(extra or {})})])
+    return Happening(delivery.invoice_id, kind, "system", {**data, **(extra or {})})
 
 
 def mark_sent(session: Session, delivery: Delivery, provider_ref: str | None, data: dict[str, Any]) -> None:
-    delivery.state = SENT
-    delivery.provider_ref = provider_ref
-    delivery.sent_at = utcnow()
-    delivery.error = None
-    delivery.data = {**(delivery.data or {}), **{k: v for k, v in data.items() if v is not None}}
-    kind = "letter_sent" if delivery.channel == LETTER else "sent"
-    _event(session, delivery, kind, {"provider_ref": provider_ref} if provider_ref else {})
+    mark_sent_many(session, delivery.tenant_id, [(delivery, provider_ref, data)])
+
+
+def mark_sent_many(
+    session: Session, tenant_id: int, outcomes: list[tuple[Delivery, str | None, dict[str, Any]]]
+) -> None:
+    """Record deliveries of one tenant as sent, with their timeline events in one write."""
+    now = utcnow()
+    happenings = []
+    for delivery, provider_ref, data in outcomes:
+        delivery.state = SENT
+        delivery.provider_ref = provider_ref
+        delivery.sent_at = now
+        delivery.error = None
+        delivery.data = {**(delivery.data or {}), **{k: v for k, v in data.items() if v is not None}}
+        kind = "letter_sent" if delivery.channel == LETTER else "sent"
+        happenings.append(_happening(delivery, kind, {"provider_ref": provider_ref} if provider_ref else {}))
+    record(session, tenant_id, happenings)
 
 
 def mark_delivered(session: Session, delivery: Delivery) -> None:
@@ -599,9 +614,11 @@ def notify_staff(session: Session, tenant_id: int, subject: str, text: str) -> N
 __all__ = [
     "DEFAULT_FALLBACK",
     "deliveries_of",
+    "mark_sent_many",
     "notify_staff",
     "report_bounce",
     "report_sms_status",
+    "request_deliveries",
     "request_delivery",
     "start_delivery",
     "update_preferences",
