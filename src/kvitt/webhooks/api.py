@@ -38,6 +38,7 @@ def endpoint_out(endpoint: WebhookEndpoint) -> EndpointOut:
         description=endpoint.description,
         events=endpoint.events,
         enabled=endpoint.enabled,
+        max_batch_size=endpoint.max_batch_size,
         previous_secret_valid_until=service.previous_secret_valid_until(endpoint),
         created_at=endpoint.created_at,
         updated_at=endpoint.updated_at,

@@ -1,51 +1,43 @@
-"""What the worker does for webhooks: fan domain events out, and make each HTTP attempt."""
+"""What the worker does for webhooks: fan domain events out, and send the deliveries' attempts.
+
+Both run a batch at a time: ``fan_out`` gets a tenant's claimed domain events as one list
+(``core.events.subscribe_batch``), ``deliver`` every claimed ``webhooks.deliver`` job of a
+tenant (``core.outbox.handles_batch``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kvitt.core.db import utcnow
-from kvitt.core.events import subscribe
-from kvitt.core.outbox import OutboxJob, handles
-from kvitt.tenants.models import Tenant
+from kvitt.core.events import subscribe_batch
+from kvitt.core.outbox import JobFailures, OutboxJob, handles_batch
 from kvitt.webhooks import sender, service
-from kvitt.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
-@subscribe("")
-def fan_out(session: Session, tenant_id: int | None, event: dict[str, Any]) -> None:
-    tenant = session.get(Tenant, tenant_id) if tenant_id is not None else None
-    if tenant is not None:
-        service.publish(session, tenant, event)
+@subscribe_batch("")
+def fan_out(session: Session, tenant_id: int, events: list[dict[str, Any]]) -> None:
+    service.publish_many(session, tenant_id, events)
 
 
-@handles(service.DELIVER_JOB)
-def deliver(session: Session, job: OutboxJob) -> None:
-    replay = bool(job.payload.get("replay"))
-    delivery = session.scalar(
-        select(WebhookDelivery).where(
-            WebhookDelivery.tenant_id == job.tenant_id, WebhookDelivery.id == int(job.payload["delivery_id"])
-        )
-    )
-    if delivery is None or (delivery.state == service.SUCCEEDED and not replay):
-        return  # the endpoint was deleted, or an earlier attempt or a replay got through
-    endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-    sent = session.get(WebhookEvent, delivery.event_id)
-    if endpoint is None or sent is None:
-        return
-    if not endpoint.enabled and not replay:
-        # Switched off: no more automatic attempts; a replay after switching on sends it.
-        delivery.state, delivery.next_attempt_at = service.FAILED, None
-        delivery.last_error = "the endpoint is disabled"
-        return
-    request = service.outgoing(endpoint, sent, utcnow())
-    # End the read transaction before the network call: a slow endpoint must not hold the
-    # database (on SQLite every transaction holds the write lock). Nothing has been written
-    # yet, so this commits nothing; the job row is still ours (state running, our lease).
-    assert not (session.new or session.dirty or session.deleted)
+@handles_batch(service.DELIVER_JOB)
+def deliver(session: Session, jobs: list[OutboxJob]) -> JobFailures | None:
+    """Read what to send, end the transaction, send it all concurrently, record each attempt.
+
+    No transaction is open during the HTTP requests: a slow endpoint must not hold the database
+    (on SQLite every transaction holds the write lock). The commit before them only makes the
+    "endpoint disabled" marks final; the jobs stay ours (state running, our lease). A worker
+    killed after a request and before the record's commit sends it again when the job is taken
+    over: at least once, with the same event id (docs/webhooks.md).
+    """
+    tenant_ids = {job.tenant_id for job in jobs}
+    tenant_id = tenant_ids.pop()
+    assert tenant_id is not None and not tenant_ids, "the worker gives a batch handler one tenant's jobs"
+    requests = service.plan_attempts(session, tenant_id, jobs)
+    if not requests:
+        return None
     session.commit()
-    outcome = sender.post(request)
-    service.record_outcome(session, delivery, outcome, replay=replay)
+    outcomes = sender.post_many([request.outgoing for request in requests])
+    service.record_outcomes(session, list(zip(requests, outcomes, strict=True)))
+    return None

@@ -20,6 +20,9 @@ class WebhookEndpoint(Base):
     description: Mapped[str | None] = mapped_column(String(500))
     events: Mapped[list[str]] = mapped_column(JsonType, default=list)
     enabled: Mapped[bool] = mapped_column(default=True)
+    # How many events one request may carry: 1 (the default) sends each event alone; more is the
+    # receiver's opt-in to list bodies ({"object": "list", "data": [event, ...]}, docs/webhooks.md).
+    max_batch_size: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # Kept in clear: signing needs it. Shown once, at creation and at rotation.
     secret: Mapped[str] = mapped_column(String(100))
     # Rotated-out secrets still valid for a while: [{"secret", "expires_at" (ISO)}].

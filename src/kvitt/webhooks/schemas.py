@@ -12,6 +12,11 @@ from kvitt.core.schemas import Input
 from kvitt.webhooks import catalogue
 
 MAX_ROTATION_HOURS = 7 * 24
+MAX_BATCH_SIZE = 100  # events in one request to an endpoint that takes list bodies
+_BATCH_HELP = (
+    "events per request: 1 (default) sends each event alone; more sends up to that many in one "
+    'signed list body {"object": "list", "data": [event, ...]} (docs/webhooks.md)'
+)
 
 
 def check_url(value: str) -> str:
@@ -36,6 +41,7 @@ class EndpointCreate(Input):
     events: list[str] = Field(min_length=1, max_length=100, description='event types, or ["*"] for all')
     description: str | None = Field(default=None, max_length=500)
     enabled: bool = True
+    max_batch_size: int = Field(default=1, ge=1, le=MAX_BATCH_SIZE, description=_BATCH_HELP)
 
     @field_validator("url")
     @classmethod
@@ -53,6 +59,7 @@ class EndpointUpdate(Input):
     events: list[str] | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=500)
     enabled: bool | None = None
+    max_batch_size: int | None = Field(default=None, ge=1, le=MAX_BATCH_SIZE, description=_BATCH_HELP)
 
     @field_validator("url")
     @classmethod
@@ -78,6 +85,7 @@ class EndpointOut(BaseModel):
     description: str | None
     events: list[str]
     enabled: bool
+    max_batch_size: int
     previous_secret_valid_until: datetime | None
     created_at: datetime
     updated_at: datetime

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from kvitt.core.db import utcnow
+from kvitt.core.db import bulk_insert, utcnow
 from kvitt.core.errors import NotFound
 from kvitt.core.outbox import PENDING as OUTBOX_PENDING
-from kvitt.core.outbox import OutboxJob, enqueue
+from kvitt.core.outbox import OutboxJob, enqueue, enqueue_rows
 from kvitt.core.pagination import Page, paginate
 from kvitt.tenants.models import Tenant
 from kvitt.webhooks import catalogue, signing
 from kvitt.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from kvitt.webhooks.objects import object_of
+from kvitt.webhooks.objects import object_of, objects_of
 from kvitt.webhooks.schemas import EndpointCreate, EndpointUpdate
 from kvitt.webhooks.sender import Outcome, Outgoing
 
@@ -54,6 +55,7 @@ def create_endpoint(session: Session, tenant: Tenant, data: EndpointCreate) -> W
         description=data.description,
         events=data.events,
         enabled=data.enabled,
+        max_batch_size=data.max_batch_size,
         secret=new_secret(),
         previous_secrets=[],
     )
@@ -132,23 +134,42 @@ def previous_secret_valid_until(endpoint: WebhookEndpoint, now: datetime | None 
 
 
 def publish(session: Session, tenant: Tenant, event: dict[str, Any]) -> int:
-    """Enqueue a delivery of a domain event to each of the tenant's endpoints that wants it.
+    """Enqueue a delivery of a domain event to each of the tenant's endpoints that wants it."""
+    return publish_many(session, tenant.id, [event])
 
-    Returns how many deliveries were created (0 when a replay finds them all made already).
+
+def publish_many(session: Session, tenant_id: int, events: list[dict[str, Any]]) -> int:
+    """Fan a batch of one tenant's domain events out to the endpoints that want them.
+
+    Set-based: the endpoints are read once, the stored events, their objects, the deliveries and
+    their jobs are read and written a statement (or COPY) at a time for the whole batch, so the
+    statements do not grow with the number of events. A rerun of the same event jobs finds the
+    events (unique per tenant and source key) and deliveries (unique per endpoint and event) it
+    made and creates nothing new. Returns how many deliveries were created.
     """
-    event_type = str(event.get("type", ""))
-    endpoints = [
-        e
-        for e in session.scalars(
-            select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant.id, WebhookEndpoint.enabled.is_(True))
+    endpoints = list(
+        session.scalars(
+            select(WebhookEndpoint)
+            .where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True))
+            .order_by(WebhookEndpoint.id)
         )
-        if catalogue.matches(e.events, event_type)
-    ]
+    )
     if not endpoints:
         return 0
-    source = event_source_key(event)
-    sent = record_event(session, tenant, event_type, event, source_key=source)
-    return sum(_deliver_once(session, tenant, endpoint, sent) for endpoint in endpoints)
+    wanted: list[tuple[dict[str, Any], list[WebhookEndpoint]]] = []
+    for event in events:
+        matching = [e for e in endpoints if catalogue.matches(e.events, str(event.get("type", "")))]
+        if matching:
+            wanted.append((event, matching))
+    if not wanted:
+        return 0
+    recorded = record_events(session, tenant_id, [event for event, _ in wanted])
+    pairs = [
+        (endpoint.id, event_id, is_new)
+        for (_, matching), (event_id, is_new) in zip(wanted, recorded, strict=True)
+        for endpoint in matching
+    ]
+    return _deliver_many(session, tenant_id, pairs)
 
 
 def event_source_key(event: dict[str, Any]) -> str | None:
@@ -173,42 +194,168 @@ def record_event(
         )
         if existing is not None:
             return existing
-    public_id = "evt_" + secrets.token_hex(12)
     now = utcnow()
-    data: dict[str, Any] = {"object": object_of(session, tenant, event), "details": event.get("data") or {}}
-    data.update(extra or {})
-    payload = {"id": public_id, "object": "event", "type": event_type, "created": int(now.timestamp()), "data": data}
-    sent = WebhookEvent(
-        tenant_id=tenant.id,
-        public_id=public_id,
-        type=event_type,
-        source_key=source_key,
-        payload=payload,
-        created_at=now,
-    )
+    row = _event_row(tenant.id, event_type, event, object_of(session, tenant, event), source_key, now, extra)
+    sent = WebhookEvent(**row)
     session.add(sent)
     session.flush()
     return sent
 
 
+def record_events(session: Session, tenant_id: int, events: list[dict[str, Any]]) -> list[tuple[int, bool]]:
+    """The stored event of each domain event, in order, as ``(webhook event id, made now)``.
+
+    Events stored by an earlier run of the same jobs are found by their source key; the rest
+    are written in one bulk insert with their objects read in bulk (``objects_of``).
+    """
+    keys = [event_source_key(event) for event in events]
+    named = {key for key in keys if key is not None}
+    existing: dict[str, int] = {}
+    if named:
+        rows = session.execute(
+            select(WebhookEvent.source_key, WebhookEvent.id).where(
+                WebhookEvent.tenant_id == tenant_id, WebhookEvent.source_key.in_(named)
+            )
+        )
+        existing = {str(key): int(event_id) for key, event_id in rows}
+    # A source key twice in one batch (the same event handed over twice) is stored once.
+    fresh: dict[str, int] = {}  # source key (or a made-up one) -> index into new_rows
+    new_events: list[tuple[int, dict[str, Any]]] = []
+    for index, (event, key) in enumerate(zip(events, keys, strict=True)):
+        if key is not None and (key in existing or key in fresh):
+            continue
+        fresh[key if key is not None else f"#{index}"] = len(new_events)
+        new_events.append((index, event))
+    public_ids: list[str] = []
+    made: dict[str, int] = {}
+    if new_events:
+        tenant = _tenant(session, tenant_id)
+        objects = objects_of(session, tenant, [event for _, event in new_events])
+        now = utcnow()
+        rows = [
+            _event_row(tenant_id, str(event.get("type", "")), event, obj, keys[index], now, None)
+            for (index, event), obj in zip(new_events, objects, strict=True)
+        ]
+        bulk_insert(session, WebhookEvent, rows)
+        public_ids = [row["public_id"] for row in rows]
+        made = {
+            str(public_id): int(event_id)
+            for public_id, event_id in session.execute(
+                select(WebhookEvent.public_id, WebhookEvent.id).where(
+                    WebhookEvent.tenant_id == tenant_id, WebhookEvent.public_id.in_(public_ids)
+                )
+            )
+        }
+    out: list[tuple[int, bool]] = []
+    for index, key in enumerate(keys):
+        if key is not None and key in existing:
+            out.append((existing[key], False))
+        else:
+            position = fresh[key if key is not None else f"#{index}"]
+            out.append((int(made[public_ids[position]]), True))
+    return out
+
+
+def _event_row(
+    tenant_id: int,
+    event_type: str,
+    event: dict[str, Any],
+    obj: dict[str, Any] | None,
+    source_key: str | None,
+    now: datetime,
+    extra: dict[str, Any] | None,
+) -> dict[str, Any]:
+    public_id = "evt_" + secrets.token_hex(12)
+    data: dict[str, Any] = {"object": obj, "details": event.get("data") or {}}
+    data.update(extra or {})
+    payload = {"id": public_id, "object": "event", "type": event_type, "created": int(now.timestamp()), "data": data}
+    return {
+        "tenant_id": tenant_id,
+        "public_id": public_id,
+        "type": event_type,
+        "source_key": source_key,
+        "payload": payload,
+        "created_at": now,
+    }
+
+
+def _tenant(session: Session, tenant_id: int) -> Tenant:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id}", param="tenant")
+    return tenant
+
+
 def deliver_event_to(session: Session, tenant: Tenant, endpoint: WebhookEndpoint, sent: WebhookEvent) -> int:
     """Send one event to one endpoint whatever it subscribes to (event chains' webhook action)."""
-    return _deliver_once(session, tenant, endpoint, sent)
+    return _deliver_many(session, tenant.id, [(endpoint.id, sent.id, False)])
 
 
-def _deliver_once(session: Session, tenant: Tenant, endpoint: WebhookEndpoint, sent: WebhookEvent) -> int:
-    exists = session.scalar(
-        select(WebhookDelivery.id).where(
-            WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.event_id == sent.id
-        )
-    )
-    if exists is not None:
+def _deliver_many(session: Session, tenant_id: int, pairs: list[tuple[int, int, bool]]) -> int:
+    """A delivery and its first attempt's job for each (endpoint, event) that has none yet.
+
+    ``pairs`` hold (endpoint id, webhook event id, whether the event was made in this batch):
+    only an event found again can already have deliveries, so only those are looked up.
+    """
+    wanted = list(dict.fromkeys((endpoint_id, event_id) for endpoint_id, event_id, _ in pairs))
+    older = {event_id for _, event_id, is_new in pairs if not is_new}
+    if older:
+        done = {
+            (int(endpoint_id), int(event_id))
+            for endpoint_id, event_id in session.execute(
+                select(WebhookDelivery.endpoint_id, WebhookDelivery.event_id).where(
+                    WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.event_id.in_(older)
+                )
+            )
+        }
+        wanted = [pair for pair in wanted if pair not in done]
+    if not wanted:
         return 0
-    delivery = WebhookDelivery(tenant_id=tenant.id, endpoint_id=endpoint.id, event_id=sent.id, state=PENDING)
-    session.add(delivery)
-    session.flush()
-    _enqueue_attempt(session, delivery, run_at=None, key=f"{DELIVER_JOB}:{delivery.id}:1")
-    return 1
+    now = utcnow()
+    bulk_insert(
+        session,
+        WebhookDelivery,
+        [
+            {
+                "tenant_id": tenant_id,
+                "endpoint_id": endpoint_id,
+                "event_id": event_id,
+                "state": PENDING,
+                "attempts": 0,
+                "replays": 0,
+                "next_attempt_at": now,
+            }
+            for endpoint_id, event_id in wanted
+        ],
+    )
+    wanted_set = set(wanted)
+    made = [
+        delivery_id
+        for delivery_id, endpoint_id, event_id in session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.endpoint_id, WebhookDelivery.event_id).where(
+                WebhookDelivery.tenant_id == tenant_id,
+                WebhookDelivery.event_id.in_({event_id for _, event_id in wanted}),
+            )
+        )
+        if (endpoint_id, event_id) in wanted_set
+    ]
+    enqueue_rows(
+        session,
+        [
+            {
+                "tenant_id": tenant_id,
+                "kind": DELIVER_JOB,
+                "payload": {"delivery_id": delivery_id, "replay": False},
+                "run_at": now,
+                "dedupe_key": f"{DELIVER_JOB}:{delivery_id}:1",
+                # HTTP failures are recorded and rescheduled by the handler itself; these
+                # attempts are only for the database failing under it.
+                "max_attempts": 5,
+            }
+            for delivery_id in made
+        ],
+    )
+    return len(made)
 
 
 def _enqueue_attempt(
@@ -231,14 +378,111 @@ def _enqueue_attempt(
 # --- attempts -------------------------------------------------------------------------------------
 
 
+@dataclass
+class Attempt:
+    """One deliver job's attempt at one delivery."""
+
+    job_id: int
+    delivery: WebhookDelivery
+    replay: bool
+
+
+@dataclass
+class Request:
+    """One HTTP request: one event, or several for an endpoint that takes list bodies."""
+
+    outgoing: Outgoing
+    attempts: list[Attempt]
+
+
+def plan_attempts(session: Session, tenant_id: int, jobs: list[OutboxJob]) -> list[Request]:
+    """What a batch of deliver jobs sends, read with three queries (deliveries, endpoints, events).
+
+    A job whose delivery is gone (its endpoint deleted), already succeeded (unless the job is a
+    replay) has nothing to send. A delivery to a switched-off endpoint is marked failed instead
+    (the only write here). Events to an endpoint with ``max_batch_size`` > 1 go together, up to
+    that many per request, in one list body; every other event is a request of its own.
+    """
+    delivery_ids = {int(job.payload["delivery_id"]) for job in jobs}
+    deliveries = {
+        d.id: d
+        for d in session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.id.in_(delivery_ids))
+        )
+    }
+    if not deliveries:
+        return []
+    endpoint_ids = {d.endpoint_id for d in deliveries.values()}
+    endpoints = {
+        e.id: e
+        for e in session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.id.in_(endpoint_ids))
+        )
+    }
+    events = events_of_ids(session, tenant_id, [d.event_id for d in deliveries.values()])
+    per_endpoint: dict[int, list[tuple[Attempt, WebhookEvent]]] = {}
+    for job in sorted(jobs, key=lambda j: j.id):
+        replay = bool(job.payload.get("replay"))
+        delivery = deliveries.get(int(job.payload["delivery_id"]))
+        if delivery is None or (delivery.state == SUCCEEDED and not replay):
+            continue  # the endpoint was deleted, or an earlier attempt or a replay got through
+        endpoint, sent = endpoints.get(delivery.endpoint_id), events.get(delivery.event_id)
+        if endpoint is None or sent is None:
+            continue
+        if not endpoint.enabled and not replay:
+            # Switched off: no more automatic attempts; a replay after switching on sends it.
+            delivery.state, delivery.next_attempt_at = FAILED, None
+            delivery.last_error = "the endpoint is disabled"
+            continue
+        per_endpoint.setdefault(endpoint.id, []).append((Attempt(job.id, delivery, replay), sent))
+    now = utcnow()
+    requests: list[Request] = []
+    for endpoint_id, items in per_endpoint.items():
+        endpoint = endpoints[endpoint_id]
+        if endpoint.max_batch_size <= 1:
+            requests += [Request(outgoing(endpoint, sent, now), [attempt]) for attempt, sent in items]
+            continue
+        for start in range(0, len(items), endpoint.max_batch_size):
+            chunk = items[start : start + endpoint.max_batch_size]
+            body = list_body([sent.payload for _, sent in chunk])
+            requests.append(Request(signed(endpoint, body, now), [attempt for attempt, _ in chunk]))
+    return requests
+
+
+def events_of_ids(session: Session, tenant_id: int, event_ids: list[int]) -> dict[int, WebhookEvent]:
+    rows = session.scalars(
+        select(WebhookEvent).where(WebhookEvent.tenant_id == tenant_id, WebhookEvent.id.in_(set(event_ids)))
+    )
+    return {row.id: row for row in rows}
+
+
+def event_body(sent: WebhookEvent) -> bytes:
+    return json.dumps(sent.payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def list_body(payloads: list[dict[str, Any]]) -> bytes:
+    """Several events in one request: ``{"object": "list", "data": [event, ...]}``, oldest first."""
+    return json.dumps({"object": "list", "data": payloads}, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def outgoing(endpoint: WebhookEndpoint, sent: WebhookEvent, now: datetime) -> Outgoing:
-    body = json.dumps(sent.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return signed(endpoint, event_body(sent), now)
+
+
+def signed(endpoint: WebhookEndpoint, body: bytes, now: datetime) -> Outgoing:
     timestamp = int(now.timestamp())
     return Outgoing(
         url=endpoint.url,
         body=body,
         headers={signing.HEADER: signing.header(body, signing_secrets(endpoint, now), timestamp)},
     )
+
+
+def record_outcomes(session: Session, sent: list[tuple[Request, Outcome]]) -> None:
+    """Each attempt of each request once: a request's outcome is that of every event it carried."""
+    for request, outcome in sent:
+        for attempt in request.attempts:
+            record_outcome(session, attempt.delivery, outcome, replay=attempt.replay)
 
 
 def record_outcome(session: Session, delivery: WebhookDelivery, outcome: Outcome, *, replay: bool) -> None:
