@@ -188,3 +188,30 @@ def test_cli_demo_prints_json(database_url: str, monkeypatch: pytest.MonkeyPatch
     data = json.loads(result.output)
     assert data["customers"] == 30 and data["invoices"] > 60
     assert data["api_key"].startswith("kv_live_")
+
+
+def test_every_customer_has_a_subscription_billed_from_next_month_once(db: Database, seeded: dict[str, Any]) -> None:
+    from kvitt.billing import service as billing
+    from kvitt.subscriptions.models import Subscription
+
+    tenant_id = seeded["tenant_id"]
+    assert seeded["subscriptions"] == seeded["customers"] == 60
+    with db.transaction() as session:
+        rows = session.execute(select(Subscription.customer_id, Subscription.start_date)).all()
+        starts = {customer_id: start for customer_id, start in rows}
+        drafted = set(
+            session.scalars(select(Invoice.customer_id).where(Invoice.tenant_id == tenant_id, Invoice.state == "draft"))
+        )
+    assert len(starts) == 60 and drafted
+    december, january = date(2026, 12, 1), date(2027, 1, 1)
+    # Next month's invoice is already drafted for a few: their subscription starts the month after.
+    assert {c for c, start in starts.items() if start == january} == drafted
+    assert {c for c, start in starts.items() if start == december} == set(starts) - drafted
+
+    before = {inv.id for inv in _invoices(db, tenant_id)}
+    billing.run_in_process(db, tenant_id, december, actor="test")
+    billed = [inv for inv in _invoices(db, tenant_id) if inv.id not in before]
+    assert sorted(inv.customer_id for inv in billed) == sorted(set(starts) - drafted)
+    assert all(inv.state == states.UNPAID and inv.invoice_date == december and inv.total > 0 for inv in billed)
+    billing.run_in_process(db, tenant_id, december, actor="test")  # again: nothing more
+    assert len(_invoices(db, tenant_id)) == len(before) + len(billed)

@@ -43,6 +43,8 @@ from kvitt.invoices.models import Invoice
 from kvitt.invoices.schemas import CreditIn, InfoBlock, InvoiceCreate, LineIn
 from kvitt.payments import service as payments
 from kvitt.payments.imports import import_bgmax
+from kvitt.subscriptions import service as subscriptions_service
+from kvitt.subscriptions.schemas import SubscriptionCreate, SubscriptionLineIn
 from kvitt.tenants import service as tenants
 from kvitt.tenants.models import Tenant
 from kvitt.tenants.schemas import TenantCreate
@@ -50,6 +52,9 @@ from kvitt.tenants.schemas import TenantCreate
 DEMO_KEY_NAME = "demo"
 ACTOR = "demo"
 CYCLES = 3  # billing months of history, the current one included
+# Invoices 1..6 (the first cycle's first six) stay unpaid in every demo of 1,000 customers with the
+# default seed, whatever the date: examples/demo-payments.bgmax pays them (tests/test_readme.py).
+EXAMPLE_INVOICES = 6
 TERMS_DAYS = 30
 
 DEMO_TENANT: dict[str, Any] = {
@@ -207,8 +212,10 @@ def seed_demo(session: Session, *, customers: int = 1000, seed: int = 2026, toda
     cycles = _billing_days(today)
     people = [_create_customer(session, tenant, rng, index, cycles) for index in range(customers)]
     billed = _simulate(session, tenant, rng, people, items, today)
-    billed += _drafts(session, tenant, rng, people, items, today)
+    drafts = _drafts(session, tenant, rng, people, items, today)
+    billed += drafts
     bank_file = _todays_bank_file(session, tenant, rng, billed, today)
+    subscriptions = _subscriptions(session, tenant, people, items, {d.customer_id for d in drafts}, today)
     kinds = Counter(inv.kind for inv in billed)
     return {
         "tenant_id": tenant.id,
@@ -217,8 +224,41 @@ def seed_demo(session: Session, *, customers: int = 1000, seed: int = 2026, toda
         "invoices": kinds["invoice"],
         "credit_notes": kinds["credit_note"],
         "states": dict(sorted(Counter(inv.state for inv in billed if inv.kind == "invoice").items())),
+        "subscriptions": subscriptions,
         "bank_file": bank_file,
     }
+
+
+def _subscriptions(
+    session: Session,
+    tenant: Tenant,
+    people: list[_Customer],
+    items: dict[str, int],
+    drafted: set[int],
+    today: date,
+) -> int:
+    """Each customer's plan as a monthly subscription from the next billing day on, so that the
+    worker's daily billing run (or ``kvitt clock advance``) invoices the months to come; the
+    months of history above were invoiced one by one. A customer whose next invoice is already
+    drafted (``_drafts``) starts a month later, so that no month is invoiced twice."""
+    next_month = _next_month(today)
+    for customer in people:
+        start = _next_month(next_month) if customer.id in drafted else next_month
+        lines = [SubscriptionLineIn(item=items[article], quantity=quantity) for article, quantity in customer.plan]
+        data = SubscriptionCreate(
+            customer=customer.id,
+            lines=lines,
+            start_date=start,
+            anchor_day=1,
+            binding_months=12 if customer.business else 0,
+            metadata={"plan": customer.plan[0][0]},
+        )
+        subscriptions_service.create(session, tenant, data, today=today)
+    return len(people)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def _todays_bank_file(
@@ -226,7 +266,11 @@ def _todays_bank_file(
 ) -> dict[str, int]:
     """This morning's BGMax file from Bankgirot: mostly exact OCR payments, a few partial or
     too large, and some that name no invoice of ours, so the deviations queue has work."""
-    open_invoices = [inv for inv in billed if inv.kind == "invoice" and inv.state in states.OPEN_STATES and inv.ocr]
+    open_invoices = [
+        inv
+        for inv in billed
+        if inv.kind == "invoice" and inv.state in states.OPEN_STATES and inv.ocr and inv.number > EXAMPLE_INVOICES
+    ]
     chosen = rng.sample(open_invoices, k=min(len(open_invoices), max(4, len(open_invoices) // 25)))
     payments_in: list[bgmax.BgmaxPayment] = []
     for number, invoice in enumerate(chosen):
@@ -290,7 +334,10 @@ def _create_customer(session: Session, tenant: Tenant, rng: random.Random, index
     plan = _plan(rng, business, segment)
     # Most customers have been with us for years; a few joined during the history simulated here.
     first_cycle = rng.choices((0, 1, 2), weights=(90, 6, 4))[0]
-    since = cycles[first_cycle] if first_cycle else date(rng.randint(2012, cycles[0].year - 1), rng.randint(1, 12), 1)
+    # The same draws whatever today's year is (a range that grew with the year would shift every
+    # later draw), so the first cycle's invoices are the same in every demo: see EXAMPLE_INVOICES.
+    joined = min(rng.randint(2012, 2025), cycles[0].year - 1)
+    since = cycles[first_cycle] if first_cycle else date(joined, rng.randint(1, 12), 1)
     data = CustomerCreate(
         customer_no=str(100001 + index),
         **fields,
@@ -520,6 +567,9 @@ def _plan_cycle(
         stories = (*stories, ("written_off", WRITE_OFF_SHARE))
     for plan, story in zip(planned, _deck(rng, len(planned), stories, "paid" if past_due else "unpaid"), strict=True):
         plan.steps = _steps(rng, story, issued, today)
+    if cycle == 0:
+        for plan in planned[:EXAMPLE_INVOICES]:
+            plan.steps = []  # left unpaid for examples/demo-payments.bgmax (their draws are kept)
     return planned
 
 
