@@ -270,15 +270,10 @@ def request_deliveries(session: Session, tenant_id: int, invoice_ids: list[int],
                 "callback_token": secrets.token_urlsafe(24) if channel == SMS and reached is not None else None,
             }
         )
-    table = cast(Table, Delivery.__table__)
-    dialect = postgresql if is_postgresql(session) else sqlite
-    statement = (
-        dialect.insert(table)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .returning(table.c.id, table.c.invoice_id, table.c.channel, table.c.state)
-    )
-    inserted = {int(r.invoice_id): (int(r.id), str(r.channel), str(r.state)) for r in session.execute(statement)}
+    # One statement for all rows (SQLAlchemy's "insertmanyvalues": a multi-row VALUES, compiled
+    # once per process); rows whose key exists are skipped and return nothing.
+    statement = _insert_many_statement(is_postgresql(session), tuple(rows[0]))
+    inserted = {int(r.invoice_id): (int(r.id), str(r.channel), str(r.state)) for r in session.execute(statement, rows)}
     by_invoice = {row["invoice_id"]: row for row in rows}
     jobs: list[dict[str, Any]] = []
     unreachable: list[Happening] = []
@@ -382,6 +377,17 @@ def _insert_statement(postgres: bool, columns: tuple[str, ...]) -> Any:
     table = cast(Table, Delivery.__table__)
     dialect = postgresql if postgres else sqlite
     return dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
+
+
+@lru_cache(maxsize=8)
+def _insert_many_statement(postgres: bool, columns: tuple[str, ...]) -> Any:
+    table = cast(Table, Delivery.__table__)
+    dialect = postgresql if postgres else sqlite
+    return (
+        dialect.insert(table)
+        .on_conflict_do_nothing()
+        .returning(table.c.id, table.c.invoice_id, table.c.channel, table.c.state)
+    )
 
 
 def _dispatch(session: Session, tenant_id: int, delivery_id: int, channel: str) -> None:
