@@ -200,3 +200,14 @@ __all__ = [
     "ReferenceRate",
     "Reminder",
 ]
+
+
+class TickMark(Base):
+    """What the tenant's dunning configuration looked like when its tick last wrote the invoices'
+    ``dunning_next_on`` (tick.py): while it still looks the same, those dates hold."""
+
+    __tablename__ = "dunning_tick_marks"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

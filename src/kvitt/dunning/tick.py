@@ -8,6 +8,17 @@ its days have passed since the due date (or an approved extension's date) or sin
 step. Dates are compared with parameters made in Python, so the query is the same on SQLite
 and PostgreSQL.
 
+A repeated tick reads a range: every invoice the tick looks at gets ``dunning_next_on``, the
+first day its next step could be due (the due date or an extension's date plus the step's days,
+or the last step's date plus the days), 9999-12-31 when no step is left. While the tenant's
+dunning configuration is what it was when those dates were written (``TickMark.fingerprint``: the
+active policies' rules and steps, and the day if a rule asks for the customer's age), the tick
+reads only the invoices whose date has come, has none yet, or whose customer was changed (segment
+rules) or extension decided since the last tick; that read is a range of
+``ix_invoices_tenant_dunning_next_on``. When the configuration changed, the tick clears the
+tenant's dates and looks at every open past-due invoice again, as the first tick does. The date
+is a lower bound, never a decision: what is due is decided by the same conditions as before.
+
 Each step of each invoice happens at most once: ``dunning_reminders`` has a UNIQUE key on
 (invoice_id, level), and on PostgreSQL the tick holds a transaction-scoped advisory lock per
 tenant, so a second tick (another worker, the CLI, a retry) waits and then finds nothing due.
@@ -17,12 +28,14 @@ in the tick's one transaction: all of them or none.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text
+from sqlalchemy import and_, exists, func, or_, select, text, true, update
 from sqlalchemy.orm import Session
 
 from kvitt.core.db import any_of, bulk_insert, is_postgresql, reserve_ids, utcnow
@@ -39,6 +52,7 @@ from kvitt.dunning.models import (
     PaymentExtension,
     ReferenceRate,
     Reminder,
+    TickMark,
 )
 from kvitt.invoices import service as invoices
 from kvitt.invoices import states
@@ -52,6 +66,12 @@ TICK_LOCK = 0x4B44  # advisory-lock namespace for the dunning tick ("KD")
 DELIVER_JOB = "dunning.deliver_reminder"
 SUBMIT_CASE_JOB = "dunning.submit_case"
 DUNNED_STATES = (states.UNPAID, states.PARTLY_PAID, states.OVERDUE)
+NO_STEP = date(9999, 12, 31)  # dunning_next_on of an invoice with no step left
+# Customers or extensions changed since the last tick beyond this many: look at everything.
+MAX_CHANGED = 10_000
+# Changes are looked for from this long before the last tick began (a transaction that stamped
+# its rows before that and committed after the tick's read is still seen by the next tick).
+CHANGE_OVERLAP = timedelta(minutes=10)
 
 
 @dataclass
@@ -81,6 +101,27 @@ class _Due:
     fee_agreed: bool
 
 
+@dataclass
+class _Candidate:
+    """An open past-due invoice the tick looked at: when its next step can come, and what it had."""
+
+    due: _Due | None  # None: no policy picks its customer
+    invoice_id: int
+    next_on: date
+    stored: date | None
+
+
+def next_step_on(policy: DunningPolicy | None, level: int, base: date, last_on: date | None) -> date:
+    """The first day the step after ``level`` can be due: the same timing ``find_due`` tests."""
+    if policy is None or level >= len(policy.steps):
+        return NO_STEP
+    step = policy.steps[level]
+    start = base if level == 0 or step.get("after", "previous") == "due" else last_on
+    if start is None:
+        return NO_STEP
+    return start + timedelta(days=int(step["days"]))
+
+
 def run(session: Session, tenant: Tenant, *, today: date, actor: str = "system") -> TickResult:
     """Take every dunning step due on ``today`` for the tenant, in the caller's transaction."""
     _serialize(session, tenant)
@@ -89,11 +130,107 @@ def run(session: Session, tenant: Tenant, *, today: date, actor: str = "system")
 
     result.plans_broken = break_missed_plans(session, tenant, today=today, actor=actor)
     active = policies.active_in_order(session, tenant)
-    due = find_due(session, tenant, active, today)
-    if not due:
-        return result
-    _take_steps(session, tenant, due, today=today, actor=actor, result=result)
+    started = utcnow()
+    fingerprint = _fingerprint(active, today)
+    mark = session.get(TickMark, tenant.id)
+    scope = _Scope()
+    if mark is not None and mark.fingerprint == fingerprint:
+        scope = _changed_since(session, tenant, active, mark.updated_at - CHANGE_OVERLAP)
+    if not scope.trusted:
+        # Dates written under another configuration say nothing now.
+        session.execute(
+            update(Invoice)
+            .where(Invoice.tenant_id == tenant.id, Invoice.dunning_next_on.is_not(None))
+            .values(dunning_next_on=None)
+            .execution_options(synchronize_session=False)
+        )
+    candidates = _candidates(session, tenant, active, today, scope)
+    due = [c.due for c in candidates if c.due is not None and c.next_on <= today]
+    _with_interest_dates(session, tenant, due)
+    if due:
+        _take_steps(session, tenant, due, today=today, actor=actor, result=result)
+    _write_next_steps(session, tenant, candidates, today)
+    if mark is None:
+        session.add(TickMark(tenant_id=tenant.id, fingerprint=fingerprint, updated_at=started))
+    else:
+        mark.fingerprint, mark.updated_at = fingerprint, started
+    session.flush()
     return result
+
+
+@dataclass
+class _Scope:
+    """Which open past-due invoices a tick must look at: all of them (not trusted), or those whose
+    date has come or is unknown, plus these customers' and these invoices'."""
+
+    trusted: bool = False
+    customers: list[int] = field(default_factory=list)
+    invoices: list[int] = field(default_factory=list)
+
+
+def _fingerprint(active: list[DunningPolicy], today: date) -> str:
+    """What the timing of every step depends on besides the invoice's own rows."""
+    parts: list[Any] = [
+        [policy.id, policy.priority, policy.is_default, policy.rules, policy.steps] for policy in active
+    ]
+    if any(rule.get("field") == "age_years" for policy in active for rule in policy.rules):
+        parts.append(today.isoformat())  # a customer's age moves them between segments day by day
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _changed_since(session: Session, tenant: Tenant, active: list[DunningPolicy], since: datetime) -> _Scope:
+    """Customers that may have moved to another policy (only if a policy has segment rules) and
+    invoices whose extension was decided, since ``since``; too many: look at everything."""
+    scope = _Scope(trusted=True)
+    if any(policy.rules for policy in active):
+        scope.customers = list(
+            session.scalars(
+                select(Customer.id)
+                .where(Customer.tenant_id == tenant.id, Customer.updated_at >= since)
+                .limit(MAX_CHANGED + 1)
+            )
+        )
+    scope.invoices = list(
+        session.scalars(
+            select(PaymentExtension.invoice_id)
+            .where(
+                PaymentExtension.tenant_id == tenant.id,
+                or_(PaymentExtension.decided_at >= since, PaymentExtension.created_at >= since),
+            )
+            .limit(MAX_CHANGED + 1)
+        )
+    )
+    if len(scope.customers) > MAX_CHANGED or len(scope.invoices) > MAX_CHANGED:
+        return _Scope()
+    return scope
+
+
+def _write_next_steps(session: Session, tenant: Tenant, candidates: list[_Candidate], today: date) -> None:
+    """Each looked-at invoice's ``dunning_next_on``, where it changed (a step taken today moves it on)."""
+    changed: dict[int, date] = {}
+    for candidate in candidates:
+        item = candidate.due
+        next_on = candidate.next_on
+        if item is not None and next_on <= today:
+            next_on = next_step_on(item.policy, item.level + 1, item.base, today)
+        if next_on != candidate.stored:
+            changed[candidate.invoice_id] = next_on
+    if not changed:
+        return
+    if is_postgresql(session):
+        session.execute(
+            text(
+                "UPDATE invoices SET dunning_next_on = c.next_on"
+                " FROM unnest(CAST(:ids AS bigint[]), CAST(:dates AS date[])) AS c(id, next_on)"
+                " WHERE invoices.id = c.id AND invoices.tenant_id = :tenant"
+            ),
+            {"tenant": tenant.id, "ids": list(changed), "dates": list(changed.values())},
+        )
+        return
+    session.execute(
+        text("UPDATE invoices SET dunning_next_on = :next_on WHERE id = :id AND tenant_id = :tenant"),
+        [{"id": invoice_id, "next_on": day, "tenant": tenant.id} for invoice_id, day in changed.items()],
+    )
 
 
 def _serialize(session: Session, tenant: Tenant) -> None:
@@ -105,7 +242,19 @@ def _serialize(session: Session, tenant: Tenant) -> None:
 
 
 def find_due(session: Session, tenant: Tenant, active: list[DunningPolicy], today: date) -> list[_Due]:
-    """Every invoice with a step due today, with its policy and level (one query)."""
+    """Every invoice with a step due today, with its policy and level (one query, every open
+    past-due invoice looked at)."""
+    candidates = _candidates(session, tenant, active, today, _Scope())
+    due = [c.due for c in candidates if c.due is not None and c.next_on <= today]
+    _with_interest_dates(session, tenant, due)
+    return due
+
+
+def _candidates(
+    session: Session, tenant: Tenant, active: list[DunningPolicy], today: date, scope: _Scope
+) -> list[_Candidate]:
+    """The open past-due invoices in scope that a step may concern, with their policy, level and
+    next step's date (one query)."""
     by_id = {policy.id: policy for policy in active}
     # Correlated lookups, one index probe each per invoice (the UNIQUE (invoice_id, level) key),
     # rather than aggregates joined in: those a planner without fresh statistics rescans per row.
@@ -137,6 +286,7 @@ def find_due(session: Session, tenant: Tenant, active: list[DunningPolicy], toda
             policies.policy_of_customer(active, today).label("policy_id"),
             Customer.type.label("customer_type"),
             policies.attribute("reminder_fee_agreed", "boolean").label("fee_agreed"),
+            Invoice.dunning_next_on.label("stored"),
         )
         .join(Customer, Customer.id == Invoice.customer_id)
         .where(
@@ -159,45 +309,52 @@ def find_due(session: Session, tenant: Tenant, active: list[DunningPolicy], toda
                 InstalmentPlan.state == "active",
             ),
             ~exists().where(InstalmentPlan.charge_invoice_id == Invoice.id),
+            _in_scope(session, scope, today),
         )
         # Computed once per invoice, then tested against every step (inlined, PostgreSQL would
         # repeat the lookups in each OR branch).
         .cte("candidates")
         .prefix_with("MATERIALIZED")
     )
-    conditions = []
-    for policy in active:
-        for index, step in enumerate(policy.steps):
-            since = today - timedelta(days=int(step["days"]))
-            if index == 0 or step.get("after", "previous") == "due":
-                timing = candidates.c.base <= since
-            else:
-                timing = candidates.c.last_on <= since
-            conditions.append(and_(candidates.c.policy_id == policy.id, candidates.c.level == index, timing))
-    if not conditions:
-        return []
-    query = select(candidates).where(or_(*conditions)).order_by(candidates.c.invoice_id)
-    due = [
-        _Due(
-            invoice_id=row.invoice_id,
-            customer_id=row.customer_id,
-            number=row.number,
-            remaining=row.remaining,
-            base=row.base,
-            level=row.level,
-            last_on=row.last_on,
-            interest_to=None,
-            policy=by_id[row.policy_id],
-            company=row.customer_type == "company",
-            fee_agreed=bool(row.fee_agreed),
-        )
-        for row in session.execute(query)
-    ]
-    # The day interest was last charged to, for the due ones only (not a lookup per open invoice).
+    found = []
+    for row in session.execute(select(candidates).order_by(candidates.c.invoice_id)):
+        policy = by_id.get(row.policy_id)
+        next_on = next_step_on(policy, row.level, row.base, row.last_on)
+        item = None
+        if policy is not None:
+            item = _Due(
+                invoice_id=row.invoice_id,
+                customer_id=row.customer_id,
+                number=row.number,
+                remaining=row.remaining,
+                base=row.base,
+                level=row.level,
+                last_on=row.last_on,
+                interest_to=None,
+                policy=policy,
+                company=row.customer_type == "company",
+                fee_agreed=bool(row.fee_agreed),
+            )
+        found.append(_Candidate(item, row.invoice_id, next_on, row.stored))
+    return found
+
+
+def _in_scope(session: Session, scope: _Scope, today: date) -> Any:
+    if not scope.trusted:
+        return true()
+    ranges = [Invoice.dunning_next_on.is_(None), Invoice.dunning_next_on <= today]
+    if scope.customers:
+        ranges.append(any_of(session, Invoice.customer_id, scope.customers))
+    if scope.invoices:
+        ranges.append(any_of(session, Invoice.id, scope.invoices))
+    return or_(*ranges)
+
+
+def _with_interest_dates(session: Session, tenant: Tenant, due: list[_Due]) -> None:
+    """The day interest was last charged to, for the due ones only (not a lookup per open invoice)."""
     charged = _interest_charged_to(session, tenant, [d.invoice_id for d in due if d.level > 0])
     for item in due:
         item.interest_to = charged.get(item.invoice_id)
-    return due
 
 
 def _interest_charged_to(session: Session, tenant: Tenant, invoice_ids: list[int]) -> dict[int, date]:

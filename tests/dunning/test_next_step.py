@@ -1,0 +1,162 @@
+"""``dunning_next_on``: a repeated tick reads only what can be due, and never misses a step that
+a change of the configuration (a policy, a customer's segment, an extension) makes due earlier."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from kvitt.core.db import Database
+from kvitt.customers.models import Customer
+from kvitt.dunning import policies, tick
+from kvitt.dunning.models import DunningPolicy, PaymentExtension, Reminder
+from kvitt.dunning.schemas import PolicyCreate, PolicyUpdate, Rule, Step
+from kvitt.invoices.models import Invoice
+from tests.dunning.helpers import add_customers, issue, load, tenant_with
+from tests.dunning.helpers import tick as run_tick
+
+DUE = date(2026, 3, 31)
+
+
+@pytest.fixture
+def looked_at(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many invoices each tick's finding query returned."""
+    counts: list[int] = []
+    real = tick._candidates
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        counts.append(len(found))
+        return found
+
+    monkeypatch.setattr(tick, "_candidates", counting)
+    return counts
+
+
+def next_dates(db: Database) -> dict[int, date | None]:
+    with db.transaction() as session:
+        return {row[0]: row[1] for row in session.execute(select(Invoice.id, Invoice.dunning_next_on))}
+
+
+def levels(db: Database) -> list[tuple[int, int, date]]:
+    with db.transaction() as session:
+        rows = session.scalars(select(Reminder).order_by(Reminder.invoice_id, Reminder.level))
+        return [(r.invoice_id, r.level, r.sent_on) for r in rows]
+
+
+def test_the_dates_follow_the_steps_and_a_repeated_tick_reads_only_what_is_due(
+    db: Database, looked_at: list[int]
+) -> None:
+    tenant_id = tenant_with(db)
+    customers = add_customers(db, tenant_id, 4)
+    early = issue(db, tenant_id, customers[:3], amount=10000, invoice_date=date(2026, 3, 1), due_date=DUE)
+    (later,) = issue(
+        db, tenant_id, customers[3:], amount=10000, invoice_date=date(2026, 3, 1), due_date=date(2026, 4, 5)
+    )
+    run_tick(db, tenant_id, date(2026, 4, 3))  # nothing due yet: reminder 1 comes 7 days after due
+    assert [next_dates(db)[i] for i in [*early, later]] == [date(2026, 4, 7)] * 3 + [None]
+    run_tick(db, tenant_id, date(2026, 4, 7))
+    assert [next_dates(db)[i] for i in [*early, later]] == [date(2026, 4, 21)] * 3 + [date(2026, 4, 12)]
+    looked_at.clear()
+    for day in (date(2026, 4, 7), date(2026, 4, 8), date(2026, 4, 11)):
+        assert run_tick(db, tenant_id, day).reminders == 0
+    assert looked_at == [0, 0, 0]  # the range read finds nothing: no probe of any waiting invoice
+    assert run_tick(db, tenant_id, date(2026, 4, 12)).reminders == 1 and looked_at[-1] == 1
+    assert run_tick(db, tenant_id, date(2026, 4, 21)).reminders == 3
+    assert [next_dates(db)[i] for i in early] == [tick.NO_STEP] * 3  # the default policy has two steps
+
+
+def test_a_changed_policy_is_followed_at_once(db: Database, looked_at: list[int]) -> None:
+    tenant_id = tenant_with(db)
+    customers = add_customers(db, tenant_id, 3)
+    invoices = issue(db, tenant_id, customers, amount=10000, invoice_date=date(2026, 3, 1), due_date=DUE)
+    run_tick(db, tenant_id, date(2026, 4, 7))
+    with db.transaction() as session:
+        tenant = load(session, tenant_id)
+        (default,) = policies.active_in_order(session, tenant)
+        steps = [Step(days=7, after="due"), Step(days=2)]  # the second reminder 2 days after the first
+        policies.update(session, tenant, default.id, PolicyUpdate(steps=steps))
+    looked_at.clear()
+    assert run_tick(db, tenant_id, date(2026, 4, 9)).reminders == 3
+    assert looked_at == [3]  # not trusted: every open past-due invoice looked at again
+    assert [lv for _, lv, _ in levels(db)] == [1, 2] * 3
+    assert all(next_dates(db)[i] == tick.NO_STEP for i in invoices)
+
+
+def test_a_customer_moved_to_another_segment_gets_that_policy_at_once(db: Database) -> None:
+    tenant_id = tenant_with(db)
+    person, other = add_customers(db, tenant_id, 2)
+    first, second = issue(db, tenant_id, [person, other], amount=10000, invoice_date=date(2026, 3, 1), due_date=DUE)
+    with db.transaction() as session:
+        tenant = load(session, tenant_id)
+        quick = [Step(days=7, after="due"), Step(days=2)]
+        policies.create(
+            session,
+            tenant,
+            PolicyCreate(name="Företag", priority=1, rules=[Rule(field="type", op="eq", value="company")], steps=quick),
+        )
+    run_tick(db, tenant_id, date(2026, 4, 7))
+    assert next_dates(db)[first] == date(2026, 4, 21)
+    with db.transaction() as session:
+        customer = session.get(Customer, person)
+        assert customer is not None
+        customer.type = "company"
+    assert run_tick(db, tenant_id, date(2026, 4, 9)).reminders == 1
+    assert (first, 2, date(2026, 4, 9)) in levels(db) and (second, 2, date(2026, 4, 9)) not in levels(db)
+
+
+def test_an_extension_decided_after_a_tick_counts_from_its_date(db: Database) -> None:
+    """An extension to a date before the stored one (the invoice was not yet reminded) moves the step."""
+    tenant_id = tenant_with(db)
+    (customer,) = add_customers(db, tenant_id, 1)
+    (invoice,) = issue(db, tenant_id, [customer], amount=10000, invoice_date=date(2026, 3, 1), due_date=DUE)
+    with db.transaction() as session:
+        session.add(
+            PaymentExtension(
+                tenant_id=tenant_id, invoice_id=invoice, until=date(2026, 4, 20), state="approved",
+                requested_by="kund", decided_by="regel",
+            )
+        )  # fmt: skip
+    run_tick(db, tenant_id, date(2026, 4, 8))
+    assert next_dates(db)[invoice] == date(2026, 4, 27) and levels(db) == []
+    with db.transaction() as session:  # the issuer withdraws it: the due date counts again
+        extension = session.scalars(select(PaymentExtension)).one()
+        extension.state = "rejected"
+        extension.decided_at = extension.created_at.replace(year=2030)
+    assert run_tick(db, tenant_id, date(2026, 4, 9)).reminders == 1
+
+
+def test_the_fingerprint_is_the_policies_content_and_the_day_only_with_an_age_rule() -> None:
+    steps = [{"days": 7, "after": "due"}, {"days": 14, "after": "previous"}]
+    plain = [DunningPolicy(id=1, priority=100, is_default=True, rules=[], steps=steps)]
+    aged = [
+        DunningPolicy(id=2, priority=1, is_default=False, rules=[{"field": "age_years", "op": "gt", "value": 2}],
+                      steps=steps),
+        *plain,
+    ]  # fmt: skip
+    day, next_day = date(2026, 4, 1), date(2026, 4, 2)
+    assert tick._fingerprint(plain, day) == tick._fingerprint(plain, next_day)
+    assert tick._fingerprint(aged, day) != tick._fingerprint(aged, next_day)
+    shorter = [DunningPolicy(id=1, priority=100, is_default=True, rules=[], steps=steps[:1])]
+    assert tick._fingerprint(shorter, day) != tick._fingerprint(plain, day)
+
+
+def test_a_paused_invoice_gets_the_changed_policy_when_its_pause_ends(db: Database) -> None:
+    """The date of an invoice the changed-policy tick did not look at (paused) is cleared, not kept."""
+    from kvitt.dunning import service
+
+    tenant_id = tenant_with(db)
+    (customer,) = add_customers(db, tenant_id, 1)
+    (invoice,) = issue(db, tenant_id, [customer], amount=10000, invoice_date=date(2026, 3, 1), due_date=DUE)
+    run_tick(db, tenant_id, date(2026, 4, 7))
+    with db.transaction() as session:
+        tenant = load(session, tenant_id)
+        service.pause(session, tenant_id, invoice_id=invoice, reason="tvist", until=date(2026, 4, 9))
+        (default,) = policies.active_in_order(session, tenant)
+        policies.update(session, tenant, default.id, PolicyUpdate(steps=[Step(days=7, after="due"), Step(days=2)]))
+    assert run_tick(db, tenant_id, date(2026, 4, 9)).reminders == 0  # paused through the 9th
+    assert next_dates(db)[invoice] is None
+    assert run_tick(db, tenant_id, date(2026, 4, 10)).reminders == 1
