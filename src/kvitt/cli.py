@@ -289,8 +289,8 @@ def import_bgmax_file(
     of it is applied. Importing the same file again changes nothing."""
     from kvitt.payments.imports import import_bgmax
 
-    data = path.read_bytes()
-    with _transaction() as session:
+    # The open file, not its bytes: the import reads it line by line, twice (memory stays flat).
+    with path.open("rb") as data, _transaction() as session:
         outcome = import_bgmax(
             session, _tenant(session, tenant), data, filename=path.name, source="cli", today=clock.today(), actor="cli"
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -81,3 +82,44 @@ def test_the_worker_reads_the_inbox_at_its_times(db: Database, tmp_path: Path) -
             json.dumps(j.payload) for j in session.scalars(select(OutboxJob).where(OutboxJob.kind == READ_INBOX_JOB))
         ]
         assert all(str(tmp_path) in p for p in payloads)
+
+
+def test_an_open_file_is_the_same_file_as_its_bytes(db: Database, tmp_path: Path, monkeypatch: Any) -> None:
+    """``import_bgmax`` reads an open file line by line (twice) and hashes it in chunks: the same
+    content hash as its bytes, so the second import is a no-op whichever way each came in; LF and
+    CRLF line ends read the same."""
+    from kvitt.core.clock import today
+    from kvitt.payments import imports
+    from kvitt.tenants.models import Tenant
+
+    monkeypatch.setattr(imports, "HASH_CHUNK", 100)  # the hash over many chunks
+
+    tenant_id, _ = make_tenant(db, **TENANT_B)
+    other = tmp_path / "other-line-ends.txt"
+    sample = SAMPLE.read_bytes()
+    other.write_bytes(sample.replace(b"\r\n", b"\n") if b"\r\n" in sample else sample.replace(b"\n", b"\r\n"))
+    for path in (SAMPLE, other):
+        data = path.read_bytes()
+        with db.transaction() as session:
+            tenant = session.get(Tenant, tenant_id)
+            assert tenant is not None
+            with path.open("rb") as stream:
+                first = imports.import_bgmax(
+                    session, tenant, stream, filename=path.name, source="cli", today=today(), actor="t"
+                )
+            assert not first.already_imported and first.file.deposits == 2
+            assert first.file.payments + first.file.duplicates == 7
+            again = imports.import_bgmax(
+                session, tenant, data, filename=path.name, source="api", today=today(), actor="t"
+            )
+            assert again.already_imported and again.file.id == first.file.id
+    with db.transaction() as session:
+        files = session.scalars(
+            select(PaymentFile).where(PaymentFile.tenant_id == tenant_id).order_by(PaymentFile.id)
+        ).all()
+        # The copy with the other line ends is other bytes, so another file, read the same way:
+        # the same bank payments, so all of them already received.
+        assert [(f.filename, f.deposits, f.payments, f.duplicates, f.amount) for f in files] == [
+            (SAMPLE.name, 2, 7, 0, 990000),
+            (other.name, 2, 0, 7, 0),
+        ]

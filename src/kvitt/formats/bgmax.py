@@ -257,7 +257,8 @@ def _records(lines: Iterable[bytes]) -> Iterator[_Record]:
         yield _Record(number, raw.decode(ENCODING))
 
 
-def _split_lines(data: bytes) -> Iterator[bytes]:
+def split_lines(data: bytes) -> Iterator[bytes]:
+    """The lines of a file held in memory, one at a time (no list of every line), with their ends."""
     start = 0
     while start < len(data):
         end = data.find(b"\n", start)
@@ -638,7 +639,7 @@ def validate(lines: Iterable[bytes]) -> tuple[BgmaxHeader, int, int]:
 def parse(data: bytes) -> BgmaxFile:
     """Read a whole BGMax file held in memory."""
     reader = _Reader()
-    deposits = tuple(reader.read(_split_lines(data)))
+    deposits = tuple(reader.read(split_lines(data)))
     assert reader.header is not None and reader.end is not None
     payments, deductions, extra_references, deposit_count = reader.end
     return BgmaxFile(

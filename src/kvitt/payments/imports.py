@@ -2,17 +2,21 @@
 
 The file is read twice: a first streaming pass checks every record, count and sum (and that it
 is for this tenant's bankgiro, in SEK) without writing anything; the second pass books the
-payments deposit by deposit in batches, in the caller's one transaction. A file imported
+payments deposit by deposit in batches, in the caller's one transaction. The file may be given
+as bytes or as an open binary file (the CLI passes the file itself): from a file, both passes and
+the content hash read it line by line and chunk by chunk, so memory does not grow with the file;
+from bytes, lines are cut lazily, never copied into a list. A file imported
 before (same bytes) changes nothing and says so; a payment imported before (same Bankgirot
 serial, e.g. in a corrected file) is skipped and counted.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +30,10 @@ from kvitt.payments.service import Incoming, receive
 from kvitt.tenants.models import Tenant
 
 BATCH = 2000
+HASH_CHUNK = 1 << 20
+
+# The file: its bytes, or an open binary file that can be read again from the start.
+Source = bytes | BinaryIO
 
 
 @dataclass
@@ -37,14 +45,14 @@ class ImportOutcome:
 def import_bgmax(
     session: Session,
     tenant: Tenant,
-    data: bytes,
+    data: Source,
     *,
     filename: str | None,
     source: str,
     today: date,
     actor: str,
 ) -> ImportOutcome:
-    digest = content_hash(data)
+    digest = _hash(data)
     known = session.scalar(
         select(PaymentFile).where(PaymentFile.tenant_id == tenant.id, PaymentFile.content_hash == digest)
     )
@@ -55,7 +63,7 @@ def import_bgmax(
     header, deposit_count = _validate(data)
     file = _new_file(
         tenant,
-        data,
+        digest,
         filename=filename,
         source=source,
         created_by_bank=header.created.replace(tzinfo=STOCKHOLM).astimezone(UTC),
@@ -80,11 +88,26 @@ def import_bgmax(
     return ImportOutcome(file, already_imported=False)
 
 
-def _lines(data: bytes) -> Iterator[bytes]:
-    return iter(data.splitlines())
+def _lines(data: Source) -> Iterator[bytes]:
+    """The file's lines, one at a time, from the start (with their line ends; the reader strips them)."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bgmax.split_lines(bytes(data))
+    data.seek(0)
+    return iter(data)
 
 
-def _validate(data: bytes) -> tuple[bgmax.BgmaxHeader, int]:
+def _hash(data: Source) -> str:
+    """``content_hash`` of the file's bytes, read in chunks from a file."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return content_hash(bytes(data))
+    data.seek(0)
+    digest = hashlib.sha256()
+    while chunk := data.read(HASH_CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _validate(data: Source) -> tuple[bgmax.BgmaxHeader, int]:
     """One streaming pass over every record, count and sum, before anything is written."""
     try:
         header, deposits, _payments = bgmax.validate(_lines(data))
@@ -159,30 +182,35 @@ def _incoming(deposit: bgmax.BgmaxDeposit, payment: bgmax.BgmaxPayment) -> Incom
 
 
 def record_rejection(
-    session: Session, tenant: Tenant, data: bytes, *, filename: str | None, source: str, error: ValidationFailed
+    session: Session, tenant: Tenant, data: Source, *, filename: str | None, source: str, error: ValidationFailed
 ) -> PaymentFile:
     """Remember a file that failed its checks, so the inbox does not try it again and staff see why."""
     file = _new_file(
-        tenant, data, filename=filename, source=source, state="rejected", error=f"{error.param}: {error.message}"[:1000]
+        tenant,
+        _hash(data),
+        filename=filename,
+        source=source,
+        state="rejected",
+        error=f"{error.param}: {error.message}"[:1000],
     )
     session.add(file)
     session.flush()
     return file
 
 
-def _new_file(tenant: Tenant, data: bytes, *, filename: str | None, source: str, **fields: Any) -> PaymentFile:
+def _new_file(tenant: Tenant, digest: str, *, filename: str | None, source: str, **fields: Any) -> PaymentFile:
     counts = dict.fromkeys(("deposits", "payments", "duplicates", "amount", "matched", "deviations"), 0)
     return PaymentFile(
         tenant_id=tenant.id,
         format="bgmax",
         filename=filename,
-        content_hash=content_hash(data),
+        content_hash=digest,
         source=source,
         **{**counts, **fields},
     )
 
 
-def payee_bankgiro(data: bytes) -> str | None:
+def payee_bankgiro(data: Source) -> str | None:
     """The bankgiro the file's first deposit pays, to route an inbox file to its tenant."""
     try:
         first = next(bgmax.iter_deposits(_lines(data)), None)
