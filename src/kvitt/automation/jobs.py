@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from kvitt.automation import service
 from kvitt.core.clock import daily_job
-from kvitt.core.events import subscribe
+from kvitt.core.events import subscribe_batch
 from kvitt.core.outbox import OutboxJob, handles
 from kvitt.tenants.models import Tenant
 
@@ -17,11 +17,14 @@ from kvitt.tenants.models import Tenant
 daily_job(service.DUE_ON_TEST_CLOCK_JOB, order=40)
 
 
-@subscribe("")
-def match_rules(session: Session, tenant_id: int | None, event: dict[str, Any]) -> None:
-    tenant = session.get(Tenant, tenant_id) if tenant_id is not None else None
-    if tenant is not None:
-        service.on_event(session, tenant, event)
+# Events per set-based step (a batch of event bundles can hold far more than an IN list should).
+CHUNK = 500
+
+
+@subscribe_batch("")
+def match_rules(session: Session, tenant_id: int, events: list[dict[str, Any]]) -> None:
+    for start in range(0, len(events), CHUNK):
+        service.on_events(session, tenant_id, events[start : start + CHUNK])
 
 
 @handles(service.RUN_JOB)

@@ -20,9 +20,9 @@ from kvitt.automation.models import AutomationFiring, AutomationRule
 from kvitt.automation.schemas import RuleCreate, RuleUpdate, Wait
 from kvitt.automation.templates import TEMPLATES
 from kvitt.core import clock
-from kvitt.core.db import is_postgresql, utcnow
+from kvitt.core.db import bulk_insert, is_postgresql, utcnow
 from kvitt.core.errors import Conflict, NotFound
-from kvitt.core.outbox import enqueue
+from kvitt.core.outbox import enqueue_rows
 from kvitt.core.pagination import Page, paginate
 from kvitt.customers.models import Customer
 from kvitt.invoices.models import Invoice
@@ -159,12 +159,29 @@ def list_firings(
 
 def on_event(session: Session, tenant: Tenant, event: dict[str, Any]) -> int:
     """Fire every enabled rule of the tenant that this event triggers; returns how many fired."""
+    return on_events(session, tenant.id, [event])
+
+
+Candidate = tuple[AutomationRule, str, dict[str, Any], dict[str, Any]]  # rule, event key, event, facts
+
+
+def on_events(session: Session, tenant_id: int, events: list[dict[str, Any]]) -> int:
+    """Match a batch of one tenant's domain events to its enabled rules; returns how many fired.
+
+    Set-based: the rules are read once (one statement for a batch that triggers none), the facts
+    of every event in bulk (its invoice, its customer), the firings already made for these
+    events (a rerun of the same event jobs) and the loop guard's counts with one query each, and
+    the new firings and their jobs are inserted in bulk. The outcome is that of the events one
+    by one, in their order: a rule fires at most once per event, and the loop guard counts the
+    firings this batch made before each one.
+    """
+    types = {str(event.get("type", "")) for event in events}
     rules = list(
         session.scalars(
             select(AutomationRule)
             .where(
-                AutomationRule.tenant_id == tenant.id,
-                AutomationRule.trigger == str(event.get("type", "")),
+                AutomationRule.tenant_id == tenant_id,
+                AutomationRule.trigger.in_(types),
                 AutomationRule.enabled.is_(True),
             )
             .order_by(AutomationRule.id)
@@ -172,71 +189,111 @@ def on_event(session: Session, tenant: Tenant, event: dict[str, Any]) -> int:
     )
     if not rules:
         return 0
-    key = event_source_key(event) or f"once:{secrets.token_hex(12)}"
-    facts = facts_for(session, tenant, event)
-    fired = 0
+    by_trigger: dict[str, list[AutomationRule]] = {}
     for rule in rules:
-        if conditions.holds(rule.conditions, facts) and _fire(session, tenant, rule, key, event, facts):
-            fired += 1
-    return fired
-
-
-def _fire(
-    session: Session, tenant: Tenant, rule: AutomationRule, key: str, event: dict[str, Any], facts: dict[str, Any]
-) -> bool:
-    already = session.scalar(
-        select(AutomationFiring.id).where(AutomationFiring.rule_id == rule.id, AutomationFiring.event_key == key)
-    )
-    if already is not None:
-        return False  # the event's job ran again: this rule fired for it the first time
+        by_trigger.setdefault(rule.trigger, []).append(rule)
+    triggering = [event for event in events if str(event.get("type", "")) in by_trigger]
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        return 0
+    today = business_date(session, tenant)
+    candidates: list[Candidate] = []
+    for event, facts in zip(triggering, facts_for_many(session, tenant, triggering, today=today), strict=True):
+        key = event_source_key(event) or f"once:{secrets.token_hex(12)}"
+        for rule in by_trigger[str(event.get("type", ""))]:
+            if conditions.holds(rule.conditions, facts):
+                candidates.append((rule, key, event, facts))
+    if not candidates:
+        return 0
+    fired_before = _fired_already(session, tenant_id, candidates)
+    candidates = [c for c in candidates if (c[0].id, c[1]) not in fired_before]
+    if not candidates:
+        return 0  # the events' jobs ran again: every rule fired for them the first time
+    recent = _recent_firings(session, tenant_id, candidates)
     now = utcnow()
-    invoice_id = _int_or_none(facts.get("invoice", {}).get("id"))
-    firing = AutomationFiring(
-        tenant_id=tenant.id,
-        rule_id=rule.id,
-        event_key=key,
-        event_type=str(event.get("type")),
-        event={k: v for k, v in event.items() if k != "event_job_id"},
-        invoice_id=invoice_id,
-        customer_id=_int_or_none(facts.get("customer", {}).get("id")),
-        state=WAITING,
-        run_at=now + timedelta(minutes=rule.wait_minutes),
-        due_on=business_date(session, tenant) + timedelta(days=math.ceil(rule.wait_minutes / (24 * 60)))
-        if rule.wait_minutes
-        else None,
-        results=[],
-    )
-    if invoice_id is not None and _recent_firings(session, rule, invoice_id) >= LOOP_LIMIT:
-        firing.state, firing.finished_at = SKIPPED, now
-        firing.error = f"loop guard: rule fired {LOOP_LIMIT} times on this invoice in 24 hours"
-        session.add(firing)
-        session.flush()
-        return True
-    session.add(firing)
-    session.flush()
-    enqueue(
-        session,
-        RUN_JOB,
-        {"firing_id": firing.id},
-        tenant_id=tenant.id,
-        run_at=firing.run_at,
-        dedupe_key=f"{RUN_JOB}:{firing.id}",
-    )
-    return True
-
-
-def _recent_firings(session: Session, rule: AutomationRule, invoice_id: int) -> int:
-    since = utcnow() - timedelta(hours=24)
-    return int(
-        session.scalar(
-            select(func.count(AutomationFiring.id)).where(
-                AutomationFiring.rule_id == rule.id,
-                AutomationFiring.invoice_id == invoice_id,
-                AutomationFiring.created_at >= since,
+    rows: list[dict[str, Any]] = []
+    for rule, key, event, facts in candidates:
+        invoice_id = _int_or_none(facts.get("invoice", {}).get("id"))
+        row = {
+            "tenant_id": tenant_id,
+            "rule_id": rule.id,
+            "event_key": key,
+            "event_type": str(event.get("type")),
+            "event": {k: v for k, v in event.items() if k != "event_job_id"},
+            "invoice_id": invoice_id,
+            "customer_id": _int_or_none(facts.get("customer", {}).get("id")),
+            "state": WAITING,
+            "run_at": now + timedelta(minutes=rule.wait_minutes),
+            "due_on": today + timedelta(days=math.ceil(rule.wait_minutes / (24 * 60))) if rule.wait_minutes else None,
+            "results": [],
+            "error": None,
+            "created_at": now,
+            "finished_at": None,
+        }
+        if invoice_id is not None:
+            count = recent.get((rule.id, invoice_id), 0)
+            recent[(rule.id, invoice_id)] = count + 1  # the next event of this batch counts this firing
+            if count >= LOOP_LIMIT:
+                row["state"], row["finished_at"] = SKIPPED, now
+                row["error"] = f"loop guard: rule fired {LOOP_LIMIT} times on this invoice in 24 hours"
+        rows.append(row)
+    bulk_insert(session, AutomationFiring, rows)
+    waiting = {(row["rule_id"], row["event_key"]): row for row in rows if row["state"] == WAITING}
+    if waiting:
+        made = session.execute(
+            select(AutomationFiring.id, AutomationFiring.rule_id, AutomationFiring.event_key).where(
+                AutomationFiring.tenant_id == tenant_id,
+                AutomationFiring.rule_id.in_({rule_id for rule_id, _ in waiting}),
+                AutomationFiring.event_key.in_({key for _, key in waiting}),
             )
         )
-        or 0
+        enqueue_rows(
+            session,
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "kind": RUN_JOB,
+                    "payload": {"firing_id": int(firing_id)},
+                    "run_at": waiting[(rule_id, key)]["run_at"],
+                    "dedupe_key": f"{RUN_JOB}:{firing_id}",
+                }
+                for firing_id, rule_id, key in made
+                if (rule_id, key) in waiting
+            ],
+        )
+    return len(rows)
+
+
+def _fired_already(session: Session, tenant_id: int, candidates: list[Candidate]) -> set[tuple[int, str]]:
+    rows = session.execute(
+        select(AutomationFiring.rule_id, AutomationFiring.event_key).where(
+            AutomationFiring.tenant_id == tenant_id,
+            AutomationFiring.rule_id.in_({rule.id for rule, _, _, _ in candidates}),
+            AutomationFiring.event_key.in_({key for _, key, _, _ in candidates}),
+        )
     )
+    return {(int(rule_id), str(key)) for rule_id, key in rows}
+
+
+def _recent_firings(session: Session, tenant_id: int, candidates: list[Candidate]) -> dict[tuple[int, int], int]:
+    """Firings per (rule, invoice) in the last 24 hours, for the loop guard (one GROUP BY)."""
+    invoice_ids = {
+        i for i in (_int_or_none(facts.get("invoice", {}).get("id")) for _, _, _, facts in candidates) if i is not None
+    }
+    if not invoice_ids:
+        return {}
+    since = utcnow() - timedelta(hours=24)
+    rows = session.execute(
+        select(AutomationFiring.rule_id, AutomationFiring.invoice_id, func.count(AutomationFiring.id))
+        .where(
+            AutomationFiring.tenant_id == tenant_id,
+            AutomationFiring.rule_id.in_({rule.id for rule, _, _, _ in candidates}),
+            AutomationFiring.invoice_id.in_(invoice_ids),
+            AutomationFiring.created_at >= since,
+        )
+        .group_by(AutomationFiring.rule_id, AutomationFiring.invoice_id)
+    )
+    return {(int(rule_id), int(invoice_id)): int(count) for rule_id, invoice_id, count in rows}
 
 
 def run_firing(session: Session, tenant: Tenant, firing_id: int) -> None:
@@ -309,17 +366,40 @@ def business_date(session: Session, tenant: Tenant) -> date:
 
 def facts_for(session: Session, tenant: Tenant, event: dict[str, Any]) -> dict[str, Any]:
     """What conditions and message placeholders can name, read now from the database."""
+    return facts_for_many(session, tenant, [event], today=business_date(session, tenant))[0]
+
+
+def facts_for_many(
+    session: Session, tenant: Tenant, events: list[dict[str, Any]], *, today: date
+) -> list[dict[str, Any]]:
+    """:func:`facts_for` of many events, in their order: their invoices and customers are read
+    with one query each, whatever the number of events."""
+    invoice_ids = {i for i in (_int_or_none(e.get("invoice_id")) for e in events) if i is not None}
+    invoices: dict[int, Invoice] = {}
+    if invoice_ids:
+        # With their lines (one more statement, "selectin"), so the webhook fan-out of the same
+        # batch finds them complete in the session.
+        query = select(Invoice).where(Invoice.tenant_id == tenant.id, Invoice.id.in_(invoice_ids))
+        invoices = {invoice.id: invoice for invoice in session.scalars(query)}
+    found: list[tuple[Invoice | None, int | None]] = []
+    for event in events:
+        invoice_id = _int_or_none(event.get("invoice_id"))
+        invoice = invoices.get(invoice_id) if invoice_id is not None else None
+        found.append((invoice, invoice.customer_id if invoice is not None else _int_or_none(event.get("customer_id"))))
+    customer_ids = {customer_id for _, customer_id in found if customer_id is not None}
+    customers: dict[int, Customer] = {}
+    if customer_ids:
+        query = select(Customer).where(Customer.tenant_id == tenant.id, Customer.id.in_(customer_ids))
+        customers = {customer.id: customer for customer in session.scalars(query)}
+    return [
+        _facts(event, invoice, customers.get(customer_id) if customer_id is not None else None, today)
+        for event, (invoice, customer_id) in zip(events, found, strict=True)
+    ]
+
+
+def _facts(event: dict[str, Any], invoice: Invoice | None, customer: Customer | None, today: date) -> dict[str, Any]:
     facts: dict[str, Any] = {"event": dict(event.get("data") or {}), "customer": {}, "invoice": {}}
     facts["event"]["type"] = event.get("type")
-    invoice = None
-    invoice_id = _int_or_none(event.get("invoice_id"))
-    if invoice_id is not None:
-        invoice = session.scalar(select(Invoice).where(Invoice.tenant_id == tenant.id, Invoice.id == invoice_id))
-    customer_id = invoice.customer_id if invoice is not None else _int_or_none(event.get("customer_id"))
-    customer = None
-    if customer_id is not None:
-        customer = session.scalar(select(Customer).where(Customer.tenant_id == tenant.id, Customer.id == customer_id))
-    today = business_date(session, tenant)
     if invoice is not None:
         facts["invoice"] = {
             "id": invoice.id,

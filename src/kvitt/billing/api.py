@@ -97,6 +97,11 @@ def advance_test_clock(request: Request, body: ClockAdvance, session: SessionDep
     # simulated days need.
     session.rollback()
     db: Database = request.app.state.db
-    testclock.advance(db, tenant_id, body.to, start=body.start)
+    from kvitt.worker import Worker  # the API runs the days' jobs; the clock imports no worker
+
+    worker = Worker(db)
+    testclock.advance(
+        db, tenant_id, body.to, run_jobs=lambda: worker.run_until_idle(max_rounds=100_000), start=body.start
+    )
     tenant = session.get(Tenant, tenant_id) or tenant
     return clock_out(session, tenant)

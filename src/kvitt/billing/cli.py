@@ -97,6 +97,7 @@ def clock_advance(
 ) -> None:
     """Move a test tenant's date forward, running every day's jobs (billing, overdue, dunning ...)."""
     from kvitt.testclock import service as testclock
+    from kvitt.worker import Worker
 
     db = Database(get_settings().database_url)
     try:
@@ -107,8 +108,14 @@ def clock_advance(
             def progress(day: date) -> None:
                 bar.update(task, description=f"at {day}", advance=1)
 
+            worker = Worker(db)
             reached = testclock.advance(
-                db, tenant_id, to.date(), start=start.date() if start else None, progress=progress
+                db,
+                tenant_id,
+                to.date(),
+                run_jobs=lambda: worker.run_until_idle(max_rounds=100_000),
+                start=start.date() if start else None,
+                progress=progress,
             )
         console.print(f"the clock of tenant {tenant_id} stands at {reached}")
     except KvittError as exc:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from kvitt.core import clock
 from kvitt.core.clock import daily_job
-from kvitt.core.events import subscribe
-from kvitt.core.outbox import OutboxJob, enqueue, handles
+from kvitt.core.events import subscribe_batch
+from kvitt.core.outbox import OutboxJob, enqueue_rows, handles
 from kvitt.dunning import collection, tick
 from kvitt.dunning.models import CollectionCase
 from kvitt.tenants.models import Tenant
@@ -21,6 +21,7 @@ SYNC_JOB = "dunning.collection_sync"
 REPORT_PAYMENT_JOB = "dunning.report_payment"
 daily_job(TICK_JOB, order=30)
 daily_job(SYNC_JOB, order=25)  # before the tick: money the agency collected first
+_CHUNK = 500  # invoices per query of a batch subscriber (an IN list stays well under the limits)
 
 
 def _tenant(session: Session, job: OutboxJob) -> Tenant | None:
@@ -69,27 +70,52 @@ def sync_agency(session: Session, job: OutboxJob) -> None:
         collection.sync(session, tenant, agency, today=date.fromisoformat(job.payload["date"]))
 
 
-@subscribe("invoice.payment")
-def payment_on_collected_invoice(session: Session, tenant_id: int | None, event: dict[str, Any]) -> None:
-    """Money paid to the creditor directly on an invoice at the agency: tell the agency."""
-    data = event.get("data") or {}
-    if tenant_id is None or str(data.get("reference") or "").startswith("inkasso "):
+@subscribe_batch("invoice.payment")
+def payment_on_collected_invoice(session: Session, tenant_id: int, events: list[dict[str, Any]]) -> None:
+    """Money paid to the creditor directly on an invoice at the agency: tell the agency.
+
+    One query for the batch: the invoices among the payments' that have an open collection case
+    (usually none). A report exists once per invoice and payment (its dedupe key), also when
+    the same event's job runs again.
+    """
+    direct = [
+        event
+        for event in events
+        if event.get("invoice_id") is not None
+        and not str((event.get("data") or {}).get("reference") or "").startswith("inkasso ")
+    ]
+    if not direct:
         return
-    open_case = session.scalar(
-        select(CollectionCase.id).where(
-            CollectionCase.tenant_id == tenant_id,
-            CollectionCase.invoice_id == int(event["invoice_id"]),
-            CollectionCase.state == "open",
+    invoice_ids = sorted({int(event["invoice_id"]) for event in direct})
+    collected: set[int] = set()
+    for start in range(0, len(invoice_ids), _CHUNK):  # one query per 500 invoices
+        collected.update(
+            session.scalars(
+                select(CollectionCase.invoice_id).where(
+                    CollectionCase.tenant_id == tenant_id,
+                    CollectionCase.invoice_id.in_(invoice_ids[start : start + _CHUNK]),
+                    CollectionCase.state == "open",
+                )
+            )
         )
+    reports: dict[str, dict[str, Any]] = {}
+    for event in direct:
+        if int(event["invoice_id"]) in collected:
+            data = event.get("data") or {}
+            key = f"{REPORT_PAYMENT_JOB}:{event['invoice_id']}:{data.get('payment')}"
+            payload = {"invoice": int(event["invoice_id"]), "amount": int(data["amount"]), "date": data.get("date")}
+            reports.setdefault(key, payload)
+    if not reports:
+        return
+    made = set(session.scalars(select(OutboxJob.dedupe_key).where(OutboxJob.dedupe_key.in_(reports))))
+    enqueue_rows(
+        session,
+        [
+            {"tenant_id": tenant_id, "kind": REPORT_PAYMENT_JOB, "payload": payload, "dedupe_key": key}
+            for key, payload in reports.items()
+            if key not in made
+        ],
     )
-    if open_case is not None:
-        enqueue(
-            session,
-            REPORT_PAYMENT_JOB,
-            {"invoice": int(event["invoice_id"]), "amount": int(data["amount"]), "date": data.get("date")},
-            tenant_id=tenant_id,
-            dedupe_key=f"{REPORT_PAYMENT_JOB}:{event['invoice_id']}:{data.get('payment')}",
-        )
 
 
 @handles(REPORT_PAYMENT_JOB)

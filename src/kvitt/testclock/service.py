@@ -7,6 +7,9 @@ sweep (20), dunning (30) ... and whatever those jobs queue (invoice batches, dom
 Each day is its own transactions, as the worker's would be; a clock stopped half-way (killed)
 resumes from the last day it finished. Only tenants with ``is_test`` may have a clock: the
 worker leaves tenants with a clock out of its wall-clock schedule.
+
+This module does not import the worker: the caller (the CLI, the API) passes the job runner in,
+so that features can ask a tenant's date (``today_for``) without an import cycle through it.
 """
 
 from __future__ import annotations
@@ -51,19 +54,19 @@ def advance(
     tenant_id: int,
     to: date,
     *,
+    run_jobs: Callable[[], object],
     start: date | None = None,
     progress: Callable[[date], None] | None = None,
 ) -> date:
     """Move the tenant's clock to ``to``, day by day, running each day's jobs; returns the date.
 
-    ``start`` sets where a tenant without a clock begins (default: today); that day's jobs are
-    not run (advancing runs the days after the current one, up to and including ``to``).
+    ``run_jobs`` runs the job queue until it is idle (the caller's worker, e.g.
+    ``lambda: Worker(db).run_until_idle(max_rounds=100_000)``). ``start`` sets where a tenant
+    without a clock begins (default: today); that day's jobs are not run (advancing runs the
+    days after the current one, up to and including ``to``).
     """
-    from kvitt.worker import Worker
-
     with db.transaction() as session:
         current = _begin(session, tenant_id, to, start)
-    worker = Worker(db)
     while current < to:
         day = current + timedelta(days=1)
         # One kind at a time, each with all it queues (a run's batches, the invoices' events),
@@ -71,7 +74,7 @@ def advance(
         for kind in clock.daily_jobs():
             with db.transaction() as session:
                 _queue(session, tenant_id, day, kind)
-            worker.run_until_idle(max_rounds=100_000)
+            run_jobs()
         with db.transaction() as session:
             _set_date(session, tenant_id, day)
         current = day

@@ -15,10 +15,15 @@ from kvitt.core.events import subscribe_batch
 from kvitt.core.outbox import JobFailures, OutboxJob, handles_batch
 from kvitt.webhooks import sender, service
 
+# Events per set-based step: a worker batch of event bundles can hand over far more events than
+# one IN list should hold (SQLite and PostgreSQL bound the parameters of a statement).
+CHUNK = 500
+
 
 @subscribe_batch("")
 def fan_out(session: Session, tenant_id: int, events: list[dict[str, Any]]) -> None:
-    service.publish_many(session, tenant_id, events)
+    for start in range(0, len(events), CHUNK):
+        service.publish_many(session, tenant_id, events[start : start + CHUNK])
 
 
 @handles_batch(service.DELIVER_JOB)
