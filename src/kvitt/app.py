@@ -79,6 +79,9 @@ def create_app(
     )
     app.state.db = database
     app.state.settings = settings
+    # Body limit, rate limit, security headers; inside the request-id and metrics middlewares
+    # below (added later, so outside), which thus count and label its 413 and 429 answers too.
+    install_http_policies(app, settings)
     # Request ids and metrics (docs/operations.md); the last added is the outermost.
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
@@ -107,7 +110,6 @@ def create_app(
     app.include_router(delivery_callbacks)
     app.include_router(web_router)
     install_docs(app, f"{API_PREFIX}/openapi.json")
-    install_http_policies(app, settings)
 
     @app.exception_handler(KvittError)
     async def kvitt_error(_: Request, exc: KvittError) -> JSONResponse:

@@ -173,6 +173,7 @@ def test_above_the_rate_a_key_gets_429_with_retry_after(
         error = assert_error(limited, 429, code="rate_limited")
         assert error["type"] == "rate_limit_error"
         assert 1 <= int(limited.headers["Retry-After"]) <= 100  # one token per 100 s
+        assert limited.headers["x-request-id"]  # answered inside the request-id middleware
         # Another key is not slowed down by the first.
         assert client.get("/api/v1/customers", headers={"Authorization": f"Bearer {key_b}"}).status_code == 200
         # Pages that take no key are not limited.
