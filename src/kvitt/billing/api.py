@@ -12,7 +12,7 @@ from kvitt.billing import service
 from kvitt.billing.jobs import POSTGRESQL_PARTITIONS
 from kvitt.billing.models import BillingRun
 from kvitt.billing.schemas import BillingRunCreate, BillingRunOut, ClockAdvance, ClockOut
-from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant, writes_on_read
 from kvitt.core.db import Database, is_postgresql
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
@@ -79,6 +79,7 @@ def clock_out(session: Session, tenant: Tenant) -> ClockOut:
 
 
 @router.get("/test-clock", response_model=ClockOut)
+@writes_on_read
 def get_test_clock(session: SessionDep, tenant: TenantDep) -> ClockOut:
     testclock.require_test_tenant(tenant)
     return clock_out(session, tenant)

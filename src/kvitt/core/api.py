@@ -8,10 +8,14 @@ remembered exactly when its effects are committed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Annotated, Any
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -19,13 +23,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from kvitt.core import idempotency
+from kvitt.core.db import is_disconnect, is_unavailable
 from kvitt.core.errors import AuthenticationFailed, Conflict, KvittError, ValidationFailed
 from kvitt.core.schemas import MAX_ID
 from kvitt.core.tokens import hash_api_key
+from kvitt.tenants import keys
 from kvitt.tenants.models import ApiKey, Tenant
 
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -86,55 +92,194 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def authenticate(session: Session, authorization: str | None) -> Tenant:
+class ServiceUnavailable(KvittError):
+    status_code = 503
+    error_type = "api_error"
+    code = "service_unavailable"
+
+
+def unavailable_response() -> JSONResponse:
+    response = error_response(ServiceUnavailable("the database cannot be reached; retry in a few seconds"))
+    response.headers["Retry-After"] = "2"
+    return response
+
+
+def _key_hash(authorization: str | None) -> str:
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise AuthenticationFailed("send your API key as 'Authorization: Bearer <key>'")
+    return hash_api_key(key.strip())
+
+
+def authenticate(session: Session, authorization: str | None) -> Tenant:
+    """The tenant of a valid, unrevoked key, read from the database (and cached, see
+    ``tenants.keys``); the row is attached to ``session``."""
+    key_hash = _key_hash(authorization)
+    loaded_at = keys.monotonic()
     tenant = session.scalar(
         select(Tenant)
         .join(ApiKey, ApiKey.tenant_id == Tenant.id)
-        .where(ApiKey.key_hash == hash_api_key(key.strip()), ApiKey.revoked_at.is_(None))
+        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
     )
     if tenant is None:
         raise AuthenticationFailed("invalid or revoked API key")
+    keys.put(key_hash, tenant, loaded_at)
     return tenant
 
 
-def request_session(request: Request) -> Session:
+async def request_session(request: Request) -> Session:
     session: Session = request.state.session
     return session
 
 
-def request_tenant(request: Request) -> Tenant:
+async def request_tenant(request: Request) -> Tenant:
     tenant: Tenant = request.state.tenant
     return tenant
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITES_ON_READ = "kvitt_writes_on_read"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def writes_on_read(endpoint: F) -> F:
+    """Mark a GET endpoint that may write (a get-or-create of a tenant's defaults): it runs in a
+    write transaction like a POST. Every other GET runs read-only (on SQLite a write in it fails:
+    ``PRAGMA query_only``, so the test suite finds a GET that writes unmarked)."""
+    setattr(endpoint, WRITES_ON_READ, True)
+    return endpoint
+
+
+@dataclass
+class _Unit:
+    """One request's unit of work, as the wrapper and the endpoint (in its thread) share it."""
+
+    request: Request
+    session: Session
+    write: bool
+    tenant: Tenant  # a cached detached copy until the endpoint's thread loads the row (writes)
+    idempotency_key: str | None = None
+    done: bool = False  # committed (or, for a read, finished) in the endpoint's thread
+
+
+_UNIT: ContextVar[_Unit | None] = ContextVar("kvitt_request_unit", default=None)
+
+
 class TenantRoute(APIRoute):
-    """An API route that acts for the tenant whose API key made the request."""
+    """An API route that acts for the tenant whose API key made the request.
+
+    The request path (docs/architecture.md, "One request, one transaction"): the key from the
+    in-process cache (a database read only on a miss); GET runs in a read-only session (no
+    write lock on SQLite, autocommit on PostgreSQL); a plain (``def``) endpoint runs in the
+    thread pool *once*, together with what the wrapper must do in the database around it:
+    loading the tenant's row for a write, then the commit. Only a POST with an
+    ``Idempotency-Key`` needs a second hop, to store the serialized response in the same
+    transaction.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        self.writes_on_read = bool(getattr(endpoint, WRITES_ON_READ, False))
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _one_hop(endpoint)
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
+        writes_on_read = self.writes_on_read
+
         async def run(request: Request) -> Response:
-            session: Session = request.app.state.db.sessions()
-            request.state.session = session
-            try:
-                return await _run_in_transaction(request, session, handle)
-            finally:
-                await run_in_threadpool(session.close)
+            write = writes_on_read or request.method not in READ_METHODS
+            for attempt in (1, 2):
+                try:
+                    return await _run(request, handle, write)
+                except DBAPIError as exc:
+                    # A dropped connection loses the whole transaction, so running the request
+                    # again is safe (the commit itself is never retried: see _finish).
+                    if attempt == 1 and is_disconnect(exc) and not getattr(exc, "kvitt_in_commit", False):
+                        continue
+                    if is_unavailable(exc):
+                        return unavailable_response()
+                    raise
+            raise AssertionError("unreachable")  # pragma: no cover
 
         return run
 
 
-async def _run_in_transaction(
-    request: Request, session: Session, handle: Callable[[Request], Coroutine[Any, Any, Response]]
-) -> Response:
+def _one_hop(endpoint: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    @functools.wraps(endpoint)
+    async def call(**kwargs: Any) -> Any:
+        unit = _UNIT.get()
+        if unit is None:  # not under TenantRoute's wrapper (never in the app)
+            return await run_in_threadpool(functools.partial(endpoint, **kwargs))
+        return await run_in_threadpool(_in_thread, unit, endpoint, kwargs)
+
+    return call
+
+
+def _in_thread(unit: _Unit, endpoint: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    session = unit.session
     try:
-        tenant = await run_in_threadpool(authenticate, session, request.headers.get("authorization"))
+        if unit.write:
+            # Writes act on the tenant's row as it is now, inside their own transaction.
+            snapshot, fresh = unit.tenant, session.get_one(Tenant, unit.tenant.id)
+            kwargs = {name: fresh if value is snapshot else value for name, value in kwargs.items()}
+            unit.tenant = unit.request.state.tenant = fresh
+        result = endpoint(**kwargs)
+    except BaseException:
+        session.rollback()
+        unit.done = True
+        raise
+    failed = isinstance(result, Response) and result.status_code >= 400
+    if unit.idempotency_key is None and not failed:
+        if unit.write:
+            _commit(session)
+        unit.done = True
+    return result
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except DBAPIError as exc:
+        exc.kvitt_in_commit = True  # type: ignore[attr-defined]  # the outcome is unknown: never retried
+        raise
+
+
+async def _run(request: Request, handle: Callable[[Request], Coroutine[Any, Any, Response]], write: bool) -> Response:
+    database = request.app.state.db
+    authorization = request.headers.get("authorization")
+    try:
+        tenant = keys.get(_key_hash(authorization))
     except KvittError as exc:
         return error_response(exc)
-    request.state.tenant = tenant
+    session: Session = (database.sessions if write else database.read_sessions)()
+    unit = _Unit(request, session, write, tenant)  # type: ignore[arg-type]  # set below on a miss
+    request.state.session = session
+    try:
+        if tenant is None:
+            try:
+                tenant = await run_in_threadpool(authenticate, session, authorization)
+            except KvittError as exc:
+                return error_response(exc)
+            unit.tenant = tenant
+        request.state.tenant = tenant
+        token = _UNIT.set(unit)
+        try:
+            return await _run_in_transaction(request, unit, handle)
+        finally:
+            _UNIT.reset(token)
+    finally:
+        if unit.done or not session.in_transaction():
+            session.close()  # nothing left to roll back: no round trip, no thread
+        else:
+            await run_in_threadpool(session.close)
+
+
+async def _run_in_transaction(
+    request: Request, unit: _Unit, handle: Callable[[Request], Coroutine[Any, Any, Response]]
+) -> Response:
+    session, tenant = unit.session, unit.tenant
     key = request.headers.get(IDEMPOTENCY_HEADER) if request.method == "POST" else None
     request_hash = ""
     if key is not None:
@@ -142,6 +287,7 @@ async def _run_in_transaction(
             return error_response(
                 ValidationFailed("Idempotency-Key must be 1 to 255 characters", param="Idempotency-Key")
             )
+        unit.idempotency_key = key
         request_hash = _request_hash(request, await request.body())
         replay = await run_in_threadpool(_replay, session, tenant.id, key, request_hash)
         if replay is not None:
@@ -154,9 +300,12 @@ async def _run_in_transaction(
     except RequestValidationError as exc:
         response = error_response(validation_error(exc))
     except BaseException:
-        await run_in_threadpool(session.rollback)
+        if not unit.done:
+            await run_in_threadpool(session.rollback)
         raise
-    return await run_in_threadpool(_finish, session, tenant.id, key, request_hash, response)
+    if unit.done and response.status_code < 400:
+        return response
+    return await run_in_threadpool(_finish, session, unit.tenant.id, key, request_hash, response)
 
 
 def _finish(session: Session, tenant_id: int, key: str | None, request_hash: str, response: Response) -> Response:
@@ -176,7 +325,7 @@ def _finish(session: Session, tenant_id: int, key: str | None, request_hash: str
                     code="idempotency_key_in_use",
                 )
             )
-    session.commit()
+    _commit(session)
     return response
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -72,17 +73,27 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """The engine. No pre-ping on checkout (a round trip per request on PostgreSQL): connections
+    are recycled after ``POOL_RECYCLE_SECONDS``, and a connection found dropped is invalidated
+    with the rest of the pool by SQLAlchemy; the request wrapper retries such a request once
+    (``is_disconnect``) and answers 503 while the database cannot be reached."""
     url = url or get_settings().database_url
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
+    return create_engine(url, **kwargs)
+
+
+POOL_RECYCLE_SECONDS = 1800
+# The execution option that marks a read-only unit of work (Database.read_sessions).
+READ_ONLY = "kvitt_read_only"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -97,8 +108,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(connection: Any) -> None:
+    """Writes take the write lock at BEGIN (IMMEDIATE); reads begin a deferred transaction, a WAL
+    snapshot that runs beside the one writer and never waits for it. A read-only unit of work is
+    also ``PRAGMA query_only``, so that a write slipped into a read fails loudly instead of
+    taking the lock half-way (switched only when the connection changes role: no extra cost)."""
+    read_only = bool(connection.get_execution_options().get(READ_ONLY))
+    info = connection.connection.info
+    if info.get(READ_ONLY, False) != read_only:
+        connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+        info[READ_ONLY] = read_only
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def is_postgresql(session_or_engine: Session | Engine) -> bool:
@@ -112,6 +132,14 @@ class Database:
     def __init__(self, url: str | None = None, **engine_kwargs: Any) -> None:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Read-only units of work (GET requests): on SQLite a deferred transaction (a WAL reader
+        # beside the writer, never BEGIN IMMEDIATE); on PostgreSQL autocommit, so no BEGIN and
+        # COMMIT round trips. The pool and connections are the engine's.
+        options: dict[str, Any] = {READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            options["isolation_level"] = "AUTOCOMMIT"
+        self.read_engine = self.engine.execution_options(**options)
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -126,8 +154,43 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work: nothing to commit; see ``read_sessions``."""
+        session = self.read_sessions()
+        try:
+            yield session
+        finally:
+            session.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """A connection that broke under us (the server restarted, a network cut): nothing of the
+    transaction was kept, and a fresh connection may well work."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or is busy beyond its timeout: answer 503, not 500."""
+    if is_disconnect(exc):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    message = str(exc.orig).lower()
+    return any(
+        sign in message
+        for sign in (
+            "connection",  # refused, failed, closed, timeout
+            "server closed",
+            "terminating",
+            "shutting down",
+            "starting up",
+            "database is locked",
+        )
+    )
 
 
 def reserve_ids(session: Session, model: type[Base], count: int) -> list[int]:

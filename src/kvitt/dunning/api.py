@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from kvitt.core import clock
-from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant, writes_on_read
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
 from kvitt.dunning import collection, extensions, instalments, pauses, policies, service
@@ -162,6 +162,7 @@ def create_policy(body: PolicyCreate, session: SessionDep, tenant: TenantDep) ->
 
 
 @router.get("/dunning-policies", response_model=ListResponse[PolicyOut])
+@writes_on_read
 def list_policies(
     session: SessionDep, tenant: TenantDep, limit: Limit = DEFAULT_LIMIT, starting_after: QueryId = None
 ) -> ListResponse[PolicyOut]:
@@ -368,6 +369,7 @@ def settings_out(session: Session, tenant: Tenant) -> SettingsOut:
 
 
 @router.get("/dunning-settings", response_model=SettingsOut)
+@writes_on_read
 def get_settings(session: SessionDep, tenant: TenantDep) -> SettingsOut:
     return settings_out(session, tenant)
 

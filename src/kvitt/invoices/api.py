@@ -34,7 +34,7 @@ TenantDep = Annotated[Tenant, Depends(request_tenant)]
 ACTOR = "api"
 
 
-def public_url(request: Request) -> str:
+async def public_url(request: Request) -> str:
     return web_base_url(request.app.state.settings)
 
 
@@ -97,6 +97,12 @@ def with_events(session: Session, tenant: Tenant, invoice: Invoice, base_url: st
     return to_out(invoice, base_url, service.events_of(session, tenant, [invoice.id])[invoice.id])
 
 
+def read_invoice(session: Session, tenant: Tenant, invoice_id: int, base_url: str) -> InvoiceOut:
+    """The invoice as GET shows it: two statements (the invoice with its lines, its events)."""
+    invoice, events = service.get_with_events(session, tenant, invoice_id)
+    return to_out(invoice, base_url, events)
+
+
 @router.post("", status_code=201, response_model=InvoiceOut)
 def create_invoice(body: InvoiceCreate, session: SessionDep, tenant: TenantDep, base_url: PublicUrl) -> InvoiceOut:
     (invoice,) = service.create_drafts(session, tenant, [body], actor=ACTOR)
@@ -140,7 +146,7 @@ def list_invoices(
 
 @router.get("/{invoice_id}", response_model=InvoiceOut)
 def get_invoice(invoice_id: PathId, session: SessionDep, tenant: TenantDep, base_url: PublicUrl) -> InvoiceOut:
-    return with_events(session, tenant, service.get(session, tenant, invoice_id), base_url)
+    return read_invoice(session, tenant, invoice_id, base_url)
 
 
 @router.patch("/{invoice_id}", response_model=InvoiceOut)

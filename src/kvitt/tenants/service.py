@@ -10,6 +10,7 @@ from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.tokens import hash_api_key, new_api_key
 from kvitt.invoices.issuing import INVOICE_SERIES
 from kvitt.invoices.models import NumberSeries
+from kvitt.tenants import keys
 from kvitt.tenants.models import ApiKey, Tenant
 from kvitt.tenants.schemas import TenantCreate, TenantSettings
 
@@ -36,6 +37,7 @@ def update_settings(session: Session, tenant: Tenant, data: TenantSettings) -> T
     if not (tenant.bankgiro or tenant.plusgiro):
         raise ValidationFailed("a tenant needs a bankgiro or a plusgiro number", param="bankgiro")
     session.flush()
+    keys.forget_on_commit(session, tenant_id=tenant.id)  # cached copies of the row are stale
     return tenant
 
 
@@ -58,6 +60,8 @@ def revoke_api_key(session: Session, tenant: Tenant, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
+    # Refused at once in this process; other processes drop it within keys.MAX_AGE_SECONDS.
+    keys.forget_on_commit(session, key_hash=key.key_hash)
     return key
 
 
