@@ -177,7 +177,8 @@ def test_the_same_seed_gives_the_same_data(db: Database) -> None:
     assert _fingerprint_of_seed(db, 12)[:25] != first[:25]
 
 
-def test_cli_demo_prints_json(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_demo_prints_json(database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ``db``: the database is emptied afterwards (on PostgreSQL it is shared by the next tests).
     monkeypatch.setenv("KVITT_DATABASE_URL", database_url)
     get_settings.cache_clear()
     try:
