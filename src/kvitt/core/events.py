@@ -7,9 +7,17 @@ in one transaction, so a subscriber loads what it needs and writes its results w
 queries (one statement per batch, not per event). Core knows no feature: features import
 this module, never the other way round.
 
-When a batch fails, the worker rolls it back and runs each event again alone, so one bad event
-is retried by itself and never holds back the others. Subscribers must therefore be idempotent
-per event: ``event_job_id`` names the event and stays the same when its job runs again.
+A bulk command (a billing run, a billing file, a BGMax file) publishes hundreds of events at
+once; those go into the outbox as bundles (``domain_events``: up to 500 events in one row)
+instead of one row each, so the command writes a handful of outbox rows per batch, not one
+per event. Everything else is the same: the worker hands a bundle's events to the subscribers
+in one transaction.
+
+When a batch fails, the worker rolls it back and runs each job again alone; a bundle that
+fails alone is split into one job per event, so one bad event is retried by itself and never
+holds back the others. Subscribers must therefore be idempotent per event: ``event_job_id``
+names the event (the job's id, or ``"<bundle id>.<index>"``) and stays the same when its job
+runs again.
 """
 
 from __future__ import annotations
@@ -17,11 +25,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import structlog
 from sqlalchemy.orm import Session
 
 from kvitt.core.outbox import OutboxJob, enqueue_rows, handles_batch
 
+log = structlog.get_logger("kvitt.events")
+
 DOMAIN_EVENT_JOB = "domain_event"
+DOMAIN_EVENTS_JOB = "domain_events"  # a bundle: {"events": [...]}
+# From this many events in one publish, bundles; a few events (one API request) keep a row each.
+BUNDLE_FROM = 50
+BUNDLE_SIZE = 500
 
 Event = dict[str, Any]
 # Called with the tenant and that tenant's events of the prefix, in the order they happened.
@@ -56,7 +71,13 @@ def subscribe(prefix: str) -> Callable[[Subscriber], Subscriber]:
 
 def publish(session: Session, tenant_id: int, events: list[Event]) -> None:
     """Record domain events (``{"type", ...}``) in the outbox, in the caller's transaction."""
-    enqueue_rows(session, [{"tenant_id": tenant_id, "kind": DOMAIN_EVENT_JOB, "payload": e} for e in events])
+    if len(events) < BUNDLE_FROM:
+        enqueue_rows(session, [{"tenant_id": tenant_id, "kind": DOMAIN_EVENT_JOB, "payload": e} for e in events])
+        return
+    bundles = [events[i : i + BUNDLE_SIZE] for i in range(0, len(events), BUNDLE_SIZE)]
+    enqueue_rows(
+        session, [{"tenant_id": tenant_id, "kind": DOMAIN_EVENTS_JOB, "payload": {"events": b}} for b in bundles]
+    )
 
 
 def dispatch(session: Session, tenant_id: int, events: list[Event]) -> int:
@@ -79,3 +100,28 @@ def run_domain_events(session: Session, jobs: list[OutboxJob]) -> None:
         tenant_id = jobs[0].tenant_id
         assert tenant_id is not None
         dispatch(session, tenant_id, events)
+
+
+@handles_batch(DOMAIN_EVENTS_JOB)
+def run_event_bundles(session: Session, jobs: list[OutboxJob]) -> None:
+    tenant_id = jobs[0].tenant_id
+    assert tenant_id is not None
+    events = [
+        {**event, "event_job_id": f"{job.id}.{index}"}
+        for job in jobs
+        for index, event in enumerate(job.payload["events"])
+    ]
+    if len(jobs) > 1:
+        dispatch(session, tenant_id, events)  # if this raises, the worker runs each bundle alone
+        return
+    try:
+        with session.begin_nested():
+            dispatch(session, tenant_id, events)
+    except Exception as exc:
+        log.info("event bundle failed, splitting it into one job per event", job=jobs[0].id, error=str(exc)[:500])
+        # One of the bundle's events fails: nothing of the bundle was kept (the savepoint), so
+        # each event becomes a job of its own and the good ones go through on their next run.
+        enqueue_rows(
+            session,
+            [{"tenant_id": tenant_id, "kind": DOMAIN_EVENT_JOB, "payload": e} for e in jobs[0].payload["events"]],
+        )
