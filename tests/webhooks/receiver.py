@@ -36,6 +36,8 @@ def running(answer: Callable[[int], tuple[int, bytes, float]] | None = None) -> 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
+            if len(body) < length:
+                return  # the sender died mid-request (the kill -9 test): nothing was received
             with lock:
                 receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
                 number = len(receiver.requests)
