@@ -351,12 +351,14 @@ def bench_engine(engine: str, args: argparse.Namespace) -> list[tuple[str, Run]]
                     [
                         str(Path(sys.executable).parent / "py-spy"),
                         "record",
+                        "--format",
+                        "raw",
                         "-o",
-                        f"bench/out/api_{engine}_{args.profile_row}.svg",
+                        str(BENCH / "out" / f"api_{engine}_{args.profile_row}.txt"),
                         "-p",
                         str(server.pid),
                         "-d",
-                        str(seconds),
+                        str(seconds + 2),
                         "-r",
                         "200",
                     ]

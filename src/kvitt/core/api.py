@@ -14,7 +14,6 @@ import inspect
 import json
 from collections.abc import Callable, Coroutine, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Path, Query, Request, Response
@@ -150,16 +149,25 @@ def writes_on_read(endpoint: F) -> F:
     return endpoint
 
 
-@dataclass
 class _Unit:
-    """One request's unit of work, as the wrapper and the endpoint (in its thread) share it."""
+    """One request's unit of work, as the wrapper and the endpoint (in its thread) share it.
 
-    request: Request
-    session: Session
-    write: bool
-    tenant: Tenant  # a cached detached copy until the endpoint's thread loads the row (writes)
-    idempotency_key: str | None = None
-    done: bool = False  # committed (or, for a read, finished) in the endpoint's thread
+    A plain class with a short repr: a traceback logged with its locals must not walk the
+    request (and through it the whole app)."""
+
+    __slots__ = ("done", "idempotency_key", "request", "session", "tenant", "write")
+
+    def __init__(self, request: Request, session: Session, write: bool, tenant: Tenant | None) -> None:
+        self.request = request
+        self.session = session
+        self.write = write
+        # A cached detached copy until the endpoint's thread loads the row (writes).
+        self.tenant: Tenant = tenant  # type: ignore[assignment]  # set before the endpoint runs
+        self.idempotency_key: str | None = None
+        self.done = False  # committed (or, for a read, finished) in the endpoint's thread
+
+    def __repr__(self) -> str:
+        return f"<request unit {self.request.method} write={self.write} done={self.done}>"
 
 
 _UNIT: ContextVar[_Unit | None] = ContextVar("kvitt_request_unit", default=None)
@@ -254,7 +262,7 @@ async def _run(request: Request, handle: Callable[[Request], Coroutine[Any, Any,
     except KvittError as exc:
         return error_response(exc)
     session: Session = (database.sessions if write else database.read_sessions)()
-    unit = _Unit(request, session, write, tenant)  # type: ignore[arg-type]  # set below on a miss
+    unit = _Unit(request, session, write, tenant)
     request.state.session = session
     try:
         if tenant is None:

@@ -81,6 +81,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
+        # A pool as large as PostgreSQL's: connections beyond the pool are opened and closed per
+        # request (with their PRAGMAs), which cost a loaded server a tenth of its time.
+        if ":memory:" not in url and url.rstrip("/") != "sqlite:":
+            kwargs.setdefault("pool_size", 10)
+            kwargs.setdefault("max_overflow", 20)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -114,11 +119,12 @@ def _sqlite_begin(connection: Any) -> None:
     also ``PRAGMA query_only``, so that a write slipped into a read fails loudly instead of
     taking the lock half-way (switched only when the connection changes role: no extra cost)."""
     read_only = bool(connection.get_execution_options().get(READ_ONLY))
-    info = connection.connection.info
-    if info.get(READ_ONLY, False) != read_only:
-        connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
-        info[READ_ONLY] = read_only
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    pooled = connection.connection
+    raw = pooled.dbapi_connection  # straight to sqlite3: these two statements need no SQLAlchemy
+    if pooled.info.get(READ_ONLY, False) != read_only:
+        raw.execute(f"PRAGMA query_only={int(read_only)}")
+        pooled.info[READ_ONLY] = read_only
+    raw.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def is_postgresql(session_or_engine: Session | Engine) -> bool:

@@ -25,20 +25,28 @@ import hashlib
 import importlib.util
 import json
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DBAPIError
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from kvitt import __version__
 from kvitt.core.config import web_base_url
-from kvitt.core.db import Database, utcnow
+from kvitt.core.db import Database, is_unavailable, utcnow
 from kvitt.core.errors import KvittError
+from kvitt.invoices.models import Invoice
 from kvitt.web import messages, service, visits
 from kvitt.web.preferences import SettingsRejected, change_settings
 from kvitt.web.texts import LANGUAGES, TEXTS
@@ -50,8 +58,10 @@ MAX_FORM_BYTES = 16 * 1024
 MESSAGE_PURPOSE = "message"
 SETTINGS_PURPOSE = "settings"
 
+# Compiled once: no file check on each page (a new release is a restart).
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
+    auto_reload=False,
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,
@@ -59,8 +69,15 @@ templates = Environment(
 )
 CSS = (STATIC / "kvitt.css").read_text(encoding="utf-8")
 CSS_HASH = "sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
+# The code that makes the pages: part of every page's ETag.
+CODE_VERSION = (
+    __version__
+    + hashlib.sha256(b"".join(p.read_bytes() for p in sorted((HERE / "templates").glob("*.html")))).hexdigest()[:12]
+)
+# The page is kept by the browser only to be revalidated (``no-cache``): a reload of an
+# unchanged invoice is a 304 without a body; never by a shared cache (``private``).
 PAGE_HEADERS = {
-    "Cache-Control": "no-store",
+    "Cache-Control": "private, no-cache",
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex, nofollow",
     "X-Content-Type-Options": "nosniff",
@@ -113,6 +130,7 @@ ASSETS = dict(_asset(STATIC / name) for name in ("htmx-2.0.11.min.js", "kvitt.js
 ASSET_URLS = {name.split(".")[0].split("-")[0]: f"/i/assets/{name}" for name in ASSETS}
 
 router = APIRouter(include_in_schema=False)
+log = structlog.get_logger("kvitt.web")
 
 
 # --- pages ----------------------------------------------------------------------------------------
@@ -135,17 +153,93 @@ def asset(name: str, request: Request) -> Response:
 
 @router.get("/i/{token}", response_class=HTMLResponse)
 def invoice_page(token: str, request: Request) -> Response:
+    """The page, read in one read-only unit of work (no write lock): a view is counted after the
+    answer has been sent (``_count_view``), except the very first, which makes the form key the
+    page needs. A reload of an unchanged page answers 304 (``ETag``)."""
     database: Database = request.app.state.db
     tab, lang = _tab_and_language(request)
-    with database.transaction() as session:
-        found = service.find_issued(session, token)
+    now = utcnow()
+    try:
+        with database.read() as session:
+            found = service.find_issued(session, token)
         if found is None:
             return not_found()
-        visit = visits.record_view(session, found.invoice, utcnow())
-    # Rendered after the commit: the database is free while the page is being made.
-    view = invoice_view(found, tab=tab, chosen_lang=lang, has_pdf=has_pdf())
+        visit = found.visit
+        if visit is None:  # the first view: the forms need the invoice's key before the page is made
+            with database.transaction() as session:
+                visit = visits.record_view(session, found.invoice, now)
+    except DBAPIError as exc:
+        if is_unavailable(exc):
+            return unavailable()
+        raise
+    count = None
+    if found.visit is not None and visits.needs_write(found.visit, now):
+        count = BackgroundTask(_count_view, database, found.invoice, now)
     done = request.query_params.get("done")
-    return page_response(request, view, visit, done=done if done in ("message", "settings", "unchanged") else None)
+    etag = page_etag(request, found, visit)
+    if etag in _if_none_match(request):
+        headers = {**PAGE_HEADERS, "ETag": etag, "Vary": "Accept-Encoding"}
+        return Response(status_code=304, headers=headers, background=count)
+    view = invoice_view(found, tab=tab, chosen_lang=lang, has_pdf=has_pdf())
+    response = page_response(request, view, visit, done=done if done in ("message", "settings", "unchanged") else None)
+    response.headers["ETag"] = etag
+    response.headers["Last-Modified"] = format_datetime(last_modified(found), usegmt=True)
+    response.background = count
+    return response
+
+
+def _count_view(database: Database, invoice: Invoice, now: datetime) -> None:
+    """The view's ``last_opened_at`` and the day's ``opened`` event, after the answer went out.
+    A database that cannot be reached loses this view's count, never the page."""
+    try:
+        with database.transaction() as session:
+            visits.record_view(session, invoice, now)
+    except DBAPIError as exc:
+        if not is_unavailable(exc):
+            raise
+        log.warning("web_invoice_view_not_counted", invoice_id=invoice.id, error=str(exc.orig))
+
+
+def page_etag(request: Request, found: service.WebInvoice, visit: visits.WebInvoiceVisit) -> str:
+    """A strong validator made of everything the page shows: the rows it was made from (every
+    column), the timeline's events, the form key, the address's query and the encoding, and the
+    running code's version and templates."""
+    digest = hashlib.blake2b(digest_size=16)
+    for row in (found.invoice, found.tenant, found.customer):
+        digest.update(repr(_columns(row)).encode())
+    digest.update(repr([(e.id, e.type, e.data) for e in found.events]).encode())
+    digest.update(repr([_columns(line) for line in found.invoice.lines]).encode())
+    parts = (CODE_VERSION, visit.form_key, found.credited_number, request.url.query, accepts_gzip(request))
+    digest.update(repr(parts).encode())
+    return f'"{digest.hexdigest()}"'
+
+
+def _columns(row: Any) -> tuple[Any, ...]:
+    if row is None:
+        return ()
+    return tuple(getattr(row, attr.key) for attr in sa_inspect(type(row)).column_attrs)
+
+
+def last_modified(found: service.WebInvoice) -> datetime:
+    moments = [found.invoice.updated_at, *(e.at for e in found.events[-1:])]
+    if found.customer is not None:
+        moments.append(found.customer.updated_at)
+    return max(moments)
+
+
+def _if_none_match(request: Request) -> list[str]:
+    header = request.headers.get("if-none-match", "")
+    return [tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()]
+
+
+def unavailable() -> HTMLResponse:
+    """The database cannot be reached (a restart, a failover): try again in a moment."""
+    html = (
+        '<!doctype html><html lang="sv"><title>Försök igen om en stund</title>'
+        "<h1>Försök igen om en stund</h1><p>Fakturan kan inte visas just nu. / "
+        "The invoice cannot be shown just now; try again in a moment.</p></html>"
+    )
+    return HTMLResponse(html, status_code=503, headers={**PAGE_HEADERS, "Retry-After": "5"})
 
 
 @router.post("/i/{token}/messages", response_class=HTMLResponse)

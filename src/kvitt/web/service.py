@@ -12,13 +12,14 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from kvitt.customers.models import Customer
 from kvitt.invoices import service as invoices
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice, InvoiceEvent
 from kvitt.tenants.models import Tenant
+from kvitt.web.models import WebInvoiceVisit
 
 # Tokens are ``secrets.token_urlsafe`` output (kvitt.core.tokens): URL-safe base64 letters.
 # Anything else is refused before it reaches the database.
@@ -34,6 +35,8 @@ class WebInvoice:
     credited_number: int | None = None
     # The customer as they are now (their delivery settings and language), not as billed.
     customer: Customer | None = None
+    # The visit row (first/last opened, the form key); None before the first view.
+    visit: WebInvoiceVisit | None = None
 
     @property
     def customer_language(self) -> str | None:
@@ -45,18 +48,35 @@ def is_well_formed(token: str) -> bool:
 
 
 def find_issued(session: Session, token: str) -> WebInvoice | None:
-    """The issued invoice or credit note behind a web token; None for a draft or no match."""
+    """The issued invoice or credit note behind a web token; None for a draft or no match.
+
+    Two statements: the invoice joined with its lines, its tenant, the customer, its visit row
+    and the number of the invoice it credits; then its timeline. The tenant comes from the
+    invoice found by its token, and every join is on that tenant."""
     if not is_well_formed(token):
         return None
-    invoice = session.scalar(select(Invoice).where(Invoice.token == token))
-    if invoice is None or invoice.state == states.DRAFT:
-        return None
-    tenant = session.get_one(Tenant, invoice.tenant_id)
-    events = invoices.events_of(session, tenant, [invoice.id])[invoice.id]
-    credited_number = None
-    if invoice.credited_invoice_id is not None:
-        credited_number = invoices.get(session, tenant, invoice.credited_invoice_id).number
-    customer = session.scalar(
-        select(Customer).where(Customer.tenant_id == tenant.id, Customer.id == invoice.customer_id)
+    credited = aliased(Invoice)
+    row = (
+        session.execute(
+            select(Invoice, Tenant, Customer, WebInvoiceVisit, credited.number)
+            .join(Tenant, Tenant.id == Invoice.tenant_id)
+            .outerjoin(Customer, (Customer.tenant_id == Invoice.tenant_id) & (Customer.id == Invoice.customer_id))
+            .outerjoin(
+                WebInvoiceVisit,
+                (WebInvoiceVisit.tenant_id == Invoice.tenant_id) & (WebInvoiceVisit.invoice_id == Invoice.id),
+            )
+            .outerjoin(
+                credited,
+                (credited.tenant_id == Invoice.tenant_id) & (credited.id == Invoice.credited_invoice_id),
+            )
+            .options(joinedload(Invoice.lines))
+            .where(Invoice.token == token, Invoice.state != states.DRAFT)
+        )
+        .unique()
+        .one_or_none()
     )
-    return WebInvoice(invoice, tenant, events, credited_number, customer)
+    if row is None:
+        return None
+    invoice, tenant, customer, visit, credited_number = row
+    events = invoices.events_of(session, tenant, [invoice.id])[invoice.id]
+    return WebInvoice(invoice, tenant, events, credited_number, customer, visit)

@@ -68,6 +68,12 @@ def record_view(session: Session, invoice: Invoice, now: datetime) -> WebInvoice
     return visit
 
 
+def needs_write(visit: WebInvoiceVisit, now: datetime) -> bool:
+    """Whether a view at ``now`` changes anything: a new Swedish day (an ``opened`` event) or
+    ``last_opened_at`` older than its precision. Most views of a busy page change nothing."""
+    return visit.last_event_on < swedish_day(now) or now - visit.last_opened_at >= LAST_OPENED_PRECISION
+
+
 def _opened_event(session: Session, invoice: Invoice, *, first: bool) -> None:
     record(session, invoice.tenant_id, [Happening(invoice.id, OPENED, "recipient", {"via": "web", "first": first})])
 
