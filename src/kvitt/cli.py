@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -29,6 +32,7 @@ from kvitt.startup import KvittGroup, output_file, warn
 from kvitt.tenants import service as tenants
 from kvitt.tenants.models import Tenant
 from kvitt.tenants.schemas import TenantCreate
+from kvitt.worker import Worker, retry_dead  # also provides the job runner the test clock uses
 
 # KvittGroup checks the configuration before every command and turns a down or unmigrated
 # database and unwritable paths into one line (kvitt.startup).
@@ -145,6 +149,16 @@ def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
     worker: Annotated[bool | None, typer.Option("--worker/--no-worker", help="Run the job worker inside.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="API processes on the one port. With more than one, the job worker (unless --no-worker) "
+            "runs once, in a process of its own beside them: never duplicated.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API (and, by default, the worker inside the same process)."""
     import uvicorn
@@ -155,16 +169,42 @@ def serve(
     _warn_unless_ready(settings.database_url)
     # The app builds web-invoice links from host and port when KVITT_PUBLIC_URL is unset.
     settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
-    uvicorn.run(
-        create_app(settings, embedded_worker=worker),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
         # uvicorn's records go through Kvitt's log format (JSON with KVITT_LOG_JSON); the app
         # writes its own access line with the request id (core.logging.RequestIdMiddleware).
-        log_config=None,
-        access_log=False,
-    )
+        "log_config": None,
+        "access_log": False,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings, embedded_worker=worker), **common)
+        return
+    # Each API process builds its app from the environment (uvicorn starts them fresh): the
+    # same host and port for the links, and no embedded worker in any of them.
+    os.environ.update({"KVITT_HOST": settings.host, "KVITT_PORT": str(settings.port), "KVITT_EMBEDDED_WORKER": "false"})
+    job_worker = None
+    if settings.embedded_worker if worker is None else worker:
+        job_worker = multiprocessing.get_context("spawn").Process(target=_job_worker, name="kvitt-worker")
+        job_worker.start()
+    try:
+        uvicorn.run("kvitt.app:create_app", factory=True, workers=workers, **common)
+    finally:
+        if job_worker is not None and job_worker.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(job_worker.pid, signal.SIGINT)  # finish the job in hand (its lease covers a kill)
+            job_worker.join(timeout=30)
+            if job_worker.is_alive():
+                job_worker.terminate()
+                job_worker.join()
+
+
+def _job_worker() -> None:
+    """``kvitt serve --workers N``'s one job worker, in its own process."""
+
+    with contextlib.suppress(KeyboardInterrupt):
+        Worker(_database()).run_forever()
 
 
 def _warn_unless_ready(database_url: str) -> None:
@@ -178,7 +218,6 @@ def _warn_unless_ready(database_url: str) -> None:
 @app.command("worker")
 def run_worker() -> None:
     """Run the job worker (any number may run against PostgreSQL)."""
-    from kvitt.worker import Worker
 
     Worker(_database()).run_forever()
 
@@ -393,7 +432,6 @@ def jobs_retry(
     job_ids: Annotated[list[int] | None, typer.Argument(help="Dead jobs to retry; none: every dead job.")] = None,
 ) -> None:
     """Put dead jobs back in the queue."""
-    from kvitt.worker import retry_dead
 
     db = _database()
     try:
@@ -406,7 +444,6 @@ def jobs_retry(
 @jobs_app.command("run")
 def jobs_run() -> None:
     """Run every due job now, then stop (what the worker does, once)."""
-    from kvitt.worker import Worker
 
     db = _database()
     try:
