@@ -1,4 +1,4 @@
-"""``dunning_next_on``: a repeated tick reads only what can be due, and never misses a step that
+"""``dunning_next_steps``: a repeated tick reads only what can be due, and never misses a step that
 a change of the configuration (a policy, a customer's segment, an extension) makes due earlier."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from kvitt.core.db import Database
 from kvitt.customers.models import Customer
 from kvitt.dunning import policies, tick
-from kvitt.dunning.models import DunningPolicy, PaymentExtension, Reminder
+from kvitt.dunning.models import DunningPolicy, NextStep, PaymentExtension, Reminder
 from kvitt.dunning.schemas import PolicyCreate, PolicyUpdate, Rule, Step
 from kvitt.invoices.models import Invoice
 from tests.dunning.helpers import add_customers, issue, load, tenant_with
@@ -23,7 +23,7 @@ DUE = date(2026, 3, 31)
 
 @pytest.fixture
 def looked_at(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many invoices each tick's finding query returned."""
+    """How many invoices each tick's finding query kept (due today, or a date to write)."""
     counts: list[int] = []
     real = tick._candidates
 
@@ -38,7 +38,8 @@ def looked_at(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def next_dates(db: Database) -> dict[int, date | None]:
     with db.transaction() as session:
-        return {row[0]: row[1] for row in session.execute(select(Invoice.id, Invoice.dunning_next_on))}
+        stored = {row[0]: row[1] for row in session.execute(select(NextStep.invoice_id, NextStep.next_on))}
+        return {invoice_id: stored.get(invoice_id) for invoice_id in session.scalars(select(Invoice.id))}
 
 
 def levels(db: Database) -> list[tuple[int, int, date]]:

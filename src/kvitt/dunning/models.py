@@ -202,9 +202,22 @@ __all__ = [
 ]
 
 
+class NextStep(Base):
+    """The first day a dunning step can be due for an invoice the tick looked at (tick.py), or
+    9999-12-31 when no step is left. A narrow table of its own: writing a date is a small row,
+    not a new version of the wide invoice row with every index of ``invoices``."""
+
+    __tablename__ = "dunning_next_steps"
+    __table_args__ = (Index("ix_dunning_next_steps_tenant_next_on", "tenant_id", "next_on"),)
+
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    next_on: Mapped[date] = mapped_column(Date)
+
+
 class TickMark(Base):
-    """What the tenant's dunning configuration looked like when its tick last wrote the invoices'
-    ``dunning_next_on`` (tick.py): while it still looks the same, those dates hold."""
+    """What the tenant's dunning configuration looked like when its tick last wrote the
+    ``dunning_next_steps`` (tick.py): while it still looks the same, those dates hold."""
 
     __tablename__ = "dunning_tick_marks"
 

@@ -8,14 +8,15 @@ its days have passed since the due date (or an approved extension's date) or sin
 step. Dates are compared with parameters made in Python, so the query is the same on SQLite
 and PostgreSQL.
 
-A repeated tick reads a range: every invoice the tick looks at gets ``dunning_next_on``, the
-first day its next step could be due (the due date or an extension's date plus the step's days,
+A repeated tick reads a range: every invoice the tick looks at gets a ``dunning_next_steps`` row,
+the first day its next step could be due (the due date or an extension's date plus the step's days,
 or the last step's date plus the days), 9999-12-31 when no step is left. While the tenant's
 dunning configuration is what it was when those dates were written (``TickMark.fingerprint``: the
 active policies' rules and steps, and the day if a rule asks for the customer's age), the tick
-reads only the invoices whose date has come, has none yet, or whose customer was changed (segment
-rules) or extension decided since the last tick; that read is a range of
-``ix_invoices_tenant_dunning_next_on``. When the configuration changed, the tick clears the
+leaves out the invoices whose date is still to come (the range ``next_on > today`` of
+``ix_dunning_next_steps_tenant_next_on``, one hashed set), unless their customer was changed
+(segment rules) or their extension decided since the last tick; the costly lookups of the finding
+query then run for what is left only. When the configuration changed, the tick clears the
 tenant's dates and looks at every open past-due invoice again, as the first tick does. The date
 is a lower bound, never a decision: what is due is decided by the same conditions as before.
 
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text, true, update
+from sqlalchemy import and_, delete, exists, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
 from kvitt.core.db import any_of, bulk_insert, is_postgresql, reserve_ids, utcnow
@@ -49,6 +50,7 @@ from kvitt.dunning.models import (
     DunningPause,
     DunningPolicy,
     InstalmentPlan,
+    NextStep,
     PaymentExtension,
     ReferenceRate,
     Reminder,
@@ -66,7 +68,7 @@ TICK_LOCK = 0x4B44  # advisory-lock namespace for the dunning tick ("KD")
 DELIVER_JOB = "dunning.deliver_reminder"
 SUBMIT_CASE_JOB = "dunning.submit_case"
 DUNNED_STATES = (states.UNPAID, states.PARTLY_PAID, states.OVERDUE)
-NO_STEP = date(9999, 12, 31)  # dunning_next_on of an invoice with no step left
+NO_STEP = date(9999, 12, 31)  # next_on of an invoice with no step left
 # Customers or extensions changed since the last tick beyond this many: look at everything.
 MAX_CHANGED = 10_000
 # Changes are looked for from this long before the last tick began (a transaction that stamped
@@ -101,11 +103,12 @@ class _Due:
     fee_agreed: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class _Candidate:
-    """An open past-due invoice the tick looked at: when its next step can come, and what it had."""
+    """An open past-due invoice the tick looked at whose next step is due today or whose stored
+    date must change (the others are not kept: a million of them would not fit 512 MB)."""
 
-    due: _Due | None  # None: no policy picks its customer
+    due: _Due | None  # the step due today; None: not due
     invoice_id: int
     next_on: date
     stored: date | None
@@ -138,12 +141,7 @@ def run(session: Session, tenant: Tenant, *, today: date, actor: str = "system")
         scope = _changed_since(session, tenant, active, mark.updated_at - CHANGE_OVERLAP)
     if not scope.trusted:
         # Dates written under another configuration say nothing now.
-        session.execute(
-            update(Invoice)
-            .where(Invoice.tenant_id == tenant.id, Invoice.dunning_next_on.is_not(None))
-            .values(dunning_next_on=None)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(delete(NextStep).where(NextStep.tenant_id == tenant.id))
     candidates = _candidates(session, tenant, active, today, scope)
     due = [c.due for c in candidates if c.due is not None and c.next_on <= today]
     _with_interest_dates(session, tenant, due)
@@ -206,30 +204,35 @@ def _changed_since(session: Session, tenant: Tenant, active: list[DunningPolicy]
 
 
 def _write_next_steps(session: Session, tenant: Tenant, candidates: list[_Candidate], today: date) -> None:
-    """Each looked-at invoice's ``dunning_next_on``, where it changed (a step taken today moves it on)."""
-    changed: dict[int, date] = {}
+    """Each looked-at invoice's next step date, where it changed (a step taken today moves it on):
+    new rows by COPY, changed ones by one UPDATE."""
+    fresh: list[dict[str, Any]] = []
+    moved: dict[int, date] = {}
     for candidate in candidates:
         item = candidate.due
         next_on = candidate.next_on
-        if item is not None and next_on <= today:
+        if item is not None:
             next_on = next_step_on(item.policy, item.level + 1, item.base, today)
-        if next_on != candidate.stored:
-            changed[candidate.invoice_id] = next_on
-    if not changed:
+        if candidate.stored is None:
+            fresh.append({"invoice_id": candidate.invoice_id, "tenant_id": tenant.id, "next_on": next_on})
+        elif next_on != candidate.stored:
+            moved[candidate.invoice_id] = next_on
+    bulk_insert(session, NextStep, fresh)
+    if not moved:
         return
     if is_postgresql(session):
         session.execute(
             text(
-                "UPDATE invoices SET dunning_next_on = c.next_on"
+                "UPDATE dunning_next_steps SET next_on = c.next_on"
                 " FROM unnest(CAST(:ids AS bigint[]), CAST(:dates AS date[])) AS c(id, next_on)"
-                " WHERE invoices.id = c.id AND invoices.tenant_id = :tenant"
+                " WHERE dunning_next_steps.invoice_id = c.id AND dunning_next_steps.tenant_id = :tenant"
             ),
-            {"tenant": tenant.id, "ids": list(changed), "dates": list(changed.values())},
+            {"tenant": tenant.id, "ids": list(moved), "dates": list(moved.values())},
         )
         return
     session.execute(
-        text("UPDATE invoices SET dunning_next_on = :next_on WHERE id = :id AND tenant_id = :tenant"),
-        [{"id": invoice_id, "next_on": day, "tenant": tenant.id} for invoice_id, day in changed.items()],
+        text("UPDATE dunning_next_steps SET next_on = :next_on WHERE invoice_id = :id AND tenant_id = :tenant"),
+        [{"id": invoice_id, "next_on": day, "tenant": tenant.id} for invoice_id, day in moved.items()],
     )
 
 
@@ -286,7 +289,11 @@ def _candidates(
             policies.policy_of_customer(active, today).label("policy_id"),
             Customer.type.label("customer_type"),
             policies.attribute("reminder_fee_agreed", "boolean").label("fee_agreed"),
-            Invoice.dunning_next_on.label("stored"),
+            select(NextStep.next_on)
+            .where(NextStep.invoice_id == Invoice.id)
+            .correlate(Invoice)
+            .scalar_subquery()
+            .label("stored"),
         )
         .join(Customer, Customer.id == Invoice.customer_id)
         .where(
@@ -309,7 +316,7 @@ def _candidates(
                 InstalmentPlan.state == "active",
             ),
             ~exists().where(InstalmentPlan.charge_invoice_id == Invoice.id),
-            _in_scope(session, scope, today),
+            _in_scope(session, tenant, scope, today),
         )
         # Computed once per invoice, then tested against every step (inlined, PostgreSQL would
         # repeat the lookups in each OR branch).
@@ -317,11 +324,12 @@ def _candidates(
         .prefix_with("MATERIALIZED")
     )
     found = []
-    for row in session.execute(select(candidates).order_by(candidates.c.invoice_id)):
+    query = select(candidates).order_by(candidates.c.invoice_id)
+    for row in session.execute(query, execution_options={"yield_per": 10_000}):
         policy = by_id.get(row.policy_id)
         next_on = next_step_on(policy, row.level, row.base, row.last_on)
         item = None
-        if policy is not None:
+        if policy is not None and next_on <= today:
             item = _Due(
                 invoice_id=row.invoice_id,
                 customer_id=row.customer_id,
@@ -335,14 +343,16 @@ def _candidates(
                 company=row.customer_type == "company",
                 fee_agreed=bool(row.fee_agreed),
             )
-        found.append(_Candidate(item, row.invoice_id, next_on, row.stored))
+        if item is not None or next_on != row.stored:
+            found.append(_Candidate(item, row.invoice_id, next_on, row.stored))
     return found
 
 
-def _in_scope(session: Session, scope: _Scope, today: date) -> Any:
+def _in_scope(session: Session, tenant: Tenant, scope: _Scope, today: date) -> Any:
     if not scope.trusted:
         return true()
-    ranges = [Invoice.dunning_next_on.is_(None), Invoice.dunning_next_on <= today]
+    later = select(NextStep.invoice_id).where(NextStep.tenant_id == tenant.id, NextStep.next_on > today)
+    ranges = [Invoice.id.not_in(later)]
     if scope.customers:
         ranges.append(any_of(session, Invoice.customer_id, scope.customers))
     if scope.invoices:

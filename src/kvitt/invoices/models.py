@@ -37,7 +37,6 @@ class Invoice(Base):
         UniqueConstraint("tenant_id", "ocr"),
         Index("ix_invoices_tenant_state_due", "tenant_id", "state", "due_date"),
         Index("ix_invoices_tenant_customer", "tenant_id", "customer_id"),
-        Index("ix_invoices_tenant_dunning_next_on", "tenant_id", "dunning_next_on"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -72,9 +71,6 @@ class Invoice(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # The dunning tick's: no dunning step can be due before this day (while the tenant's dunning
-    # configuration is unchanged; dunning/tick.py). NULL: not looked at yet.
-    dunning_next_on: Mapped[date | None] = mapped_column(Date)
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         order_by="InvoiceLine.position", cascade="all, delete-orphan", lazy="selectin"

@@ -17,14 +17,25 @@ branch_labels = None
 depends_on = None
 
 
+def _id() -> sa.types.TypeEngine[int]:
+    return sa.BigInteger().with_variant(sa.INTEGER(), "sqlite")
+
+
 def upgrade() -> None:
-    # NULL: not known yet (the tick looks at the invoice once it is past due and writes it).
-    with op.batch_alter_table("invoices", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("dunning_next_on", sa.Date(), nullable=True))
-        batch_op.create_index("ix_invoices_tenant_dunning_next_on", ["tenant_id", "dunning_next_on"], unique=False)
+    op.create_table(
+        "dunning_next_steps",
+        sa.Column("invoice_id", _id(), nullable=False),
+        sa.Column("tenant_id", _id(), nullable=False),
+        sa.Column("next_on", sa.Date(), nullable=False),
+        sa.ForeignKeyConstraint(["invoice_id"], ["invoices.id"]),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+        sa.PrimaryKeyConstraint("invoice_id"),
+    )
+    with op.batch_alter_table("dunning_next_steps", schema=None) as batch_op:
+        batch_op.create_index("ix_dunning_next_steps_tenant_next_on", ["tenant_id", "next_on"], unique=False)
     op.create_table(
         "dunning_tick_marks",
-        sa.Column("tenant_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("tenant_id", _id(), nullable=False),
         sa.Column("fingerprint", sa.String(length=500), nullable=False),
         sa.Column("updated_at", kvitt.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
@@ -34,6 +45,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("dunning_tick_marks")
-    with op.batch_alter_table("invoices", schema=None) as batch_op:
-        batch_op.drop_index("ix_invoices_tenant_dunning_next_on")
-        batch_op.drop_column("dunning_next_on")
+    op.drop_table("dunning_next_steps")
