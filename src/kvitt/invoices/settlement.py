@@ -41,6 +41,7 @@ def apply_payments(
     """
     happenings = []
     changed: dict[int, Invoice] = {}
+    bulk = is_postgresql(session)
     for invoice, amount, on, reference, payment_id in applied:
         states.require_action(invoice.kind, invoice.state, "pay")
         if not 0 < amount <= invoice.remaining:
@@ -50,8 +51,18 @@ def apply_payments(
                 param="amount",
                 code="amount_too_large",
             )
-        invoice.paid += amount
-        _settle(invoice, amount, today)
+        if bulk:
+            # As committed values: the object is never marked modified, so the ORM's flush has
+            # nothing to look at (a modified-and-reset object still costs it a history check).
+            remaining = invoice.remaining - amount
+            overdue = invoice.due_date is not None and invoice.due_date < today
+            paid = invoice.paid + amount
+            state = states.open_state_after_change(invoice.state, paid=paid, remaining=remaining, overdue=overdue)
+            for name, value in (("paid", paid), ("remaining", remaining), ("state", state)):
+                set_committed_value(invoice, name, value)
+        else:
+            invoice.paid += amount
+            _settle(invoice, amount, today)
         changed[invoice.id] = invoice
         data = {
             "amount": amount,
@@ -68,19 +79,16 @@ def apply_payments(
 
 
 def _write_amounts(session: Session, tenant: Tenant, changed: list[Invoice]) -> None:
-    """Write paid, remaining and state of the invoices: one statement on PostgreSQL, after which
-    the objects hold those values as committed (nothing left for the ORM to flush for them)."""
+    """Write paid, remaining and state of the invoices: one statement on PostgreSQL (the objects
+    already hold the values as committed ones), the ORM's flush on SQLite."""
     if not changed or not is_postgresql(session):
         session.flush()
         return
     now = utcnow()
-    with session.no_autoflush:  # the ORM must not write them first
-        _update_amounts(session, tenant, changed, now)
+    _update_amounts(session, tenant, changed, now)
     for invoice in changed:
-        for name in ("paid", "remaining", "state"):
-            set_committed_value(invoice, name, getattr(invoice, name))
         set_committed_value(invoice, "updated_at", now)
-    session.flush()  # whatever else is pending (no invoice amounts)
+    session.flush()
 
 
 def _update_amounts(session: Session, tenant: Tenant, changed: list[Invoice], now: Any) -> None:
