@@ -207,11 +207,15 @@ def page_etag(request: Request, found: service.WebInvoice, visit: visits.WebInvo
     digest = hashlib.blake2b(digest_size=16)
     for row in (found.invoice, found.tenant, found.customer):
         digest.update(repr(_columns(row)).encode())
-    digest.update(repr([(e.id, e.type, e.data) for e in found.events]).encode())
+    # The events the page shows (payments, messages); not the visits' own ``opened`` events.
+    digest.update(repr([(e.id, e.type, e.data) for e in found.events if e.type in SHOWN_EVENTS]).encode())
     digest.update(repr([_columns(line) for line in found.invoice.lines]).encode())
     parts = (CODE_VERSION, visit.form_key, found.credited_number, request.url.query, accepts_gzip(request))
     digest.update(repr(parts).encode())
     return f'"{digest.hexdigest()}"'
+
+
+SHOWN_EVENTS = frozenset({"payment", *messages.MESSAGE_TYPES})
 
 
 def _columns(row: Any) -> tuple[Any, ...]:
@@ -221,7 +225,7 @@ def _columns(row: Any) -> tuple[Any, ...]:
 
 
 def last_modified(found: service.WebInvoice) -> datetime:
-    moments = [found.invoice.updated_at, *(e.at for e in found.events[-1:])]
+    moments = [found.invoice.updated_at, *(e.at for e in found.events if e.type in SHOWN_EVENTS)]
     if found.customer is not None:
         moments.append(found.customer.updated_at)
     return max(moments)
