@@ -27,6 +27,7 @@ from kvitt.core.http import install as install_http_policies
 from kvitt.core.logging import RequestIdMiddleware, configure_logging
 from kvitt.core.metrics import MetricsMiddleware, exposition
 from kvitt.customers.api import router as customers_router
+from kvitt.customers.ledger_api import router as customer_ledger_router
 from kvitt.delivery.api import callbacks as delivery_callbacks
 from kvitt.delivery.api import router as delivery_router
 from kvitt.documents.api import router as documents_router
@@ -42,6 +43,7 @@ from kvitt.web.api import router as web_api_router
 from kvitt.web.routes import not_found as web_not_found
 from kvitt.web.routes import router as web_router
 from kvitt.webhooks.api import router as webhooks_router
+from kvitt.worker import Worker  # also provides the job runner the test clock's API uses
 
 API_PREFIX = "/api/v1"
 
@@ -58,7 +60,6 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = None
         if run_worker:
-            from kvitt.worker import Worker
 
             task = asyncio.create_task(Worker(database, settings).run_forever_async())
         yield
@@ -98,6 +99,7 @@ def create_app(
         billing_router,
         billing_files_router,
         ledger_router,
+        customer_ledger_router,
         reports_router,
         delivery_router,
         webhooks_router,

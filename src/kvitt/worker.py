@@ -14,6 +14,7 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import structlog
@@ -38,6 +39,7 @@ from kvitt.core.outbox import (
     enqueue,
     finish,
     handler_for,
+    provide_runner,
 )
 from kvitt.core.readiness import Watch
 from kvitt.tenants.models import Tenant
@@ -275,6 +277,14 @@ def _fail(job: OutboxJob, error: str) -> str:
     job.run_at = utcnow() + timedelta(seconds=backoff_seconds(job.attempts))
     log.warning("job failed, will retry", job=job.id, kind=job.kind, attempts=job.attempts, error=job.last_error)
     return "retry"
+
+
+def _runner(db: Database) -> Callable[[], int]:
+    worker = Worker(db)
+    return lambda: worker.run_until_idle(max_rounds=100_000)
+
+
+provide_runner(_runner)
 
 
 def retry_dead(db: Database, job_ids: list[int] | None = None) -> int:

@@ -12,6 +12,7 @@ from kvitt.billing import service
 from kvitt.billing.jobs import POSTGRESQL_PARTITIONS
 from kvitt.billing.models import BillingRun
 from kvitt.billing.schemas import BillingRunCreate, BillingRunOut, ClockAdvance, ClockOut
+from kvitt.core import outbox
 from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant, writes_on_read
 from kvitt.core.db import Database, is_postgresql
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -98,11 +99,7 @@ def advance_test_clock(request: Request, body: ClockAdvance, session: SessionDep
     # simulated days need.
     session.rollback()
     db: Database = request.app.state.db
-    from kvitt.worker import Worker  # the API runs the days' jobs; the clock imports no worker
-
-    worker = Worker(db)
-    testclock.advance(
-        db, tenant_id, body.to, run_jobs=lambda: worker.run_until_idle(max_rounds=100_000), start=body.start
-    )
+    # The API runs the days' jobs with the process's job runner (kvitt.worker provides it).
+    testclock.advance(db, tenant_id, body.to, run_jobs=outbox.runner_for(db), start=body.start)
     tenant = session.get(Tenant, tenant_id) or tenant
     return clock_out(session, tenant)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kvitt.core import outbox
 from kvitt.core.config import get_settings
 from kvitt.core.db import Database
 from kvitt.core.errors import KvittError
@@ -97,7 +98,6 @@ def clock_advance(
 ) -> None:
     """Move a test tenant's date forward, running every day's jobs (billing, overdue, dunning ...)."""
     from kvitt.testclock import service as testclock
-    from kvitt.worker import Worker
 
     db = Database(get_settings().database_url)
     try:
@@ -108,12 +108,11 @@ def clock_advance(
             def progress(day: date) -> None:
                 bar.update(task, description=f"at {day}", advance=1)
 
-            worker = Worker(db)
             reached = testclock.advance(
                 db,
                 tenant_id,
                 to.date(),
-                run_jobs=lambda: worker.run_until_idle(max_rounds=100_000),
+                run_jobs=outbox.runner_for(db),
                 start=start.date() if start else None,
                 progress=progress,
             )

@@ -1,4 +1,4 @@
-"""BAS accounts Kvitt posts to by default; a tenant may map any of them to its own.
+"""BAS accounts Kvitt posts to by default (BAS-kontoplanen); a tenant may map any of them to its own.
 
 Source: BAS-kontoplanen (bas.se). 1510 Kundfordringar, 1930 Företagskonto/bank,
 2420 Förskott från kunder, 2611/2621/2631 Utgående moms 25/12/6 %, 3001–3004 Försäljning

@@ -185,6 +185,23 @@ def finish(session: Session, job_ids: list[int]) -> None:
         )
 
 
+# The job runner, provided by the process's composition root (``kvitt.worker``), so that a
+# feature that must run the queue now (the test clock's simulated days) needs no import of it.
+RunnerFactory = Callable[[Any], Callable[[], int]]
+_runner_factory: list[RunnerFactory] = []
+
+
+def provide_runner(factory: RunnerFactory) -> None:
+    _runner_factory[:] = [factory]
+
+
+def runner_for(db: Any) -> Callable[[], int]:
+    """A function that runs every due job of ``db`` until none is left; returns how many ran."""
+    if not _runner_factory:
+        raise RuntimeError("no job runner: import kvitt.worker in the program's entry point")
+    return _runner_factory[0](db)
+
+
 def backoff_seconds(attempts: int) -> int:
     """Seconds to wait before attempt ``attempts + 1``: 2, 4, 8 ... capped at one hour."""
     return int(min(2**attempts, 3600))

@@ -11,9 +11,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from kvitt.core.db import utcnow
+from kvitt.core.db import is_postgresql, utcnow
 from kvitt.core.errors import ValidationFailed
 from kvitt.customers import service as customers
 from kvitt.customers.models import Customer
@@ -39,8 +41,19 @@ def take_numbers(session: Session, tenant_id: int, count: int, series: str = INV
         .execution_options(synchronize_session=False)
     )
     if after is None:
-        raise RuntimeError(f"tenant {tenant_id} has no number series {series!r}")
+        # A series starts at 1 the first time a number is taken. Two first issues at once: the
+        # second insert waits for the first and does nothing, then both take turns on the row.
+        session.execute(
+            _insert(session).values(tenant_id=tenant_id, name=series, next_value=1).on_conflict_do_nothing()
+        )
+        return take_numbers(session, tenant_id, count, series)
     return list(range(after - count, after))
+
+
+def _insert(session: Session) -> Any:
+    if is_postgresql(session):
+        return postgresql_insert(NumberSeries)
+    return sqlite_insert(NumberSeries)
 
 
 def issue(session: Session, tenant: Tenant, invoices: list[Invoice], *, today: date, actor: str) -> None:

@@ -1,21 +1,16 @@
-"""``/api/v1/ledger/sie`` (the journal as a SIE 4 file) and ``/api/v1/customers/{id}/ledger``."""
+"""``/api/v1/ledger/sie``: the journal as a SIE 4 file (the customer ledger is ``customers.ledger_api``)."""
 
 from __future__ import annotations
 
 from datetime import date
 from datetime import date as Day  # CustomerLedgerEntry has a field named date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from kvitt.core.api import PathId, TenantRoute, request_session, request_tenant
+from kvitt.core.api import TenantRoute, request_session, request_tenant
 from kvitt.core.errors import ValidationFailed
-from kvitt.customers import service as customers
-from kvitt.ledger import queries
-from kvitt.ledger import service as ledger
-from kvitt.ledger.accounts import CUSTOMER_ADVANCES, RECEIVABLES
 from kvitt.ledger.export import export_sie, file_name
 from kvitt.tenants.models import Tenant
 
@@ -25,7 +20,7 @@ TenantDep = Annotated[Tenant, Depends(request_tenant)]
 SIE_MEDIA_TYPE = "application/octet-stream"
 
 
-def _check_period(date_from: date | None, date_to: date | None) -> None:
+def check_period(date_from: date | None, date_to: date | None) -> None:
     if date_from is not None and date_to is not None and date_from > date_to:
         raise ValidationFailed(f"from ({date_from}) is after to ({date_to})", param="from")
 
@@ -47,92 +42,10 @@ def export_sie_file(
     date_to: Annotated[Day, Query(alias="to", description="last day (YYYY-MM-DD), included")],
 ) -> Response:
     """The tenant's journal entries dated from..to as a SIE type 4 file for its bookkeeping program."""
-    _check_period(date_from, date_to)
+    check_period(date_from, date_to)
     data = export_sie(session, tenant, date_from, date_to)
     return Response(
         content=data,
         media_type=SIE_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{file_name(date_from, date_to)}"'},
-    )
-
-
-class CustomerLedgerEntry(BaseModel):
-    date: Day
-    entry: int | None = Field(description="the journal entry; null on the opening-balance row")
-    kind: str = Field(description="invoice, credit_note, payment, write_off, ... or opening_balance")
-    text: str
-    invoice: int | None = Field(description="the invoice or credit note the entry belongs to")
-    amount: int = Field(description="change of the receivable in öre; positive: the customer owes more")
-    balance: int = Field(description="the receivable after this entry")
-    credit_amount: int = Field(description="change of the customer's credit (advances, overpayments) in öre")
-    credit_balance: int = Field(description="the customer's credit after this entry")
-
-
-class CustomerLedger(BaseModel):
-    object: Literal["customer_ledger"] = "customer_ledger"
-    customer: int
-    entries: list[CustomerLedgerEntry]
-    balance: int = Field(description="what the customer owes: the sum of their receivables postings (1510)")
-    credit_balance: int = Field(description="the customer's credit: minus the sum of their advances postings (2420)")
-    net_balance: int = Field(description="balance - credit_balance")
-
-
-@router.get("/customers/{customer_id}/ledger", response_model=CustomerLedger)
-def customer_ledger(
-    customer_id: PathId,
-    session: SessionDep,
-    tenant: TenantDep,
-    date_from: Annotated[
-        Day | None, Query(alias="from", description="first day (YYYY-MM-DD); earlier entries make the opening row")
-    ] = None,
-    date_to: Annotated[Day | None, Query(alias="to", description="last day (YYYY-MM-DD), included")] = None,
-) -> CustomerLedger:
-    """The customer's account statement: every entry on their receivable and credit, with running balances.
-
-    The balances at the end are those after the last entry shown (as of ``to`` when given).
-    """
-    _check_period(date_from, date_to)
-    customer = customers.get(session, tenant, customer_id)
-    chart = ledger.chart_for(tenant)
-    accounts = {"receivables": chart[RECEIVABLES], "advances": chart[CUSTOMER_ADVANCES]}
-    entries: list[CustomerLedgerEntry] = []
-    balance = credit = 0
-    if date_from is not None:
-        receivable, advances = queries.customer_totals_before(
-            session, tenant.id, customer.id, before=date_from, **accounts
-        )
-        balance, credit = receivable, -advances
-        entries.append(
-            CustomerLedgerEntry(
-                date=date_from,
-                entry=None,
-                kind="opening_balance",
-                text="Ingående balans",
-                invoice=None,
-                amount=balance,
-                balance=balance,
-                credit_amount=credit,
-                credit_balance=credit,
-            )
-        )
-    for row in queries.customer_postings(
-        session, tenant.id, customer.id, date_from=date_from, date_to=date_to, **accounts
-    ):
-        balance += row.receivable
-        credit -= row.advances
-        entries.append(
-            CustomerLedgerEntry(
-                date=row.date,
-                entry=row.entry_id,
-                kind=row.kind,
-                text=row.text,
-                invoice=row.invoice_id,
-                amount=row.receivable,
-                balance=balance,
-                credit_amount=-row.advances,
-                credit_balance=credit,
-            )
-        )
-    return CustomerLedger(
-        customer=customer.id, entries=entries, balance=balance, credit_balance=credit, net_balance=balance - credit
     )

@@ -9,8 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from kvitt.core import identity
+from kvitt.core.bas import DEFAULTS
 from kvitt.core.schemas import Input, Ore
-from kvitt.ledger.accounts import DEFAULTS
 
 _VAT = re.compile(r"^SE\d{10}01$")
 

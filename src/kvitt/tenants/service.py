@@ -8,15 +8,13 @@ from sqlalchemy.orm import Session
 from kvitt.core.db import utcnow
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.tokens import hash_api_key, new_api_key
-from kvitt.invoices.issuing import INVOICE_SERIES
-from kvitt.invoices.models import NumberSeries
 from kvitt.tenants import keys
 from kvitt.tenants.models import ApiKey, Tenant
 from kvitt.tenants.schemas import TenantCreate, TenantSettings
 
 
 def create(session: Session, data: TenantCreate) -> tuple[Tenant, str]:
-    """Create a tenant with its number series and a first API key; returns the key in clear."""
+    """Create a tenant with a first API key; returns the key in clear (number series start on first use)."""
     if session.scalar(select(Tenant.id).where(Tenant.org_number == data.org_number)) is not None:
         raise Conflict(f"a tenant with organisation number {data.org_number} exists", param="org_number")
     values = {k: v for k, v in data.model_dump().items() if v is not None}
@@ -24,7 +22,6 @@ def create(session: Session, data: TenantCreate) -> tuple[Tenant, str]:
     tenant = Tenant(**values)
     session.add(tenant)
     session.flush()
-    session.add(NumberSeries(tenant_id=tenant.id, name=INVOICE_SERIES, next_value=1))
     _, secret = create_api_key(session, tenant, "default")
     return tenant, secret
 
