@@ -19,29 +19,46 @@ most one client gets from it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import resource
 import smtplib
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
 
-from kvitt.billing.seed import seed_subscriptions  # noqa: E402
-from kvitt.core.db import Database  # noqa: E402
-from kvitt.migrations import upgrade  # noqa: E402
-from kvitt.tenants import service as tenants  # noqa: E402
-from kvitt.tenants.schemas import TenantCreate  # noqa: E402
+# Everything that runs Kvitt's code runs in a child process, with --src on its path when given:
+# the schema, the seed, the billing run and the jobs phase all come from the same tree.
+SEED = """
+import sys
+from datetime import date
+from kvitt.billing.seed import seed_subscriptions
+from kvitt.core.db import Database
+from kvitt.migrations import upgrade
+from kvitt.tenants import service as tenants
+from kvitt.tenants.schemas import TenantCreate
+
+upgrade(sys.argv[1])
+db = Database(sys.argv[1])
+with db.transaction() as session:
+    tenant, _ = tenants.create(
+        session, TenantCreate(name="Bench Telekom AB", org_number="556036-0793", bankgiro="5050-1055")
+    )
+    tenant_id = tenant.id
+with db.transaction() as session:
+    seed_subscriptions(session, tenant_id, int(sys.argv[2]), start=date(2026, 1, 1), first_number=1)
+print("tenant", tenant_id)
+"""
 
 # The jobs phase with only delivery's subscribers (the other features' are left out), so the
 # figure is delivery's own: the issued events → deliveries, the sends, the `sent` events.
@@ -62,9 +79,9 @@ if sys.argv[2] == "delivery":
     events._subscribers[:] = [(prefix, s) for prefix, s in events._subscribers if delivery(s)]
     assert events._subscribers, "no delivery subscriber found"
 worker = Worker(Database(sys.argv[1]))
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 ran = worker.run_until_idle()
-print("seconds", time.perf_counter() - started, "jobs", ran)
+print("seconds", time.perf_counter() - started, "cpu", time.process_time() - cpu, "jobs", ran)
 """
 GOAL_PER_SECOND = 500
 GOAL_SHARE_OF_SMTP = 0.5
@@ -139,7 +156,6 @@ class Fresh:
                 conn.execute(f"DROP DATABASE IF EXISTS {self.name}")
                 conn.execute(f"CREATE DATABASE {self.name}")
             url = f"postgresql+psycopg://postgres@localhost/{self.name}"
-        upgrade(url)
         return url
 
     def __exit__(self, *_: object) -> None:
@@ -147,6 +163,23 @@ class Fresh:
             with psycopg.connect("postgresql://postgres@localhost/postgres", autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
         self.folder.cleanup()
+
+
+def counts(url: str) -> tuple[dict[str, int], dict[str, int], str | None]:
+    """Deliveries and jobs by state, and one job's error if any failed."""
+    queries = [
+        "SELECT state, count(*) FROM deliveries GROUP BY state",
+        "SELECT state, count(*) FROM outbox_jobs GROUP BY state",
+        "SELECT last_error FROM outbox_jobs WHERE last_error IS NOT NULL LIMIT 1",
+    ]
+    if url.startswith("sqlite"):
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+            rows = [conn.execute(q).fetchall() for q in queries]
+    else:
+        with psycopg.connect(url.replace("+psycopg", "")) as pg:
+            rows = [pg.execute(q).fetchall() for q in queries]
+    error = str(rows[2][0][0]) if rows[2] else None
+    return dict(rows[0]), dict(rows[1]), error
 
 
 def child(command: list[str], env: dict[str, str]) -> str:
@@ -158,15 +191,6 @@ def child(command: list[str], env: dict[str, str]) -> str:
 
 def run(engine: str, n: int, smtp_port: int, src: str | None, profile: bool, every: bool) -> dict[str, Any]:
     with Fresh(engine) as url:
-        db = Database(url)
-        with db.transaction() as session:
-            tenant, _ = tenants.create(
-                session, TenantCreate(name="Bench Telekom AB", org_number="556036-0793", bankgiro="5050-1055")
-            )
-            tenant_id = tenant.id
-        with db.transaction() as session:
-            seed_subscriptions(session, tenant_id, n, start=date(2026, 1, 1), first_number=1)
-        db.dispose()
         env = {
             **os.environ,
             "KVITT_DATABASE_URL": url,
@@ -176,30 +200,36 @@ def run(engine: str, n: int, smtp_port: int, src: str | None, profile: bool, eve
             "KVITT_PUBLIC_URL": "https://kvitt.test",
             "KVITT_LOG_LEVEL": "WARNING",
         }
+        if src:
+            env["PYTHONPATH"] = src
+        seeded = child([sys.executable, "-c", SEED, url, str(n)], env).split()
+        tenant_id = int(seeded[seeded.index("tenant") + 1])
         kvitt = [sys.executable, "-m", "kvitt.cli"]
         child([*kvitt, "bill", "--date", "2026-01-01", "--tenant", str(tenant_id)], env)
         if engine == "postgresql":
             with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")
-        if src:
-            env["PYTHONPATH"] = src
         tag = f"{engine}_{'every' if every else 'delivery'}{'_' + Path(src).parent.name if src else ''}"
         script = ROOT / "bench/out/delivery_batch_child.py"
         script.write_text(CHILD)
         profiler = ["-m", "cProfile", "-o", str(ROOT / "bench/out" / f"delivery_batch_{tag}.prof")]
         command = [sys.executable, *(profiler if profile else []), str(script), url, "every" if every else "delivery"]
         out = child(command, env)
-        seconds = float(out.split()[out.split().index("seconds") + 1])
+        words = out.split()
+        seconds, cpu = float(words[words.index("seconds") + 1]), float(words[words.index("cpu") + 1])
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        db = Database(url)
-        with db.engine.connect() as conn:
-            from sqlalchemy import text
-
-            states = dict(conn.execute(text("SELECT state, count(*) FROM deliveries GROUP BY state")).all())
-            jobs = dict(conn.execute(text("SELECT state, count(*) FROM outbox_jobs GROUP BY state")).all())
-        db.dispose()
+        states, jobs, error = counts(url)
+        if error:
+            print("a job failed:", error[-1500:])
     what = "every subscriber" if every else "delivery only"
-    return {"engine": f"{engine}, {what}", "seconds": seconds, "rss": rss, "deliveries": states, "jobs": jobs}
+    return {
+        "engine": f"{engine}, {what}",
+        "seconds": seconds,
+        "cpu": cpu,
+        "rss": rss,
+        "deliveries": states,
+        "jobs": jobs,
+    }
 
 
 def main() -> None:
@@ -244,6 +274,8 @@ def main() -> None:
         print(f"{'  jobs phase, invoices/s':<44} {GOAL_PER_SECOND:>12} {rate:>12.0f} {rate / baseline:>8.2f}")
         print(f"{'  share of the SMTP ceiling':<44} {GOAL_SHARE_OF_SMTP:>12.2f} {rate / baseline:>12.2f} {'':>8}")
         print(f"{'  jobs phase, seconds':<44} {'':>12} {r['seconds']:>12.1f} {'':>8}")
+        cpu_ms = 1000 * r["cpu"] / args.n
+        print(f"{'  worker CPU per invoice, ms':<44} {1000 / GOAL_PER_SECOND:>12.1f} {cpu_ms:>12.2f} {'':>8}")
         seen = f"{r['mails']}/{r['connections']}"
         print(f"{'  emails received / SMTP connections':<44} {args.n:>12} {seen:>12} {'':>8}")
         print(f"{'  peak RSS of the worker, MB':<44} {512:>12} {r['rss']:>12.0f} {'':>8}")

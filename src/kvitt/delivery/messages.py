@@ -99,6 +99,7 @@ def intro(facts: InvoiceFacts, lang: str) -> str:
 def email_parts(facts: InvoiceFacts, lang: str, *, attached: bool) -> tuple[str, str, str]:
     """(subject, plain text, HTML) of the email."""
     lang = language_of(lang)
+    title = subject(facts, lang)
     context = {
         "lang": lang,
         "t": WORDS[lang],
@@ -113,13 +114,13 @@ def email_parts(facts: InvoiceFacts, lang: str, *, attached: bool) -> tuple[str,
         "reminder": facts.reminder,
         "credit_note": facts.credit_note,
         "attached": attached,
-        "subject": subject(facts, lang),
-        "heading": subject(facts, lang),
+        "subject": title,
+        "heading": title,
         "intro": intro(facts, lang),
     }
     text = _template(f"email_{lang}.txt").render(context)
     html = _template("email.html").render(context)
-    return context["subject"], text, html
+    return title, text, html
 
 
 def sms_text(facts: InvoiceFacts, lang: str) -> str:

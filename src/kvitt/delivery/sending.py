@@ -1,11 +1,13 @@
-"""Running one delivery through its channel (called by the outbox jobs in ``jobs``).
+"""Running deliveries through their channels, a batch of send jobs at a time (``jobs``).
 
 Each channel's promise when a worker dies mid-send (docs/delivery.md):
 
-- email: at least once. The send and the record of it are one job; a crash between the SMTP
-  server's 250 and our commit sends the message again, with the same Message-ID.
-- SMS: at most once. ``sending`` is committed before 46elks is called; a job that finds its
-  delivery still ``sending`` does not call again but marks it ``unknown`` (a person may resend).
+- email: at least once, and at most ``RESEND_BOUND`` (40) repeats per killed worker. Outcomes
+  are committed in groups of ``GROUP_SIZE`` while the next group is sent; a crash between the
+  SMTP server's 250 and that commit sends those messages again, with the same Message-ID.
+- SMS: at most once. ``sending`` is committed before 46elks is called (a group at a time); a
+  job that finds its delivery still ``sending`` does not call again but marks it ``unknown``
+  (a person may resend).
 - e-invoice: exactly once in effect: the access point deduplicates by our ``X-Document-Id``.
 - letter: exactly once: the print batch folder is named by the job and written atomically; a
   rerun that finds its folder marks the letters in its manifest as sent without writing.
@@ -14,7 +16,7 @@ Each channel's promise when a worker dies mid-send (docs/delivery.md):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
@@ -73,9 +75,11 @@ def facts_of(tenant: Tenant, invoice: Invoice, customer: Customer, delivery: Del
     )
 
 
-# Outcomes are committed every GROUP_SIZE messages: a worker killed mid-batch leaves at most
-# this many messages sent but not recorded (emails are then sent again, see the module doc).
+# Outcomes are committed every GROUP_SIZE messages. Email sends one group while the previous
+# one's outcomes are written, so a worker killed mid-batch leaves at most RESEND_BOUND emails
+# sent but not recorded, which a rerun sends again (module doc, docs/delivery.md).
 GROUP_SIZE = 20
+RESEND_BOUND = 2 * GROUP_SIZE
 # Requests in flight at once to 46elks or the access point (one HTTP client per batch).
 CONCURRENCY = 8
 
@@ -88,6 +92,7 @@ class _Item:
     job: OutboxJob
     prepared: Any = None  # the rendered email (bytes), the SMS (text, report URL), the UBL
     message_id: str = ""
+    to: str | None = None  # the address it goes to (recorded on the delivery with the outcome)
     outcome: Sent | DeliveryError | None = None
 
 
@@ -234,6 +239,8 @@ def _record(session: Session, batch: _Batch, items: list[_Item], failures: JobFa
     sent: list[tuple[Delivery, str | None, dict[str, Any]]] = []
     for item in done:
         delivery, outcome = item.delivery, item.outcome
+        if item.to is not None:
+            delivery.recipient = item.to
         if isinstance(outcome, Sent):
             sent.append((delivery, outcome.provider_ref, outcome.data))
             continue
@@ -274,19 +281,34 @@ def _outcome(call: Callable[[], Sent]) -> Sent | DeliveryError:
 
 
 def _send_emails(session: Session, batch: _Batch, items: list[_Item], failures: JobFailures) -> None:
-    """Over one SMTP connection, in groups of GROUP_SIZE: render the group (the transaction that
-    also records the previous group's outcomes), commit, send, record."""
+    """Over one SMTP connection, in groups of GROUP_SIZE, two at a time: a thread sends group k
+    while this one writes the outcomes of group k-1 and renders group k+1, so the database and
+    the SMTP server are waited for at the same time. No transaction is open while waiting."""
     settings = batch.settings
-    with email.SmtpSession(smtp_config(settings)) as smtp:
+    in_flight: tuple[list[_Item], Future[None]] | None = None
+    with email.SmtpSession(smtp_config(settings)) as smtp, ThreadPoolExecutor(1) as sender:
         for group in _groups(items, GROUP_SIZE):
             for item in group:
                 item.outcome = _render_email(session, batch, item)
-            commit_group(session)
-            for item in group:
-                if item.outcome is None:
-                    to = str(item.delivery.recipient)
-                    item.outcome = _outcome(partial(smtp.send, settings.mail_from, to, item.prepared, item.message_id))
-            _record(session, batch, group, failures)
+            if session.in_transaction():
+                commit_group(session)  # what rendering read (PDFs), or the batch's first decisions
+            previous = in_flight
+            if previous is not None:
+                previous[1].result()
+            in_flight = (group, sender.submit(_send_group, smtp, settings.mail_from, group))
+            if previous is not None:
+                _record(session, batch, previous[0], failures)
+                commit_group(session)
+        if in_flight is not None:
+            in_flight[1].result()
+            _record(session, batch, in_flight[0], failures)  # committed by the worker with the jobs
+
+
+def _send_group(smtp: email.SmtpSession, sender: str, group: list[_Item]) -> None:
+    for item in group:
+        if item.outcome is None:
+            to = str(item.delivery.recipient if item.to is None else item.to)
+            item.outcome = _outcome(partial(smtp.send, sender, to, item.prepared, item.message_id))
 
 
 def _render_email(session: Session, batch: _Batch, item: _Item) -> PermanentFailure | None:
@@ -305,6 +327,7 @@ def _render_email(session: Session, batch: _Batch, item: _Item) -> PermanentFail
     lang = messages.language_of(customer.language)
     subject, text_part, html = messages.email_parts(batch.facts(delivery), lang, attached=batch.attach_pdf)
     item.message_id = message_id(batch.settings, delivery)
+    item.to = to
     item.prepared = email.render_message(
         sender=batch.settings.mail_from,
         sender_name=batch.tenant.name,
@@ -316,7 +339,6 @@ def _render_email(session: Session, batch: _Batch, item: _Item) -> PermanentFail
         attachments=attachments,
         reply_to=batch.tenant.email,
     )
-    delivery.recipient = to
     return None
 
 
@@ -485,8 +507,8 @@ def print_batch(session: Session, job: OutboxJob) -> None:
     if folder.exists():
         # An earlier run of this job wrote the batch and stopped before recording it.
         ids = [int(row["delivery_id"]) for row in letter.read_manifest(folder)]
-        letters = list(session.scalars(select(Delivery).where(Delivery.tenant_id == tenant.id, Delivery.id.in_(ids))))
-        _record_batch(session, [d for d in letters if d.state == PENDING], batch)
+        written = list(session.scalars(select(Delivery).where(Delivery.tenant_id == tenant.id, Delivery.id.in_(ids))))
+        _record_batch(session, [d for d in written if d.state == PENDING], batch)
         return
     waiting = _waiting_letters(session, tenant.id)
     if not waiting:
