@@ -22,9 +22,13 @@ from kvitt.delivery import service
 from kvitt.delivery.models import Delivery
 from kvitt.delivery.sending import GROUP_SIZE, RESEND_BOUND
 from kvitt.invoices.models import InvoiceEvent
+from kvitt.simulators.peppol_ap import AccessPointSimulator
+from kvitt.simulators.sms_46elks import Elks46Simulator
 from kvitt.worker import Worker
 from tests.conftest import Api
 from tests.delivery.conftest import customer, deliveries, drain, issue
+from tests.delivery.test_einvoice import COMPANY, access_point  # noqa: F401 (a fixture)
+from tests.delivery.test_sms import elks, wait_for_reports  # noqa: F401 (a fixture)
 from tests.loopback import Mailbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -224,3 +228,39 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_at_most_a_group(
     ref_of = {d.recipient: d.provider_ref for d in rows}
     for message in mailbox.messages:  # a repeat is the same message to the receiver
         assert message["Message-ID"] == ref_of[message["To"]]
+
+
+def test_a_batch_of_sms_and_e_invoices_goes_through_one_client_each_and_sends_each_once(
+    api: Api,
+    db: Database,
+    mailbox: Mailbox,
+    elks: Elks46Simulator,  # noqa: F811 (the fixture imported above)
+    access_point: AccessPointSimulator,  # noqa: F811
+) -> None:
+    phones = [customer(api, f"67{i:02d}", phone=f"+4670123450{i}", delivery_method="sms") for i in range(10)]
+    refused = customer(api, "6799", phone="+46700000000", email="nils@example.se", delivery_method="sms")
+    companies = [
+        customer(api, f"68{i:02d}", delivery_method="einvoice", **{**COMPANY, "name": f"Bolag {i} AB"})
+        for i in range(6)
+    ]
+    sms_invoices = [issue(api, c["id"])["id"] for c in phones]
+    refused_invoice = issue(api, refused["id"])["id"]
+    einvoices = [issue(api, c["id"])["id"] for c in companies]
+    worker = Worker(db, worker_id="w")
+    worker.run_once()  # the issued events
+    worker.run_once()  # one batch of send jobs: 11 SMS and 6 e-invoices
+    assert sorted(s["to"] for s in elks.sent) == sorted(c["phone"] for c in [*phones, refused])
+    assert len(access_point.documents) == 6
+    wait_for_reports(elks, 11)
+    drain(db)
+
+    assert len(elks.sent) == 11 and len(access_point.documents) == 6  # nothing twice
+    for invoice_id in sms_invoices:
+        (delivery,) = deliveries(api, invoice_id)
+        assert delivery["state"] == "delivered" and delivery["provider_ref"] in {s["id"] for s in elks.sent}
+    sms, email = deliveries(api, refused_invoice)
+    assert (sms["state"], email["channel"], email["state"]) == ("failed", "email", "sent")
+    refs = {d["id"] for d in access_point.documents.values()}
+    for invoice_id in einvoices:
+        (delivery,) = deliveries(api, invoice_id)
+        assert delivery["state"] == "delivered" and delivery["provider_ref"] in refs
