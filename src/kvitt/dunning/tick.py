@@ -352,7 +352,7 @@ def _in_scope(session: Session, tenant: Tenant, scope: _Scope, today: date) -> A
     if not scope.trusted:
         return true()
     later = select(NextStep.invoice_id).where(NextStep.tenant_id == tenant.id, NextStep.next_on > today)
-    ranges = [Invoice.id.not_in(later)]
+    ranges: list[Any] = [Invoice.id.not_in(later)]
     if scope.customers:
         ranges.append(any_of(session, Invoice.customer_id, scope.customers))
     if scope.invoices:
