@@ -161,3 +161,24 @@ def test_a_paused_invoice_gets_the_changed_policy_when_its_pause_ends(db: Databa
     assert run_tick(db, tenant_id, date(2026, 4, 9)).reminders == 0  # paused through the 9th
     assert next_dates(db)[invoice] is None
     assert run_tick(db, tenant_id, date(2026, 4, 10)).reminders == 1
+
+
+def test_a_finished_invoice_leaves_the_table_once_it_is_paid(db: Database) -> None:
+    """The rows of invoices with no step left go when the invoice is no longer dunned."""
+    from kvitt.invoices import service as invoices
+    from kvitt.payments import service as payments
+
+    tenant_id = tenant_with(db)
+    customers = add_customers(db, tenant_id, 2)
+    paid, unpaid = issue(db, tenant_id, customers, amount=10000, invoice_date=date(2026, 3, 1), due_date=DUE)
+    run_tick(db, tenant_id, date(2026, 4, 7))
+    run_tick(db, tenant_id, date(2026, 4, 21))
+    assert next_dates(db)[paid] == next_dates(db)[unpaid] == tick.NO_STEP
+    with db.transaction() as session:
+        tenant = load(session, tenant_id)
+        invoice = invoices.get(session, tenant, paid)
+        payments.pay_invoice(
+            session, tenant, invoice, 10000, on=date(2026, 4, 22), today=date(2026, 4, 22), reference=None, actor="t"
+        )
+    run_tick(db, tenant_id, date(2026, 4, 22))
+    assert next_dates(db)[paid] is None and next_dates(db)[unpaid] == tick.NO_STEP

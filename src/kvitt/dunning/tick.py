@@ -148,6 +148,7 @@ def run(session: Session, tenant: Tenant, *, today: date, actor: str = "system")
     if due:
         _take_steps(session, tenant, due, today=today, actor=actor, result=result)
     _write_next_steps(session, tenant, candidates, today)
+    _forget_finished(session, tenant)
     if mark is None:
         session.add(TickMark(tenant_id=tenant.id, fingerprint=fingerprint, updated_at=started))
     else:
@@ -201,6 +202,21 @@ def _changed_since(session: Session, tenant: Tenant, active: list[DunningPolicy]
     if len(scope.customers) > MAX_CHANGED or len(scope.invoices) > MAX_CHANGED:
         return _Scope()
     return scope
+
+
+def _forget_finished(session: Session, tenant: Tenant) -> None:
+    """Drop the "no step left" rows of invoices no longer dunned (paid, credited, in collection):
+    the tick's ``NOT IN`` set holds every row dated after today, and these would stay in it for
+    good. Rows with a real date leave that set by themselves once the date has passed."""
+    session.execute(
+        delete(NextStep)
+        .where(
+            NextStep.tenant_id == tenant.id,
+            NextStep.next_on == NO_STEP,
+            exists().where(Invoice.id == NextStep.invoice_id, Invoice.state.not_in(DUNNED_STATES)),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _write_next_steps(session: Session, tenant: Tenant, candidates: list[_Candidate], today: date) -> None:
