@@ -62,7 +62,9 @@ class Cluster:
 
     def _run(self, tool: str, *args: str) -> None:
         assert PG_BIN is not None
-        done = subprocess.run([*self.as_user, str(PG_BIN / tool), *args], capture_output=True, text=True, cwd=self.folder)
+        done = subprocess.run(
+            [*self.as_user, str(PG_BIN / tool), *args], capture_output=True, text=True, cwd=self.folder
+        )
         if done.returncode != 0:
             raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr + done.stdout)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -88,7 +90,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             kwargs.setdefault("max_overflow", 20)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        gate = _WriteGate()
+        event.listen(engine, "begin", functools.partial(_sqlite_begin, gate))
+        for name in ("commit", "rollback"):
+            event.listen(engine, name, lambda connection: gate.release(connection.connection.info))
+        event.listen(engine.pool, "checkin", lambda _dbapi, record: gate.release(record.info))
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -113,18 +119,44 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Any) -> None:
-    """Writes take the write lock at BEGIN (IMMEDIATE); reads begin a deferred transaction, a WAL
-    snapshot that runs beside the one writer and never waits for it. A read-only unit of work is
-    also ``PRAGMA query_only``, so that a write slipped into a read fails loudly instead of
-    taking the lock half-way (switched only when the connection changes role: no extra cost)."""
+class _WriteGate:
+    """The writers of one engine queue here, in order, before BEGIN IMMEDIATE, instead of in
+    SQLite's busy handler, which sleeps up to 100 ms between tries (the 1-second tails of
+    concurrent writes). Writers in other processes still meet at BEGIN IMMEDIATE. Held from
+    BEGIN to COMMIT/ROLLBACK, and given back in any case when the connection returns to the pool."""
+
+    HOLDS = "kvitt_holds_write_gate"
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def acquire(self, info: dict[Any, Any]) -> None:
+        if not info.get(self.HOLDS) and self.lock.acquire(timeout=30):  # SQLite's own busy timeout
+            info[self.HOLDS] = True  # (on a timeout, BEGIN IMMEDIATE below waits and fails as before)
+
+    def release(self, info: dict[Any, Any]) -> None:
+        if info.pop(self.HOLDS, False):
+            self.lock.release()
+
+
+def _sqlite_begin(gate: _WriteGate, connection: Any) -> None:
+    """Writes take the write lock at BEGIN (IMMEDIATE), after the engine's write gate. Reads
+    issue no BEGIN at all: each statement runs in SQLite's autocommit mode on its own WAL
+    snapshot, beside the one writer and never waiting for it, as PostgreSQL's autocommit reads
+    do (a read of one object takes one or two statements). A read-only unit of work is also
+    ``PRAGMA query_only``, so that a write slipped into a read fails loudly instead of
+    committing statement by statement (switched only when the connection changes role).
+    Straight on sqlite3: every call into SQLite hands the GIL over and back, which a loaded
+    server feels."""
     read_only = bool(connection.get_execution_options().get(READ_ONLY))
     pooled = connection.connection
-    raw = pooled.dbapi_connection  # straight to sqlite3: these two statements need no SQLAlchemy
+    raw = pooled.dbapi_connection
     if pooled.info.get(READ_ONLY, False) != read_only:
         raw.execute(f"PRAGMA query_only={int(read_only)}")
         pooled.info[READ_ONLY] = read_only
-    raw.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    if not read_only:
+        gate.acquire(pooled.info)
+        raw.execute("BEGIN IMMEDIATE")
 
 
 def is_postgresql(session_or_engine: Session | Engine) -> bool:
@@ -138,9 +170,9 @@ class Database:
     def __init__(self, url: str | None = None, **engine_kwargs: Any) -> None:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # Read-only units of work (GET requests): on SQLite a deferred transaction (a WAL reader
-        # beside the writer, never BEGIN IMMEDIATE); on PostgreSQL autocommit, so no BEGIN and
-        # COMMIT round trips. The pool and connections are the engine's.
+        # Read-only units of work (GET requests): autocommit reads on both databases (on SQLite
+        # WAL snapshots beside the writer, never BEGIN IMMEDIATE; on PostgreSQL no BEGIN and
+        # COMMIT round trips). The pool and connections are the engine's.
         options: dict[str, Any] = {READ_ONLY: True}
         if self.engine.dialect.name == "postgresql":
             options["isolation_level"] = "AUTOCOMMIT"

@@ -47,6 +47,9 @@ def is_well_formed(token: str) -> bool:
     return TOKEN_PATTERN.fullmatch(token) is not None
 
 
+CREDITED = aliased(Invoice, name="credited")
+
+
 def find_issued(session: Session, token: str) -> WebInvoice | None:
     """The issued invoice or credit note behind a web token; None for a draft or no match.
 
@@ -55,7 +58,7 @@ def find_issued(session: Session, token: str) -> WebInvoice | None:
     invoice found by its token, and every join is on that tenant."""
     if not is_well_formed(token):
         return None
-    credited = aliased(Invoice)
+    credited = CREDITED
     row = (
         session.execute(
             select(Invoice, Tenant, Customer, WebInvoiceVisit, credited.number)
