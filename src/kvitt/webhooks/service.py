@@ -2,7 +2,9 @@
 
 Nothing here makes an HTTP request: deliveries are outbox jobs (``jobs.py``) enqueued in the
 transaction of the event, one per (event, endpoint), and the unique keys on events and
-deliveries make a replayed fan-out a no-op.
+deliveries make a replayed fan-out a no-op. The fan-out (``publish_many``), the planning of a
+batch of attempts (``plan_attempts``) and their record (``record_outcomes``) are set-based: a
+fixed number of statements per batch, whatever its size.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from kvitt.core.db import bulk_insert, utcnow
@@ -212,14 +214,14 @@ def record_events(session: Session, tenant_id: int, events: list[dict[str, Any]]
     named = {key for key in keys if key is not None}
     existing: dict[str, int] = {}
     if named:
-        rows = session.execute(
+        found = session.execute(
             select(WebhookEvent.source_key, WebhookEvent.id).where(
                 WebhookEvent.tenant_id == tenant_id, WebhookEvent.source_key.in_(named)
             )
         )
-        existing = {str(key): int(event_id) for key, event_id in rows}
+        existing = {str(key): int(event_id) for key, event_id in found}
     # A source key twice in one batch (the same event handed over twice) is stored once.
-    fresh: dict[str, int] = {}  # source key (or a made-up one) -> index into new_rows
+    fresh: dict[str, int] = {}  # source key (or a made-up one) -> index into new_events
     new_events: list[tuple[int, dict[str, Any]]] = []
     for index, (event, key) in enumerate(zip(events, keys, strict=True)):
         if key is not None and (key in existing or key in fresh):
@@ -419,8 +421,8 @@ def plan_attempts(session: Session, tenant_id: int, jobs: list[OutboxJob]) -> li
             select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.id.in_(endpoint_ids))
         )
     }
-    events = events_of_ids(session, tenant_id, [d.event_id for d in deliveries.values()])
-    per_endpoint: dict[int, list[tuple[Attempt, WebhookEvent]]] = {}
+    events = payloads_of(session, tenant_id, [d.event_id for d in deliveries.values()])
+    per_endpoint: dict[int, list[tuple[Attempt, dict[str, Any]]]] = {}
     for job in sorted(jobs, key=lambda j: j.id):
         replay = bool(job.payload.get("replay"))
         delivery = deliveries.get(int(job.payload["delivery_id"]))
@@ -440,29 +442,36 @@ def plan_attempts(session: Session, tenant_id: int, jobs: list[OutboxJob]) -> li
     for endpoint_id, items in per_endpoint.items():
         endpoint = endpoints[endpoint_id]
         if endpoint.max_batch_size <= 1:
-            requests += [Request(outgoing(endpoint, sent, now), [attempt]) for attempt, sent in items]
+            requests += [Request(signed(endpoint, _json(sent), now), [attempt]) for attempt, sent in items]
             continue
         for start in range(0, len(items), endpoint.max_batch_size):
             chunk = items[start : start + endpoint.max_batch_size]
-            body = list_body([sent.payload for _, sent in chunk])
+            body = list_body([sent for _, sent in chunk])
             requests.append(Request(signed(endpoint, body, now), [attempt for attempt, _ in chunk]))
     return requests
 
 
-def events_of_ids(session: Session, tenant_id: int, event_ids: list[int]) -> dict[int, WebhookEvent]:
-    rows = session.scalars(
-        select(WebhookEvent).where(WebhookEvent.tenant_id == tenant_id, WebhookEvent.id.in_(set(event_ids)))
+def payloads_of(session: Session, tenant_id: int, event_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The stored bodies of events by id (columns only: no objects to track for a read)."""
+    rows = session.execute(
+        select(WebhookEvent.id, WebhookEvent.payload).where(
+            WebhookEvent.tenant_id == tenant_id, WebhookEvent.id.in_(set(event_ids))
+        )
     )
-    return {row.id: row for row in rows}
+    return {int(event_id): payload for event_id, payload in rows}
+
+
+def _json(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def event_body(sent: WebhookEvent) -> bytes:
-    return json.dumps(sent.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return _json(sent.payload)
 
 
 def list_body(payloads: list[dict[str, Any]]) -> bytes:
     """Several events in one request: ``{"object": "list", "data": [event, ...]}``, oldest first."""
-    return json.dumps({"object": "list", "data": payloads}, separators=(",", ":"), ensure_ascii=False).encode()
+    return _json({"object": "list", "data": payloads})
 
 
 def outgoing(endpoint: WebhookEndpoint, sent: WebhookEvent, now: datetime) -> Outgoing:
@@ -478,60 +487,122 @@ def signed(endpoint: WebhookEndpoint, body: bytes, now: datetime) -> Outgoing:
     )
 
 
+@dataclass
+class _Logged:
+    """A delivery's columns as the attempts of one batch leave them."""
+
+    id: int
+    tenant_id: int
+    state: str
+    attempts: int
+    first_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    last_status_code: int | None = None
+    last_error: str | None = None
+
+
 def record_outcomes(session: Session, sent: list[tuple[Request, Outcome]]) -> None:
-    """Each attempt of each request once: a request's outcome is that of every event it carried."""
+    """Log each attempt once, with the outcome of the request that carried it; after a failure
+    schedule the delivery's next attempt while its three days last.
+
+    Set-based: the attempts are one bulk insert, the deliveries one executemany UPDATE and the
+    retries one bulk insert of jobs, whatever the batch's size (no unit of work per delivery).
+    """
+    now = utcnow()
+    logged: dict[int, _Logged] = {}
+    attempt_rows: list[dict[str, Any]] = []
+    retries: list[dict[str, Any]] = []
     for request, outcome in sent:
         for attempt in request.attempts:
-            record_outcome(session, attempt.delivery, outcome, replay=attempt.replay)
-
-
-def record_outcome(session: Session, delivery: WebhookDelivery, outcome: Outcome, *, replay: bool) -> None:
-    """Log the attempt; after a failure schedule the next one while the three days last."""
-    now = utcnow()
-    delivery.attempts += 1
-    delivery.first_attempt_at = delivery.first_attempt_at or now
-    delivery.last_status_code = outcome.status_code
-    delivery.last_error = outcome.error
-    session.add(
-        WebhookAttempt(
-            tenant_id=delivery.tenant_id,
-            delivery_id=delivery.id,
-            number=delivery.attempts,
-            replay=replay,
-            status_code=outcome.status_code,
-            duration_ms=outcome.duration_ms,
-            error=outcome.error,
-            response_excerpt=outcome.response_excerpt,
-            at=now,
+            d = attempt.delivery
+            row = logged.setdefault(
+                d.id, _Logged(d.id, d.tenant_id, d.state, d.attempts, d.first_attempt_at, d.next_attempt_at)
+            )
+            row.attempts += 1
+            row.first_attempt_at = row.first_attempt_at or now
+            row.last_status_code, row.last_error = outcome.status_code, outcome.error
+            attempt_rows.append(
+                {
+                    "tenant_id": row.tenant_id,
+                    "delivery_id": row.id,
+                    "number": row.attempts,
+                    "replay": attempt.replay,
+                    "status_code": outcome.status_code,
+                    "duration_ms": outcome.duration_ms,
+                    "error": outcome.error,
+                    "response_excerpt": outcome.response_excerpt,
+                    "at": now,
+                }
+            )
+            retry = _after(session, row, outcome, replay=attempt.replay, now=now)
+            if retry is not None:
+                retries.append(retry)
+    bulk_insert(session, WebhookAttempt, attempt_rows)
+    if logged:
+        table = cast(Table, WebhookDelivery.__table__)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                state=bindparam("b_state"),
+                attempts=bindparam("b_attempts"),
+                first_attempt_at=bindparam("b_first"),
+                next_attempt_at=bindparam("b_next"),
+                last_status_code=bindparam("b_status"),
+                last_error=bindparam("b_error"),
+                updated_at=bindparam("b_now"),
+            ),
+            [
+                {
+                    "b_id": row.id,
+                    "b_state": row.state,
+                    "b_attempts": row.attempts,
+                    "b_first": row.first_attempt_at,
+                    "b_next": row.next_attempt_at,
+                    "b_status": row.last_status_code,
+                    "b_error": row.last_error,
+                    "b_now": now,
+                }
+                for row in logged.values()
+            ],
         )
-    )
+    enqueue_rows(session, retries)
+
+
+def _after(session: Session, row: _Logged, outcome: Outcome, *, replay: bool, now: datetime) -> dict[str, Any] | None:
+    """The delivery's state after an attempt; the next attempt's job if one is due (a retry)."""
     if outcome.ok:
-        delivery.state = SUCCEEDED
-        delivery.next_attempt_at = None
-        return
-    if delivery.state == SUCCEEDED:
-        return  # a replay of a delivered event failed: it was delivered all the same
+        row.state, row.next_attempt_at = SUCCEEDED, None
+        return None
+    if row.state == SUCCEEDED:
+        return None  # a replay of a delivered event failed: it was delivered all the same
     if replay:
         # A failed replay adds no retries of its own; the automatic ones, if any are left, go on.
-        scheduled = _scheduled_attempt(session, delivery)
-        delivery.state = PENDING if scheduled else FAILED
-        delivery.next_attempt_at = scheduled
-        return
-    next_at = now + retry_delay(delivery.attempts)
-    if next_at - delivery.first_attempt_at > RETRY_WINDOW:
-        delivery.state = FAILED
-        delivery.next_attempt_at = None
-        return
-    delivery.state = PENDING
-    _enqueue_attempt(session, delivery, run_at=next_at, key=f"{DELIVER_JOB}:{delivery.id}:{delivery.attempts + 1}")
+        scheduled = _scheduled_attempt(session, row.tenant_id, row.id)
+        row.state, row.next_attempt_at = (PENDING if scheduled else FAILED), scheduled
+        return None
+    next_at = now + retry_delay(row.attempts)
+    assert row.first_attempt_at is not None
+    if next_at - row.first_attempt_at > RETRY_WINDOW:
+        row.state, row.next_attempt_at = FAILED, None
+        return None
+    row.state, row.next_attempt_at = PENDING, next_at
+    return {
+        "tenant_id": row.tenant_id,
+        "kind": DELIVER_JOB,
+        "payload": {"delivery_id": row.id, "replay": False},
+        "run_at": next_at,
+        "dedupe_key": f"{DELIVER_JOB}:{row.id}:{row.attempts + 1}",
+        "max_attempts": 5,
+    }
 
 
-def _scheduled_attempt(session: Session, delivery: WebhookDelivery) -> datetime | None:
+def _scheduled_attempt(session: Session, tenant_id: int, delivery_id: int) -> datetime | None:
     return session.scalar(
         select(func.min(OutboxJob.run_at)).where(
-            OutboxJob.tenant_id == delivery.tenant_id,
+            OutboxJob.tenant_id == tenant_id,
             OutboxJob.state == OUTBOX_PENDING,
-            OutboxJob.dedupe_key.like(f"{DELIVER_JOB}:{delivery.id}:%"),
+            OutboxJob.dedupe_key.like(f"{DELIVER_JOB}:{delivery_id}:%"),
         )
     )
 
