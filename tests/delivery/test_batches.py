@@ -264,3 +264,28 @@ def test_a_batch_of_sms_and_e_invoices_goes_through_one_client_each_and_sends_ea
     for invoice_id in einvoices:
         (delivery,) = deliveries(api, invoice_id)
         assert delivery["state"] == "delivered" and delivery["provider_ref"] in refs
+
+
+def test_an_address_the_server_cannot_take_fails_alone_and_the_connection_goes_on(mailbox: Mailbox) -> None:
+    from kvitt.delivery.channels import PermanentFailure
+    from kvitt.delivery.channels.email import SmtpConfig, SmtpSession, render_message
+
+    def message(to: str) -> bytes:
+        return render_message(
+            sender="faktura@kvitt.test",
+            sender_name="Kvitt",
+            to=to,
+            subject="Hej",
+            text="x",
+            html=None,
+            message_id="<m>",
+        )
+
+    with SmtpSession(SmtpConfig("127.0.0.1", mailbox.port)) as smtp:
+        smtp.send("faktura@kvitt.test", "a@example.se", message("a@example.se"), "<m>")
+        with pytest.raises(PermanentFailure):
+            smtp.send("faktura@kvitt.test", "åsa@exempel.se", message("åsa@exempel.se"), "<m>")
+        smtp.send("faktura@kvitt.test", "b@example.se", message("b@example.se"), "<m>")
+        assert smtp.connections == 1
+    assert [m["To"] for m in mailbox.messages] == ["a@example.se", "b@example.se"]
+    assert mailbox.connections() == 1

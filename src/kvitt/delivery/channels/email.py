@@ -274,6 +274,13 @@ class SmtpSession:
             smtp.login(config.user, config.password or "")
         return smtp
 
+    def _reset(self) -> None:
+        try:
+            if self._smtp is not None:
+                self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
     def _drop(self) -> None:
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
@@ -296,6 +303,11 @@ class SmtpSession:
                     raise PermanentFailure(f"recipient refused: {detail}") from exc
                 else:
                     raise TemporaryFailure(f"recipient deferred: {detail}") from exc
+            except (smtplib.SMTPNotSupportedError, UnicodeEncodeError) as exc:
+                # A non-ASCII address to a server without SMTPUTF8: this message, not the connection
+                # (whose half-begun mail transaction is reset).
+                self._reset()
+                raise PermanentFailure(f"cannot send to {to!r}: {exc}") from exc
             except smtplib.SMTPResponseException as exc:
                 if exc.smtp_code == 421 or self._smtp is None or self._smtp.sock is None:
                     error = exc
