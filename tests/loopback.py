@@ -4,6 +4,7 @@ tests/conftest.py."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class Mailbox:
     # Called with the count of received messages after each (e.g. to kill a client mid-batch).
     on_message: Any = None
     data_commands: int = 0
+    delay: float = 0.0  # seconds before answering each DATA (a slow server)
 
     def connections(self) -> int:
         return len(set(self.peers))
@@ -55,6 +57,8 @@ class Mailbox:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.data_commands += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.data_commands in self.drop_at:
             assert server.transport is not None
             server.transport.close()

@@ -26,7 +26,7 @@ from kvitt.simulators.peppol_ap import AccessPointSimulator
 from kvitt.simulators.sms_46elks import Elks46Simulator
 from kvitt.worker import Worker
 from tests.conftest import Api
-from tests.delivery.conftest import customer, deliveries, drain, issue
+from tests.delivery.conftest import customer, deliveries, drain, issue, set_env
 from tests.delivery.test_einvoice import COMPANY, access_point  # noqa: F401 (a fixture)
 from tests.delivery.test_sms import elks, wait_for_reports  # noqa: F401 (a fixture)
 from tests.loopback import Mailbox
@@ -289,3 +289,44 @@ def test_an_address_the_server_cannot_take_fails_alone_and_the_connection_goes_o
         assert smtp.connections == 1
     assert [m["To"] for m in mailbox.messages] == ["a@example.se", "b@example.se"]
     assert mailbox.connections() == 1
+
+
+def test_a_batch_that_outlasts_the_job_lease_keeps_its_jobs(
+    api: Api, db: Database, mailbox: Mailbox, delivery_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow SMTP server: the batch takes longer than the lease, and renews it, so a second
+    worker polling meanwhile takes none of its jobs over and sends nothing twice."""
+    import threading
+
+    set_env(monkeypatch, KVITT_JOB_LEASE_SECONDS="4")
+    mailbox.delay = 0.04
+    n = 130  # ≈ 5 s of SMTP at the least, more than the lease
+    for i in range(n):
+        issue(api, customer(api, f"69{i:03d}", email=f"l{i}@example.se", delivery_method="email")["id"])
+    first = Worker(db, worker_id="slow")
+    first.run_once()  # the issued events
+    sending, stop = threading.Event(), threading.Event()
+    mailbox.on_message = lambda received: sending.set()
+    taken: list[int] = []
+
+    def poll() -> None:  # from the first email on, another worker looks for due jobs
+        sending.wait(60)
+        other = Worker(db, worker_id="other")
+        while not stop.is_set():
+            taken.append(other.run_once())
+            stop.wait(0.2)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        assert first.run_once() == n  # the send batch
+    finally:
+        stop.set()
+        sending.set()
+        poller.join()
+    assert len(taken) > 10  # it looked often (and ran the `sent` events, which are its to run)
+    assert len(mailbox.messages) == n and len({m["To"] for m in mailbox.messages}) == n
+    with db.transaction() as session:
+        states = session.scalars(select(OutboxJob.state).where(OutboxJob.kind == service.SEND_JOB)).all()
+        attempts = session.scalars(select(OutboxJob.attempts).where(OutboxJob.kind == service.SEND_JOB)).all()
+    assert set(states) == {DONE} and set(attempts) == {1}  # each send job ran once: by the slow worker

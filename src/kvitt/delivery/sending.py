@@ -15,20 +15,21 @@ Each channel's promise when a worker dies mid-send (docs/delivery.md):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, lazyload
 
 from kvitt.core.config import Settings, get_settings, web_base_url
 from kvitt.core.db import is_postgresql, utcnow
 from kvitt.core.errors import KvittError
-from kvitt.core.outbox import JobFailures, OutboxJob, enqueue
+from kvitt.core.outbox import RUNNING, JobFailures, OutboxJob, enqueue
 from kvitt.customers.models import Customer
 from kvitt.delivery import messages, service
 from kvitt.delivery.channels import (
@@ -106,6 +107,28 @@ class _Batch:
     invoices: dict[int, Invoice]
     customers: dict[int, Customer]
     base_url: str
+    jobs: list[OutboxJob] = field(default_factory=list)
+    lease_renewed: float = field(default_factory=time.monotonic)
+
+    def renew_lease(self, session: Session) -> None:
+        """Keep the batch's jobs ours while it runs: a batch against a slow provider can outlast
+        the lease (KVITT_JOB_LEASE_SECONDS), and another worker would then take over the jobs
+        whose messages are not recorded yet and send them again. Renewed with the outcomes once
+        a third of the lease has passed (one UPDATE, committed with the group)."""
+        lease = self.settings.job_lease_seconds
+        if not self.jobs or time.monotonic() - self.lease_renewed < lease / 3:
+            return
+        session.execute(
+            update(OutboxJob)
+            .where(
+                OutboxJob.id.in_([job.id for job in self.jobs]),
+                OutboxJob.locked_by == self.jobs[0].locked_by,
+                OutboxJob.state == RUNNING,
+            )
+            .values(locked_until=utcnow() + timedelta(seconds=lease))
+            .execution_options(synchronize_session=False)
+        )
+        self.lease_renewed = time.monotonic()
 
     @classmethod
     def load(cls, session: Session, tenant_id: int, deliveries: list[Delivery]) -> _Batch:
@@ -186,6 +209,7 @@ def send_batch(session: Session, jobs: list[OutboxJob]) -> JobFailures:
     if not by_channel:
         return failures
     batch = _Batch.load(session, tenant_id, [item.delivery for items in by_channel.values() for item in items])
+    batch.jobs = jobs
     if EMAIL in by_channel:
         _send_emails(session, batch, by_channel[EMAIL], failures)
     if SMS in by_channel:
@@ -222,6 +246,7 @@ def commit_group(session: Session) -> None:
 
 def _record(session: Session, batch: _Batch, items: list[_Item], failures: JobFailures) -> None:
     """Write the outcomes of a group into the session (committed with the next group or the job)."""
+    batch.renew_lease(session)
     done = [item for item in items if item.outcome is not None]
     if not done:
         return
