@@ -169,3 +169,56 @@ def test_the_test_clock_and_event_chains_do_not_reach_the_worker() -> None:
             seen.add(current)
             todo += graph.get(current, set())
         assert "kvitt.worker" not in seen, f"{start} reaches kvitt.worker"
+
+
+def test_a_batch_of_firings_runs_as_the_firings_one_by_one_in_constant_statements(db: Database) -> None:
+    batched, _ = make_tenant(db, **TENANT_A)
+    single, _ = make_tenant(db, **TENANT_B)
+    # Holds when the event comes (no tags yet); after the wait it is checked again, and by then
+    # the first rule has tagged the companies: a firing must see what the ones before it in the
+    # same batch did.
+    untagged = {
+        "name": "Inte företag, sedan",
+        "trigger": "invoice.issued",
+        "wait": {"days": 1},
+        "conditions": [{"field": "customer.tags", "op": "not_contains", "value": "b2b"}],
+        "actions": [{"type": "add_tag", "tag": "privat"}],
+    }
+    for tenant_id in (batched, single):
+        add_rules(db, tenant_id)
+        with db.transaction() as session:
+            tenant = session.get(Tenant, tenant_id)
+            assert tenant is not None
+            automation.create_rule(session, tenant, RuleCreate.model_validate(untagged))
+        issue_many(db, tenant_id, 30)
+        events = pending_events(db, tenant_id)
+        with db.transaction() as session:
+            automation.on_events(session, tenant_id, events)
+
+    def waiting(tenant_id: int) -> list[int]:
+        with db.transaction() as session:
+            query = select(AutomationFiring.id).where(AutomationFiring.tenant_id == tenant_id)
+            return sorted(session.scalars(query.where(AutomationFiring.state == "waiting")))
+
+    batch, one_by_one = waiting(batched), waiting(single)
+    assert len(batch) == len(one_by_one) == 10 + 30 + 30
+    with db.transaction() as session, counting_statements(db) as seen:
+        tenant = session.get(Tenant, batched)
+        assert tenant is not None
+        automation.run_firings(session, tenant, batch)
+        session.flush()
+    for firing_id in one_by_one:
+        with db.transaction() as session:
+            tenant = session.get(Tenant, single)
+            assert tenant is not None
+            automation.run_firing(session, tenant, firing_id)
+    assert firings(db, batched) == firings(db, single)
+    states = [(m[0], m[2]) for m in firings(db, batched)]
+    assert states.count(("Företag", "done")) == 10
+    assert states.count(("Inte företag, sedan", "done")) == 20
+    assert states.count(("Inte företag, sedan", "skipped")) == 10
+    # The firings, rules, invoices and customers are read once; per firing only its savepoint
+    # and its own writes.
+    per_firing = ("UPDATE automation_firings", "UPDATE customers", "SAVEPOINT", "RELEASE SAVEPOINT")
+    reads = [s for s in seen if not s.startswith(per_firing)]
+    assert len(reads) <= 6, reads

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from kvitt.automation import service
 from kvitt.core.clock import daily_job
 from kvitt.core.events import subscribe_batch
-from kvitt.core.outbox import OutboxJob, handles
+from kvitt.core.outbox import OutboxJob, handles, handles_batch
 from kvitt.tenants.models import Tenant
 
 # After billing (10), the overdue sweep (20) and dunning (30): "3 days later, if still unpaid".
@@ -27,11 +27,15 @@ def match_rules(session: Session, tenant_id: int, events: list[dict[str, Any]]) 
         service.on_events(session, tenant_id, events[start : start + CHUNK])
 
 
-@handles(service.RUN_JOB)
-def run_firing(session: Session, job: OutboxJob) -> None:
-    tenant = session.get(Tenant, job.tenant_id)
+@handles_batch(service.RUN_JOB)
+def run_firings(session: Session, jobs: list[OutboxJob]) -> None:
+    # One tenant's firings that are due, at once; if one raises (not an action failing, which
+    # is recorded), the worker runs each job alone.
+    tenant = session.get(Tenant, jobs[0].tenant_id)
     if tenant is not None:
-        service.run_firing(session, tenant, int(job.payload["firing_id"]))
+        for start in range(0, len(jobs), CHUNK):
+            chunk = jobs[start : start + CHUNK]
+            service.run_firings(session, tenant, [int(job.payload["firing_id"]) for job in chunk])
 
 
 @handles(service.DUE_ON_TEST_CLOCK_JOB)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -293,37 +294,65 @@ def _recent_firings(session: Session, tenant_id: int, candidates: list[Candidate
         )
         .group_by(AutomationFiring.rule_id, AutomationFiring.invoice_id)
     )
-    return {(int(rule_id), int(invoice_id)): int(count) for rule_id, invoice_id, count in rows}
+    return {(int(rule_id), int(invoice_id or 0)): int(count) for rule_id, invoice_id, count in rows}
 
 
 def run_firing(session: Session, tenant: Tenant, firing_id: int) -> None:
     """Run a firing's actions (after its wait, if the conditions still hold), all or none."""
+    run_firings(session, tenant, [firing_id])
+
+
+def run_firings(session: Session, tenant: Tenant, firing_ids: list[int]) -> None:
+    """:func:`run_firing` of many, in id order: firings, rules, invoices and customers are read
+    once for all of them; each firing's actions happen in a savepoint of their own.
+
+    Each firing's facts are made just before it runs, from the session's live objects, so a
+    firing sees what the ones before it in the batch changed (a tag added, a dunning pause).
+    """
     from kvitt.automation.actions import ActionFailed, run_actions
 
-    query = select(AutomationFiring).where(AutomationFiring.tenant_id == tenant.id, AutomationFiring.id == firing_id)
+    query = (
+        select(AutomationFiring)
+        .where(AutomationFiring.tenant_id == tenant.id, AutomationFiring.id.in_(firing_ids))
+        .order_by(AutomationFiring.id)
+    )
     if is_postgresql(session):
         # The delayed job and a test clock's daily sweep may reach one firing at once: one runs it.
         query = query.with_for_update()
-    firing = session.scalar(query)
-    if firing is None or firing.state != WAITING:
+    firings = [firing for firing in session.scalars(query) if firing.state == WAITING]
+    if not firings:
         return
-    rule = session.get(AutomationRule, firing.rule_id)
-    firing.finished_at = utcnow()
-    if rule is None or not rule.enabled:
-        firing.state, firing.error = SKIPPED, "the rule was switched off while the firing waited"
-        return
-    facts = facts_for(session, tenant, firing.event)
-    if rule.wait_minutes and not conditions.holds(rule.conditions, facts):
-        firing.state, firing.error = SKIPPED, "the conditions no longer held after the wait"
-        return
-    try:
-        # A savepoint: the actions happen together or not at all, and a failure is recorded.
-        with session.begin_nested():
-            firing.results = run_actions(session, tenant, rule, firing, facts)
-    except ActionFailed as exc:
-        firing.state, firing.error, firing.results = FAILED, str(exc), exc.results
-        return
-    firing.state = DONE
+    of_rules = select(AutomationRule).where(
+        AutomationRule.tenant_id == tenant.id, AutomationRule.id.in_({f.rule_id for f in firings})
+    )
+    rules = {rule.id: rule for rule in session.scalars(of_rules)}
+    subjects = _subjects(session, tenant, [firing.event for firing in firings])
+    today = business_date(session, tenant)
+    for firing, (invoice, customer_id) in zip(firings, subjects.found, strict=True):
+        rule = rules.get(firing.rule_id)
+        if rule is None or not rule.enabled:
+            _finish(firing, SKIPPED, "the rule was switched off while the firing waited")
+            continue
+        customer = subjects.customers.get(customer_id) if customer_id is not None else None
+        facts = _facts(firing.event, invoice, customer, today)
+        if rule.wait_minutes and not conditions.holds(rule.conditions, facts):
+            _finish(firing, SKIPPED, "the conditions no longer held after the wait")
+            continue
+        try:
+            # A savepoint: the actions happen together or not at all, and a failure is recorded.
+            with session.begin_nested():
+                results = run_actions(session, tenant, rule, firing, facts)
+        except ActionFailed as exc:
+            firing.results = exc.results
+            _finish(firing, FAILED, str(exc))
+            continue
+        # Set after the savepoint, so the firing's row is written once (at the next flush).
+        firing.results = results
+        _finish(firing, DONE, None)
+
+
+def _finish(firing: AutomationFiring, state: str, error: str | None) -> None:
+    firing.state, firing.error, firing.finished_at = state, error, utcnow()
 
 
 def run_due_on_test_clock(session: Session, tenant: Tenant, day: date) -> int:
@@ -347,8 +376,7 @@ def run_due_on_test_clock(session: Session, tenant: Tenant, day: date) -> int:
             .order_by(AutomationFiring.id)
         )
     )
-    for firing_id in due:
-        run_firing(session, tenant, firing_id)
+    run_firings(session, tenant, due)
     return len(due)
 
 
@@ -374,11 +402,24 @@ def facts_for_many(
 ) -> list[dict[str, Any]]:
     """:func:`facts_for` of many events, in their order: their invoices and customers are read
     with one query each, whatever the number of events."""
+    subjects = _subjects(session, tenant, events)
+    return [
+        _facts(event, invoice, subjects.customers.get(customer_id) if customer_id is not None else None, today)
+        for event, (invoice, customer_id) in zip(events, subjects.found, strict=True)
+    ]
+
+
+@dataclass
+class _Subjects:
+    found: list[tuple[Invoice | None, int | None]]  # per event: its invoice, its customer's id
+    customers: dict[int, Customer]
+
+
+def _subjects(session: Session, tenant: Tenant, events: list[dict[str, Any]]) -> _Subjects:
+    """The invoices and customers the events name, one query each."""
     invoice_ids = {i for i in (_int_or_none(e.get("invoice_id")) for e in events) if i is not None}
     invoices: dict[int, Invoice] = {}
     if invoice_ids:
-        # With their lines (one more statement, "selectin"), so the webhook fan-out of the same
-        # batch finds them complete in the session.
         query = select(Invoice).where(Invoice.tenant_id == tenant.id, Invoice.id.in_(invoice_ids))
         invoices = {invoice.id: invoice for invoice in session.scalars(query)}
     found: list[tuple[Invoice | None, int | None]] = []
@@ -389,12 +430,9 @@ def facts_for_many(
     customer_ids = {customer_id for _, customer_id in found if customer_id is not None}
     customers: dict[int, Customer] = {}
     if customer_ids:
-        query = select(Customer).where(Customer.tenant_id == tenant.id, Customer.id.in_(customer_ids))
-        customers = {customer.id: customer for customer in session.scalars(query)}
-    return [
-        _facts(event, invoice, customers.get(customer_id) if customer_id is not None else None, today)
-        for event, (invoice, customer_id) in zip(events, found, strict=True)
-    ]
+        of_customers = select(Customer).where(Customer.tenant_id == tenant.id, Customer.id.in_(customer_ids))
+        customers = {customer.id: customer for customer in session.scalars(of_customers)}
+    return _Subjects(found, customers)
 
 
 def _facts(event: dict[str, Any], invoice: Invoice | None, customer: Customer | None, today: date) -> dict[str, Any]:

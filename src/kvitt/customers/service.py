@@ -20,8 +20,10 @@ from kvitt.tenants.models import Tenant
 
 
 def get(session: Session, tenant: Tenant, customer_id: int) -> Customer:
-    customer = session.scalar(select(Customer).where(Customer.tenant_id == tenant.id, Customer.id == customer_id))
-    if customer is None:
+    # By primary key: a customer this session has loaded already costs no statement; another
+    # tenant's customer is as missing as one that does not exist.
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.tenant_id != tenant.id:
         raise NotFound(f"no customer {customer_id}", param="customer")
     return customer
 
