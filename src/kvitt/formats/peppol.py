@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
 
 from lxml import etree
@@ -329,6 +329,8 @@ def _check(document: Document) -> None:
     line_nets: dict[int, int] = {}
     for index, line in enumerate(document.lines, start=1):
         category_of(line.vat_rate)
+        if not line.quantity.is_finite() or abs(line.quantity) >= MAX_QUANTITY:
+            raise PeppolError(f"line {index}: quantity {line.quantity} is not a finite number below {MAX_QUANTITY}")
         line_nets[line.vat_rate] = line_nets.get(line.vat_rate, 0) + line.net_ore
         if _gross_ore(*_positive_price(line)) < line.net_ore:
             raise PeppolError(f"line {index}: the net is more than quantity × price")
@@ -349,6 +351,9 @@ def _check(document: Document) -> None:
 # --- small helpers ---------------------------------------------------------------------------------
 
 
+MAX_QUANTITY = Decimal(10) ** 12  # far above any invoice line; keeps quantity × price exact
+
+
 def _positive_price(line: Line) -> tuple[Decimal, int]:
     """Quantity and price with the price made positive (BR-27) and the sign moved to the quantity."""
     if line.unit_price_ore < 0:
@@ -357,7 +362,10 @@ def _positive_price(line: Line) -> tuple[Decimal, int]:
 
 
 def _gross_ore(quantity: Decimal, price_ore: int) -> int:
-    return int((quantity * price_ore).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    try:
+        return int((quantity * price_ore).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except InvalidOperation:  # more digits than a Decimal context holds
+        raise PeppolError(f"quantity {quantity} × price {price_ore} öre is too large") from None
 
 
 def _quantity(quantity: Decimal) -> str:
@@ -378,8 +386,11 @@ def _amount(parent: etree._Element, name: str, ore: int, currency: str) -> etree
 
 
 def _cbc(parent: etree._Element, name: str, text: str, **attributes: str) -> etree._Element:
-    node = etree.SubElement(parent, f"{{{CBC}}}{name}", attrib=attributes or None)
-    node.text = text
+    try:
+        node = etree.SubElement(parent, f"{{{CBC}}}{name}", attrib=attributes or None)
+        node.text = text
+    except ValueError:  # lxml: NUL and control characters cannot be XML text
+        raise PeppolError(f"{name}: {text!r} {attributes or ''} holds characters XML cannot carry") from None
     return node
 
 
