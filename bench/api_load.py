@@ -27,6 +27,7 @@ Every row prints its requests/s, the ratio to the ceiling and wrk's p99. Goals a
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import os
@@ -169,6 +170,7 @@ UVICORN_FLAGS = ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-l
 
 def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
+    atexit.register(stop, process)  # no server outlives a failed run
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -182,6 +184,8 @@ def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Pope
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
     process.terminate()
     try:
         process.wait(timeout=15)
@@ -212,6 +216,7 @@ class Run:
     p99: float
     errors: str = ""
     pairs: float = 0.0
+    ceiling: float = 0.0  # the bare app's requests/s measured just before this row
 
 
 LUA_POST = """
@@ -264,7 +269,7 @@ def wrk(
     return subprocess.Popen([*command, url], stdout=subprocess.PIPE, text=True)
 
 
-def result(process: subprocess.Popen[str], seconds: int) -> Run:
+def result(process: subprocess.Popen[str], seconds: int, ceiling: float = 0.0) -> Run:
     out, _ = process.communicate()
 
     def latency(label: str) -> float:
@@ -282,11 +287,13 @@ def result(process: subprocess.Popen[str], seconds: int) -> Run:
             errors += found.group(0) + " "
     issued = re.search(r"ISSUED (\d+)", out)
     pairs = int(issued.group(1)) / seconds if issued else 0.0
-    return Run(float(rate.group(1)), latency("50%"), latency("99%"), errors.strip(), pairs)
+    return Run(float(rate.group(1)), latency("50%"), latency("99%"), errors.strip(), pairs, ceiling)
 
 
-def measure(url: str, seconds: int, connections: int, headers: list[str], script: str | None = None) -> Run:
-    return result(wrk(url, seconds, connections, headers, script), seconds)
+def measure(
+    url: str, seconds: int, connections: int, headers: list[str], script: str | None = None, ceiling: float = 0.0
+) -> Run:
+    return result(wrk(url, seconds, connections, headers, script), seconds, ceiling)
 
 
 # --- the table -------------------------------------------------------------------------------------
@@ -335,14 +342,18 @@ def bench_engine(engine: str, args: argparse.Namespace) -> list[tuple[str, Run]]
             }
         )
         invoice_path = f"/api/v1/invoices/{seeded.invoice_id}"
-        bare, port = start_bare(body_file)
-        try:
-            measure(f"http://127.0.0.1:{port}{invoice_path}", 2, connections, [])  # warm up
-            rows.append(
-                ("bare FastAPI ceiling", measure(f"http://127.0.0.1:{port}{invoice_path}", seconds, connections, []))
-            )
-        finally:
-            stop(bare)
+        # The bare app stays up: each row's ratio is to a ceiling measured just before it, so
+        # that a machine whose load changes during the run (others' work) skews no row.
+        bare, bare_port = start_bare(body_file)
+        bare_url = f"http://127.0.0.1:{bare_port}{invoice_path}"
+        measure(bare_url, 2, connections, [])  # warm up
+
+        def ceiling() -> float:
+            return measure(bare_url, max(3, seconds // 2), connections, []).rate
+
+        first = measure(bare_url, seconds, connections, [])
+        first.ceiling = first.rate
+        rows.append(("bare FastAPI ceiling", first))
         server, port = start_kvitt(url)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -380,40 +391,43 @@ def bench_engine(engine: str, args: argparse.Namespace) -> list[tuple[str, Run]]
             for name, label, path, headers, script in plan:
                 if args.only and name not in args.only:
                     continue
-                rows.append((label, measure(base + path, seconds, connections, headers, script)))
+                top = ceiling()
+                rows.append((label, measure(base + path, seconds, connections, headers, script, top)))
             if args.profile_row:
                 profiler.wait()
             if engine == "sqlite" and (not args.only or "mixed" in args.only):
+                top = ceiling()
                 readers = wrk(base + invoice_path, seconds, 8, auth)
                 writer = wrk(base + "/api/v1/invoices", seconds, 1, auth, LUA_POST.format(body=draft))
-                rows.append(("SQLite: 8 readers while 1 writes (readers)", result(readers, seconds)))
-                rows.append(("SQLite: … the 1 writer (drafts)", result(writer, seconds)))
+                rows.append(("SQLite: 8 readers while 1 writes (readers)", result(readers, seconds, top)))
+                rows.append(("SQLite: … the 1 writer (drafts)", result(writer, seconds, top)))
         finally:
             stop(server)
         if args.workers_compare:
             server, port = start_kvitt(url, workers=2)
             try:
                 measure(f"http://127.0.0.1:{port}{invoice_path}", 2, connections, auth)
+                top = ceiling()
                 rows.append(
                     (
                         "kvitt serve --workers 2: GET invoice",
-                        measure(f"http://127.0.0.1:{port}{invoice_path}", seconds, connections, auth),
+                        measure(f"http://127.0.0.1:{port}{invoice_path}", seconds, connections, auth, None, top),
                     )
                 )
             finally:
                 stop(server)
+        stop(bare)
         body_file.unlink()
     return rows
 
 
 def print_table(engine: str, rows: list[tuple[str, Run]], args: argparse.Namespace, markdown: bool) -> None:
-    ceiling = rows[0][1].rate
-    header = ["figure", "goal", "req/s", "ratio to ceiling", "p50 ms", "p99 ms", "verdict"]
+    header = ["figure", "goal", "req/s", "ceiling req/s", "ratio to ceiling", "p50 ms", "p99 ms", "verdict"]
     lines = []
     get_rate = next((run.rate for label, run in rows if label == "GET invoice"), None)
     for label, run in rows:
         rate = run.pairs if run.pairs else run.rate
-        ratio = rate / ceiling
+        ratio = rate / run.ceiling
         extra = ""
         if label.startswith("kvitt serve --workers") and get_rate:
             extra = f" ({run.rate / get_rate:.2f}× one process)"
@@ -424,13 +438,17 @@ def print_table(engine: str, rows: list[tuple[str, Run]], args: argparse.Namespa
                 label,
                 goal_text(label),
                 f"{rate:,.0f}" + (f" ({run.rate:,.0f} requests)" if run.pairs else ""),
+                f"{run.ceiling:,.0f}",
                 f"{ratio:.0%}" + extra,
                 f"{run.p50:.1f}",
                 f"{run.p99:.1f}",
                 verdict(label, ratio, run.p99),
             ]
         )
-    title = f"{engine}: wrk -t1 -c{args.connections} -d{args.seconds}s, one kvitt serve --no-worker process"
+    title = (
+        f"{engine}: wrk -t1 -c{args.connections} -d{args.seconds}s, one kvitt serve --no-worker process;"
+        " each row's ceiling measured just before it"
+    )
     if markdown:
         print(f"\n{title}\n")
         print("| " + " | ".join(header) + " |")
