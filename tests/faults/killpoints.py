@@ -52,6 +52,9 @@ def run_cli(args: list[str], database_url: str, log: Path, kill_at: int = 0) -> 
             out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             os.dup2(out, 1)
             os.dup2(out, 2)
+            # pytest's capture replaced sys.stdout/err with its own objects: write to the log.
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
             code = _child(args, database_url, kill_at, count_file)
         except BaseException:
             traceback.print_exc()
