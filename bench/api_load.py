@@ -323,6 +323,8 @@ def verdict(figure: str, ratio: float, p99: float) -> str:
     goal_ratio, goal_p99 = GOALS.get(figure, (None, None))
     if goal_ratio is None and goal_p99 is None:
         return ""
+    if ratio <= 0:
+        return "NOT met (no answers)"
     met = (goal_ratio is None or ratio >= goal_ratio) and (goal_p99 is None or p99 <= goal_p99)
     return "met" if met else "NOT met"
 
