@@ -31,6 +31,7 @@ from tests.faults.killpoints import (
     assert_ledger_balanced,
     assert_numbers_without_gap,
     assert_one_issued_event_per_invoice,
+    published_events,
     run_cli,
     seeded_points,
 )
@@ -175,5 +176,9 @@ def test_a_bgmax_import_killed_at_seeded_points_applies_each_payment_once(
         for n, (invoice_id, _, total) in enumerate(issued):
             expected = 0 if n >= 50 else total if n % 6 else (total // 2 if n % 12 else total)
             assert paid[invoice_id] == expected, (n, paid[invoice_id], total)
+        # No job lost or doubled: each invoice the file paid in full has one invoice.paid event queued.
+        paid_events = [one["invoice_id"] for one in published_events(session, tenant_id, "invoice.paid")]
+        fully_paid = {i for i, _, total in issued if paid[i] == total}
+        assert len(paid_events) == len(set(paid_events)) and set(paid_events) == fully_paid
         assert_numbers_without_gap(session, tenant_id)
         assert_ledger_balanced(session, tenant_id)
