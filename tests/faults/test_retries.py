@@ -126,7 +126,6 @@ def test_an_sms_provider_answering_500_gets_retries_with_backoff_and_one_sms(
     assert delivery["state"] in ("sent", "delivered") and delivery["provider_ref"] == elks.sent[0]["id"]
 
 
-@pytest.mark.xfail(strict=True, reason="delivery.error is null while a delivery waits for its retry (reported)")
 def test_a_waiting_delivery_shows_the_reason_in_its_error(
     api: Api, db: Database, mailbox: Mailbox, delivery_env: dict[str, Any]
 ) -> None:

@@ -274,6 +274,9 @@ def _record(session: Session, batch: _Batch, items: list[_Item], failures: JobFa
             delivery.state = PENDING  # the provider did not take it: free for the retry or the fallback
         if isinstance(outcome, TemporaryFailure) and not last_try:
             failures[item.job.id] = str(outcome)
+            # Shown on the delivery while it waits (sending it clears the error again).
+            attempt = f"attempt {item.job.attempts + 1} of {item.job.max_attempts}"
+            delivery.error = f"{attempt} failed, will retry: {outcome}"[:2000]
         elif isinstance(outcome, TemporaryFailure):
             service.mark_failed(session, delivery, f"gave up after {item.job.attempts + 1} attempts: {outcome}")
         else:
