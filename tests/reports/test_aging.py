@@ -169,6 +169,12 @@ def _history(api: Api, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int, int]:
     y = make_customer(api, "Y", "Yngve Björk")
     z = make_customer(api, "Z", "Zara Lind")
     set_today(monkeypatch, date(2026, 1, 10))
+
+    def pay_on(invoice: int, amount: int, day: date) -> None:
+        # A payment cannot be dated after the business date: register each on its own day.
+        set_today(monkeypatch, day)
+        pay(api, invoice, amount, day)
+
     a1 = make_invoice(api, x, 100000, date(2026, 1, 10), date(2026, 2, 9))
     a3 = make_invoice(api, y, 70000, date(2026, 2, 1), date(2026, 3, 3))
     a2 = make_invoice(api, x, 50000, date(2026, 3, 1), date(2026, 3, 31))
@@ -176,19 +182,19 @@ def _history(api: Api, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int, int]:
     a4 = make_invoice(api, y, 40000, date(2026, 4, 20), date(2026, 5, 20))
     a5 = make_invoice(api, z, 25000, date(2026, 5, 1), date(2026, 5, 31))
 
-    pay(api, a1, 30000, date(2026, 2, 20))
-    pay(api, a1, 20000, date(2026, 5, 1))
+    pay_on(a1, 30000, date(2026, 2, 20))
+    pay_on(a1, 20000, date(2026, 5, 1))
     set_today(monkeypatch, date(2026, 4, 5))
     note = ok(api.post(f"/invoices/{a6}/credit", {"mode": "full"}), 201)
     assert note["invoice_date"] == "2026-04-05"
     set_today(monkeypatch, date(2026, 4, 10))
     ok(api.post(f"/invoices/{a2}/credit", {"mode": "amount", "amount": 20000}), 201)
-    pay(api, a4, 40000, date(2026, 5, 15))
+    pay_on(a4, 40000, date(2026, 5, 15))
     set_today(monkeypatch, date(2026, 6, 15))
     written_off = ok(api.post(f"/invoices/{a3}/write-off", {"reason": "konkurs"}))
     assert written_off["written_off"] == 70000
-    pay(api, a5, 5000, date(2026, 6, 20))
-    pay(api, a5, 3000, date(2026, 7, 10))  # dated after some of the report dates below
+    pay_on(a5, 5000, date(2026, 6, 20))
+    pay_on(a5, 3000, date(2026, 7, 10))  # dated after some of the report dates below
     set_today(monkeypatch, date(2026, 8, 1))
     return x, y, z
 

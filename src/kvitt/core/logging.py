@@ -50,7 +50,9 @@ def configure_logging(settings: Settings) -> None:
         shared.append(structlog.processors.format_exc_info)
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks: rich's (the default when rich is installed) renders every frame's
+        # locals, which took 28-60 s on the event loop for one failed request under load.
+        renderer = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
 
     # The standard library's records (uvicorn, SQLAlchemy, Alembic) in the same shape.
     handler = logging.StreamHandler()
