@@ -60,7 +60,6 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = None
         if run_worker:
-
             task = asyncio.create_task(Worker(database, settings).run_forever_async())
         yield
         if task is not None:

@@ -127,9 +127,9 @@ class RequestIdMiddleware:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
-            except Exception:
-                # The traceback with the request's id (the server logs it again, without).
-                log.exception("request failed", method=scope.get("method"), path=scope.get("path", ""))
+            except Exception as exc:
+                # One line with the request's id; the server logs the traceback itself.
+                log.error("request failed", method=scope.get("method"), path=scope.get("path", ""), error=repr(exc))
                 raise
             finally:
                 path = scope.get("path", "")
