@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -28,8 +29,15 @@ from tests.delivery.conftest import customer, deliveries, drain, issue
 # --- the SMTP sink --------------------------------------------------------------------------------
 
 
+def _run_alone(make: Any) -> Any:
+    """asyncio.run in a thread of its own: an event loop another test left running in this
+    thread (xdist runs many tests in one process) must not matter."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
 def _send(port: int, message: EmailMessage) -> Any:
-    return asyncio.run(aiosmtplib.send(message, hostname="127.0.0.1", port=port, start_tls=False, timeout=10))
+    return _run_alone(lambda: aiosmtplib.send(message, hostname="127.0.0.1", port=port, start_tls=False, timeout=10))
 
 
 def test_the_smtp_sink_keeps_each_message_as_an_eml_file(tmp_path: Path) -> None:
@@ -66,7 +74,7 @@ def test_the_smtp_sink_refuses_commands_out_of_order(tmp_path: Path) -> None:
         return codes
 
     with SmtpSink(tmp_path) as sink:
-        assert asyncio.run(talk(sink.port)) == [250, 503, 503, 502, 250, 250]
+        assert _run_alone(lambda: talk(sink.port)) == [250, 503, 503, 502, 250, 250]
     assert sink.received == 0
 
 
