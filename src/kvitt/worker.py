@@ -201,6 +201,8 @@ class Worker:
                         _fail(job, failures[job.id])
                 return len(failures)
         except Exception as exc:
+            # The job-failure boundary, as in _run: nothing is swallowed, every job of the batch
+            # runs again alone and a failure is recorded on its job with the reason.
             if len(job_ids) == 1:
                 self._record_failure(job_ids[0], exc)
                 return 1

@@ -118,7 +118,9 @@ def run_event_bundles(session: Session, jobs: list[OutboxJob]) -> None:
         with session.begin_nested():
             dispatch(session, tenant_id, events)
     except Exception as exc:
-        log.info("event bundle failed, splitting it into one job per event", job=jobs[0].id, error=str(exc)[:500])
+        # May swallow any subscriber's error, but only to retry: each event becomes its own job,
+        # and the one that fails again records its reason on that job (and in the log).
+        log.warning("event bundle failed, splitting it into one job per event", job=jobs[0].id, error=str(exc)[:500])
         # One of the bundle's events fails: nothing of the bundle was kept (the savepoint), so
         # each event becomes a job of its own and the good ones go through on their next run.
         enqueue_rows(
