@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and for creating test databases."""
 
+from kvitt.autogiro.models import AutogiroFile, AutogiroSettings, Debit, Mandate
 from kvitt.automation.models import AutomationFiring, AutomationRule
 from kvitt.billing.models import BilledPeriod, BillingRun
 from kvitt.billing_files.models import BillingFile, InvoiceRef
@@ -32,6 +33,8 @@ from kvitt.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoi
 __all__ = [
     "Allocation",
     "ApiKey",
+    "AutogiroFile",
+    "AutogiroSettings",
     "AutomationFiring",
     "AutomationRule",
     "Base",
@@ -41,6 +44,7 @@ __all__ = [
     "CollectionCase",
     "CollectionEvent",
     "Customer",
+    "Debit",
     "Delivery",
     "DeliverySettings",
     "Deviation",
@@ -56,6 +60,7 @@ __all__ = [
     "Item",
     "JournalEntry",
     "JournalLine",
+    "Mandate",
     "NumberSeries",
     "OutboxJob",
     "Payment",

@@ -1,0 +1,235 @@
+"""Autogiro use cases: mandates (and, in debits.py/files.py, debits and Bankgirot's files).
+
+Every query is scoped to the tenant. Mandate changes are published as domain events
+(``autogiro.mandate.<what>``, with the customer) for webhooks, event chains and timelines.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kvitt.autogiro.models import Mandate
+from kvitt.core import events, identity
+from kvitt.core.db import utcnow
+from kvitt.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from kvitt.customers import service as customers
+from kvitt.tenants.models import Tenant
+
+LIVE = ("pending", "sent", "active")
+
+
+def normalise_clearing(value: str) -> str:
+    """A clearing number as the 4 digits autogiro carries.
+
+    Swedbank's 5-digit clearing numbers (8xxx-x) carry a check digit that the autogiro account
+    field leaves out: the first four digits are the clearing number there.
+    """
+    digits = re.sub(r"[\s-]", "", value)
+    if not digits.isdigit() or len(digits) not in (4, 5) or (len(digits) == 5 and digits[0] != "8"):
+        raise ValidationFailed(f"not a clearing number (4 digits, or 5 for Swedbank 8xxx-x): {value}", param="clearing")
+    if digits[:4] < "1000":
+        raise ValidationFailed(f"not a clearing number (1000-9999): {value}", param="clearing")
+    return digits[:4]
+
+
+def normalise_account(value: str) -> str:
+    """The account number after the clearing number: 1 to 12 digits (zero-padded in the file)."""
+    digits = re.sub(r"[\s-]", "", value)
+    if not digits.isdigit() or not 1 <= len(digits) <= 12 or int(digits) == 0:
+        raise ValidationFailed(
+            f"not an account number (1 to 12 digits after the clearing number): {value}", param="account"
+        )
+    return digits
+
+
+def id_number_12(value: str) -> str:
+    """A personal number or organisation number as the 12 digits autogiro carries."""
+    try:
+        return identity.personal_number(value)
+    except ValueError:
+        pass
+    try:
+        return "00" + identity.organisation_number(value).replace("-", "")
+    except ValueError:
+        raise ValidationFailed(f"not a personal or organisation number: {value}", param="personal_number") from None
+
+
+def payer_number_for(session: Session, tenant: Tenant, customer_id: int, wanted: str | None) -> str:
+    """The payer number: chosen by the issuer, else the customer number if it is 1-16 digits,
+    else the customer's id. Unique among the tenant's live mandates."""
+    if wanted is not None:
+        number = wanted.strip()
+        if not number.isdigit() or not 1 <= len(number) <= 16 or int(number) == 0:
+            raise ValidationFailed(f"a payer number is 1 to 16 digits: {wanted}", param="payer_number")
+    else:
+        customer_no = customers.get(session, tenant, customer_id).customer_no
+        is_number = customer_no.isdigit() and len(customer_no) <= 16 and int(customer_no) > 0
+        number = customer_no if is_number else str(customer_id)
+    number = str(int(number))  # the file zero-pads it: 0042 and 42 are the same payer
+    taken = session.scalar(
+        select(Mandate.id).where(
+            Mandate.tenant_id == tenant.id, Mandate.payer_number == number, Mandate.status.in_(LIVE)
+        )
+    )
+    if taken is not None:
+        raise Conflict(
+            f"payer number {number} is used by mandate {taken}", param="payer_number", code="duplicate_payer_number"
+        )
+    return number
+
+
+def _publish(session: Session, mandate: Mandate, what: str, **data: Any) -> None:
+    events.publish(
+        session,
+        mandate.tenant_id,
+        [
+            {
+                "type": f"autogiro.mandate.{what}",
+                "mandate_id": mandate.id,
+                "customer_id": mandate.customer_id,
+                "data": {"status": mandate.status, "payer_number": mandate.payer_number, **data},
+            }
+        ],
+    )
+
+
+def _create(
+    session: Session,
+    tenant: Tenant,
+    customer_id: int,
+    *,
+    clearing: str,
+    account: str,
+    personal_number: str | None,
+    payer_number: str | None,
+    source: str,
+    evidence: dict[str, Any],
+) -> Mandate:
+    customer = customers.get(session, tenant, customer_id)
+    existing = active_or_pending_for(session, tenant, customer.id)
+    if existing is not None:
+        raise Conflict(
+            f"customer {customer.id} already has mandate {existing.id} ({existing.status})",
+            param="customer",
+            code="mandate_exists",
+        )
+    id_number = personal_number or customer.id_number
+    mandate = Mandate(
+        tenant_id=tenant.id,
+        customer_id=customer.id,
+        payer_number=payer_number_for(session, tenant, customer.id, payer_number),
+        clearing=normalise_clearing(clearing),
+        account=normalise_account(account),
+        personal_number=id_number_12(id_number) if id_number else None,
+        status="pending",
+        source=source,
+        evidence=evidence,
+        outgoing="new",
+    )
+    session.add(mandate)
+    session.flush()
+    _publish(session, mandate, "created", source=source)
+    return mandate
+
+
+def create_mandate(
+    session: Session,
+    tenant: Tenant,
+    customer_id: int,
+    *,
+    clearing: str,
+    account: str,
+    payer_number: str | None = None,
+    personal_number: str | None = None,
+) -> Mandate:
+    """A mandate the issuer already holds (signed on paper or elsewhere): pending, sent next."""
+    return _create(
+        session,
+        tenant,
+        customer_id,
+        clearing=clearing,
+        account=account,
+        personal_number=personal_number,
+        payer_number=payer_number,
+        source="api",
+        evidence={},
+    )
+
+
+def create_signed_mandate(
+    session: Session,
+    tenant: Tenant,
+    customer_id: int,
+    *,
+    clearing: str,
+    account: str,
+    personal_number: str,
+    evidence: dict[str, Any],
+) -> Mandate:
+    """A mandate the payer signed with BankID: pending, goes in the next mandate file.
+
+    ``personal_number`` is the one BankID's completionData names; ``evidence`` keeps BankID's
+    signature, OCSP response and completion data (JSON) as the proof of the consent.
+    """
+    return _create(
+        session,
+        tenant,
+        customer_id,
+        clearing=clearing,
+        account=account,
+        personal_number=personal_number,
+        payer_number=None,
+        source="bankid",
+        evidence=evidence,
+    )
+
+
+def get(session: Session, tenant: Tenant, mandate_id: int) -> Mandate:
+    mandate = session.get(Mandate, mandate_id)
+    if mandate is None or mandate.tenant_id != tenant.id:
+        raise NotFound(f"no mandate {mandate_id}", param="id")
+    return mandate
+
+
+def active_mandate_for(session: Session, tenant: Tenant, customer_id: int) -> Mandate | None:
+    """The customer's active mandate (accepted by Bankgirot), if any."""
+    return session.scalar(
+        select(Mandate)
+        .where(Mandate.tenant_id == tenant.id, Mandate.customer_id == customer_id, Mandate.status == "active")
+        .order_by(Mandate.id.desc())
+        .limit(1)
+    )
+
+
+def active_or_pending_for(session: Session, tenant: Tenant, customer_id: int) -> Mandate | None:
+    return session.scalar(
+        select(Mandate)
+        .where(Mandate.tenant_id == tenant.id, Mandate.customer_id == customer_id, Mandate.status.in_(LIVE))
+        .order_by(Mandate.id.desc())
+        .limit(1)
+    )
+
+
+def list_for(session: Session, tenant: Tenant, *, customer_id: int | None = None) -> list[Mandate]:
+    query = select(Mandate).where(Mandate.tenant_id == tenant.id)
+    if customer_id is not None:
+        query = query.where(Mandate.customer_id == customer_id)
+    return list(session.scalars(query.order_by(Mandate.id)))
+
+
+def cancel(session: Session, tenant: Tenant, mandate_id: int, *, now: datetime | None = None) -> Mandate:
+    """Cancel a mandate: one Bankgirot knows of gets a TK03 in the next file; a pending one is dropped."""
+    mandate = get(session, tenant, mandate_id)
+    if mandate.status not in LIVE:
+        raise InvalidState(f"mandate {mandate.id} is {mandate.status}", available_actions=[])
+    mandate.outgoing = "cancel" if mandate.status in ("sent", "active") else None
+    mandate.status = "cancelled"
+    mandate.cancelled_at = now or utcnow()
+    session.flush()
+    _publish(session, mandate, "cancelled", by="payee")
+    return mandate
