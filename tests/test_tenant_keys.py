@@ -44,6 +44,10 @@ UNIQUE_WITHOUT_TENANT = {
 # (tenant_id, x_id) -> (tenant_id, id).
 _SAME_TENANT = "both rows are one tenant's, written together by its service"
 FOREIGN_WITHOUT_TENANT = {
+    "fk autogiro_debits(invoice_id) -> invoices": "the invoice debited; " + _SAME_TENANT,
+    "fk autogiro_debits(mandate_id) -> autogiro_mandates": "the mandate debited; " + _SAME_TENANT,
+    "fk autogiro_debits(payment_id) -> payments": "the payment the debit booked; " + _SAME_TENANT,
+    "fk autogiro_mandates(customer_id) -> customers": "the payer; " + _SAME_TENANT,
     "fk automation_firings(rule_id) -> automation_rules": "a firing of the tenant's rule; " + _SAME_TENANT,
     "fk billing_file_invoice_refs(file_id) -> billing_files": "the file that named the ref; " + _SAME_TENANT,
     "fk billing_file_invoice_refs(invoice_id) -> invoices": "the invoice the ref made; " + _SAME_TENANT,
