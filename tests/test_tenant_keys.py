@@ -37,6 +37,8 @@ UNIQUE_WITHOUT_TENANT = {
     "unique collection_cases(invoice_id)": "invoice_id is one tenant's",
     "unique dunning_reminders(invoice_id, level)": "invoice_id is one tenant's",
     "unique webhook_deliveries(endpoint_id, event_id)": "endpoint and event are one tenant's",
+    "unique payment_requests(method, provider_reference)": "a Swish callback or Stripe webhook names only the provider's id",
+    "unique payment_refunds(method, provider_reference)": "a refund callback names only the provider's id",
 }
 
 # Foreign keys without tenant_id: "fk table(columns) -> referred table". Each joins two rows of
@@ -85,6 +87,9 @@ FOREIGN_WITHOUT_TENANT = {
     "fk payment_deviations(invoice_id) -> invoices": "the invoice concerned; " + _SAME_TENANT,
     "fk payment_deviations(payment_id) -> payments": "the payment that deviated; " + _SAME_TENANT,
     "fk payment_extensions(invoice_id) -> invoices": "the invoice given anstånd; " + _SAME_TENANT,
+    "fk payment_refunds(request_id) -> payment_requests": "the request refunded; " + _SAME_TENANT,
+    "fk payment_requests(invoice_id) -> invoices": "the invoice to pay; " + _SAME_TENANT,
+    "fk payment_requests(payment_id) -> payments": "the payment it became; " + _SAME_TENANT,
     "fk payments(customer_id) -> customers": "the payer; " + _SAME_TENANT,
     "fk payments(file_id) -> payment_files": "the bank file it came in; " + _SAME_TENANT,
     "fk subscription_lines(item_id) -> items": "the tenant's catalogue item; " + _SAME_TENANT,

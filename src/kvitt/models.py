@@ -5,6 +5,7 @@ from kvitt.automation.models import AutomationFiring, AutomationRule
 from kvitt.billing.models import BilledPeriod, BillingRun
 from kvitt.billing_files.models import BillingFile, InvoiceRef
 from kvitt.catalog.models import Item
+from kvitt.checkout.models import PaymentRequest, Refund
 from kvitt.core.db import Base
 from kvitt.core.idempotency import IdempotencyRecord
 from kvitt.core.outbox import OutboxJob
@@ -66,8 +67,10 @@ __all__ = [
     "Payment",
     "PaymentExtension",
     "PaymentFile",
+    "PaymentRequest",
     "PeriodInfo",
     "ReferenceRate",
+    "Refund",
     "Reminder",
     "Subscription",
     "SubscriptionLine",

@@ -1,0 +1,1 @@
+"""Pay on the spot: payment requests (Swish, card) made from the web invoice, booked as payments."""
