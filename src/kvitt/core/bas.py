@@ -21,6 +21,7 @@ INVOICE_FEES = "invoice_fees"
 BAD_DEBT = "bad_debt"
 INTEREST_INCOME = "interest_income"
 REMINDER_FEES = "reminder_fees"
+CARD_CLEARING = "card_clearing"  # card payments on their way from the card acquirer
 
 DEFAULTS: dict[str, str] = {
     RECEIVABLES: "1510",
@@ -38,6 +39,7 @@ DEFAULTS: dict[str, str] = {
     BAD_DEBT: "6351",
     INTEREST_INCOME: "8313",
     REMINDER_FEES: "3990",
+    CARD_CLEARING: "1580",
 }
 
 NAMES: dict[str, str] = {
@@ -56,6 +58,7 @@ NAMES: dict[str, str] = {
     "6351": "Konstaterade förluster på kundfordringar",
     "8313": "Ränteintäkter från kundfordringar",
     "3990": "Övriga ersättningar och intäkter",
+    "1580": "Fordringar för kontokort och kuponger",
 }
 
 

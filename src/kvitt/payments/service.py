@@ -69,6 +69,7 @@ class Incoming:
     details: dict[str, Any] = field(default_factory=dict)
     invoice_id: int | None = None  # a manual payment aimed at one invoice
     customer_id: int | None = None  # a manual payment for a known customer
+    account: str = BANK  # the role of the account the money arrives on (card: the card clearing account)
 
 
 @dataclass
@@ -340,7 +341,7 @@ def _payment_entry(chart: ChartOfAccounts, plan: _Plan) -> EntryDraft:
         f"Inbetalning {item.reference or ''}".strip() if item.amount >= 0 else f"Avdrag {item.reference or ''}".strip()
     )
     entry = EntryDraft(item.date, "payment", text[:200])
-    entry.add(chart[BANK], item.amount)
+    entry.add(chart[item.account], item.amount)
     for invoice, amount in plan.to_invoices:
         entry.add(chart[RECEIVABLES], -amount, customer_id=invoice.customer_id, invoice_id=invoice.id)
     entry.add(chart[CUSTOMER_ADVANCES], -plan.to_credit, customer_id=plan.customer_id)
