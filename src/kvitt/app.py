@@ -17,6 +17,9 @@ from kvitt.apidocs import install as install_docs
 from kvitt.automation.api import router as automation_router
 from kvitt.billing.api import router as billing_router
 from kvitt.billing_files.api import router as billing_files_router
+from kvitt.billogram import errors as billogram_errors
+from kvitt.billogram.api import PREFIX as BILLOGRAM_PREFIX
+from kvitt.billogram.api import router as billogram_router
 from kvitt.catalog.api import router as items_router
 from kvitt.core.api import error_response, validation_error
 from kvitt.core.config import Settings, get_settings
@@ -108,6 +111,7 @@ def create_app(
     ):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(billogram_router)  # /api/billogram/v2: Billogram's v2 API over the same services
     app.include_router(delivery_callbacks)
     app.include_router(web_router)
     install_docs(app, f"{API_PREFIX}/openapi.json")
@@ -126,6 +130,8 @@ def create_app(
         # traceback; the client gets the API's error shape and nothing of the internals.
         if not request.url.path.startswith("/api/"):
             return HTMLResponse("<!doctype html><title>Error</title><h1>Something went wrong</h1>", status_code=500)
+        if request.url.path.startswith(BILLOGRAM_PREFIX):
+            return billogram_errors.response(billogram_errors.INTERNAL_ERROR, "something went wrong on our side", 500)
         return error_response(InternalError("something went wrong on our side; it has been logged"))
 
     @app.exception_handler(StarletteHTTPException)
@@ -135,6 +141,9 @@ def create_app(
         if not request.url.path.startswith("/api/"):
             phrase = HTTPStatus(exc.status_code).phrase
             return HTMLResponse(f"<!doctype html><title>{phrase}</title><h1>{phrase}</h1>", status_code=exc.status_code)
+        if request.url.path.startswith(BILLOGRAM_PREFIX):
+            status = billogram_errors.NOT_FOUND if exc.status_code == 404 else "HTTP_ERROR"
+            return billogram_errors.response(status, str(exc.detail), exc.status_code)
         if exc.status_code == 404:
             return error_response(NotFound(f"no such endpoint: {request.method} {request.url.path}"))
         error = KvittError(str(exc.detail))

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kvitt.billing.cli import bill, clock_app
+from kvitt.billogram.auth import user_name as billogram_user
 from kvitt.core import clock
 from kvitt.core.config import get_settings, web_base_url
 from kvitt.core.db import Database
@@ -138,7 +139,9 @@ def init(
         tenant, key = tenants.create(session, data)
         tenant_id = tenant.id
     if as_json:
-        typer.echo(json.dumps({"tenant_id": tenant_id, "api_key": key}))
+        # billogram_user: the Basic user of /api/billogram/v2 (the password is the API key).
+        user = billogram_user(tenant_id, data.org_number)
+        typer.echo(json.dumps({"tenant_id": tenant_id, "api_key": key, "billogram_user": user}))
     else:
         console.print(f"tenant {tenant_id} created: {name} ({data.org_number})")
         console.print(f"API key (shown once, keep it): [bold]{key}[/bold]")
@@ -454,12 +457,20 @@ def jobs_run() -> None:
 
 
 @keys_app.command("create")
-def keys_create(name: Annotated[str, typer.Option()] = "cli", tenant: TenantOption = None) -> None:
+def keys_create(
+    name: Annotated[str, typer.Option()] = "cli",
+    tenant: TenantOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {id, api_key, billogram_user} as JSON.")] = False,
+) -> None:
     """Create an API key (shown once)."""
     with _transaction() as session:
-        key, secret = tenants.create_api_key(session, _tenant(session, tenant), name)
-        key_id = key.id
-    console.print(f"API key {key_id} ({name}): [bold]{secret}[/bold]")
+        owner = _tenant(session, tenant)
+        key, secret = tenants.create_api_key(session, owner, name)
+        key_id, owner_id, user = key.id, owner.id, billogram_user(owner.id, owner.org_number)
+    if as_json:
+        typer.echo(json.dumps({"id": key_id, "tenant_id": owner_id, "api_key": secret, "billogram_user": user}))
+        return
+    console.print(f"API key {key_id} ({name}): [bold]{secret}[/bold] (Billogram API user: {user})")
 
 
 @keys_app.command("list")
