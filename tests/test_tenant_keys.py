@@ -37,6 +37,7 @@ UNIQUE_WITHOUT_TENANT = {
     "unique collection_cases(invoice_id)": "invoice_id is one tenant's",
     "unique dunning_reminders(invoice_id, level)": "invoice_id is one tenant's",
     "unique webhook_deliveries(endpoint_id, event_id)": "endpoint and event are one tenant's",
+    "unique staff_users(email)": "the /admin login form names no tenant: a staff user is found by e-mail alone",
     "unique payment_requests(method, provider_reference)": "a Swish callback or Stripe webhook names only the provider's id",
     "unique payment_refunds(method, provider_reference)": "a refund callback names only the provider's id",
 }
@@ -101,6 +102,7 @@ FOREIGN_WITHOUT_TENANT = {
     "fk webhook_attempts(delivery_id) -> webhook_deliveries": "the delivery attempted; " + _SAME_TENANT,
     "fk webhook_deliveries(endpoint_id) -> webhook_endpoints": "the tenant's endpoint; " + _SAME_TENANT,
     "fk webhook_deliveries(event_id) -> webhook_events": "the tenant's event; " + _SAME_TENANT,
+    "fk staff_audit_log(staff_id) -> staff_users": "the staff member who acted; " + _SAME_TENANT,
 }
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kvitt import __version__
+from kvitt.admin import install as install_admin
 from kvitt.apidocs import install as install_docs
 from kvitt.automation.api import router as automation_router
 from kvitt.billing.api import router as billing_router
@@ -115,6 +116,7 @@ def create_app(
     app.include_router(delivery_callbacks)
     app.include_router(web_router)
     install_docs(app, f"{API_PREFIX}/openapi.json")
+    install_admin(app)  # /admin: the back office (kvitt.admin)
 
     @app.exception_handler(KvittError)
     async def kvitt_error(_: Request, exc: KvittError) -> JSONResponse:

@@ -20,6 +20,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kvitt.admin.cli import users_app
 from kvitt.billing.cli import bill, clock_app
 from kvitt.billogram.auth import user_name as billogram_user
 from kvitt.core import clock
@@ -52,6 +53,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(clock_app, name="clock")
 app.add_typer(dunning_app, name="dunning")
+app.add_typer(users_app, name="users")
 app.command("bill")(bill)
 console = Console()
 err = Console(stderr=True)
@@ -243,6 +245,7 @@ def demo(
             f"demo tenant {result['tenant_id']} seeded: {result['customers']} customers, {result['invoices']} invoices"
         )
         console.print(f"API key (shown once): [bold]{result['api_key']}[/bold]")
+        console.print(f"Back office /admin: {result['staff_email']}, password [bold]{result['staff_password']}[/bold]")
 
 
 @app.command()
@@ -262,6 +265,7 @@ def run(
     ),
 ) -> None:
     """Migrate, seed the demo tenant if the database is empty, and serve with the worker inside."""
+    from kvitt.admin.users import DEMO_EMAIL, ensure_demo_user
     from kvitt.demo import DEMO_KEY_NAME, demo_invoice_token, seed_demo
     from kvitt.migrations import upgrade
 
@@ -281,6 +285,7 @@ def run(
                 tenants.revoke_api_key(session, tenant, old.id)
         _, key = tenants.create_api_key(session, tenant, DEMO_KEY_NAME)
         token = demo_invoice_token(session, tenant)
+        staff_password = ensure_demo_user(session, tenant.id)  # hashed: a fresh one each start
     if host or port:
         settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
     base = f"http://{settings.host}:{settings.port}"
@@ -291,6 +296,7 @@ def run(
     typer.echo(f"Try it:              curl -H 'Authorization: Bearer {key}' '{base}/api/v1/invoices?limit=3'")
     if token:
         typer.echo(f"A demo web invoice:  {web_base_url(settings)}/i/{token}")
+    typer.echo(f"Back office:         {base}/admin  ({DEMO_EMAIL}, password {staff_password})")
     demo_sinks = None
     if sinks:
         from kvitt.simulators import demo_sinks as local_sinks

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
+from kvitt.admin.users import DEMO_EMAIL, ensure_demo_user
 from kvitt.catalog import service as catalog
 from kvitt.catalog.schemas import ItemCreate
 from kvitt.customers import service as customers_service
@@ -226,6 +227,9 @@ def seed_demo(session: Session, *, customers: int = 1000, seed: int = 2026, toda
         "states": dict(sorted(Counter(inv.state for inv in billed if inv.kind == "invoice").items())),
         "subscriptions": subscriptions,
         "bank_file": bank_file,
+        # The back office's demo admin (kvitt.admin), so that a newcomer logs in at once.
+        "staff_email": DEMO_EMAIL,
+        "staff_password": ensure_demo_user(session, tenant.id),
     }
 
 

@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and for creating test databases."""
 
+from kvitt.admin.models import AuditEntry, StaffUser
 from kvitt.autogiro.models import AutogiroFile, AutogiroSettings, Debit, Mandate
 from kvitt.automation.models import AutomationFiring, AutomationRule
 from kvitt.billing.models import BilledPeriod, BillingRun
@@ -34,6 +35,7 @@ from kvitt.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoi
 __all__ = [
     "Allocation",
     "ApiKey",
+    "AuditEntry",
     "AutogiroFile",
     "AutogiroSettings",
     "AutomationFiring",
@@ -72,6 +74,7 @@ __all__ = [
     "ReferenceRate",
     "Refund",
     "Reminder",
+    "StaffUser",
     "Subscription",
     "SubscriptionLine",
     "SubscriptionPause",

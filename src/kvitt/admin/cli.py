@@ -1,0 +1,72 @@
+"""``kvitt users``: staff users of the back office."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from kvitt.admin import users
+from kvitt.admin.models import ROLES
+from kvitt.core.config import get_settings
+from kvitt.core.db import Database
+from kvitt.core.errors import KvittError
+from kvitt.tenants import service as tenants
+
+users_app = typer.Typer(help="Staff users of the back office (/admin).", no_args_is_help=True)
+err = Console(stderr=True)
+
+
+@contextmanager
+def _transaction() -> Iterator[Session]:
+    db = Database(get_settings().database_url)
+    try:
+        with db.transaction() as session:
+            yield session
+    except KvittError as exc:
+        where = f" ({exc.param})" if exc.param else ""
+        err.print(f"[red]error:[/red] {exc.message}{where}")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+
+
+@users_app.command("create")
+def create(
+    email: Annotated[str, typer.Option("--email", help="The login name.")],
+    role: Annotated[str, typer.Option("--role", help=f"One of {', '.join(ROLES)}.")],
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Tenant id or organisation number (may be left out with one tenant).")
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option("--password", help="At least 10 characters; left out: a one-time password is printed."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="The person's name.")] = "",
+) -> None:
+    """Create a staff user; without --password, print a one-time password (changed at first login)."""
+    with _transaction() as session:
+        found = tenants.resolve(session, tenant)
+        created = users.create_user(session, found.id, email, role, password=password, name=name)
+        user_id, user_email = created.user.id, created.user.email
+    typer.echo(f"staff user {user_id} created: {user_email} ({role}) for tenant {found.id}")
+    if created.password is not None:
+        typer.echo(f"one-time password (shown once, to be changed at first login): {created.password}")
+
+
+@users_app.command("list")
+def list_users(
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Tenant id or organisation number (may be left out with one tenant).")
+    ] = None,
+) -> None:
+    """The tenant's staff users."""
+    with _transaction() as session:
+        found = tenants.resolve(session, tenant)
+        for user in users.list_users(session, found.id):
+            state = "active" if user.active else "inactive"
+            typer.echo(f"{user.id}\t{user.email}\t{user.role}\t{state}")

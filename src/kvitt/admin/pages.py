@@ -1,0 +1,13 @@
+"""The routers of the back office's pages, in the order of the navigation."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import APIRouter
+
+PAGE_MODULES: tuple[str, ...] = ()
+
+
+def routers() -> list[APIRouter]:
+    return [importlib.import_module(f"kvitt.admin.{name}").router for name in PAGE_MODULES]

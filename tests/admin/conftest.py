@@ -1,0 +1,60 @@
+"""Logged-in browsers of the back office: a TestClient per staff member, with its cookie."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kvitt.admin import users
+from kvitt.core.db import Database
+
+PASSWORD = "rätt-häst-batteri-häftklammer"
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+
+
+def make_staff(db: Database, tenant_id: int, email: str, role: str, password: str | None = PASSWORD) -> str:
+    with db.transaction() as session:
+        created = users.create_user(session, tenant_id, email, role, password=password)
+    return created.password or PASSWORD
+
+
+class Staff:
+    """One staff member's browser: logs in, reads the CSRF token of its session from a page."""
+
+    def __init__(self, app: Any, email: str, password: str = PASSWORD, base_url: str = "http://testserver") -> None:
+        self.client = TestClient(app, follow_redirects=False, base_url=base_url)
+        self.email = email
+        self.login_response = self.client.post("/admin/login", data={"email": email, "password": password})
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get(path, **kw)
+
+    def csrf(self) -> str:
+        page = self.client.get("/admin/password")
+        found = CSRF.search(page.text)
+        assert found, page.text[:500]
+        return found.group(1)
+
+    def post(self, path: str, data: dict[str, Any] | None = None, *, csrf: str | None = None, **kw: Any) -> Any:
+        form = {"csrf": self.csrf() if csrf is None else csrf, **(data or {})}
+        return self.client.post(path, data=form, **kw)
+
+
+@pytest.fixture
+def staff_factory(app: Any, db: Database, tenant_a: tuple[int, str]) -> Any:
+    def make(role: str = "admin", email: str | None = None, tenant_id: int | None = None) -> Staff:
+        email = email or f"{role}@norrsken.test"
+        make_staff(db, tenant_id or tenant_a[0], email, role)
+        staff = Staff(app, email)
+        assert staff.login_response.status_code == 303, staff.login_response.text
+        return staff
+
+    return make
+
+
+@pytest.fixture
+def admin(staff_factory: Any) -> Staff:
+    return staff_factory("admin")
