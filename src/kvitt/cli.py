@@ -30,6 +30,7 @@ from kvitt.core.errors import KvittError
 from kvitt.core.money import format_amount
 from kvitt.core.outbox import OutboxJob
 from kvitt.dunning.cli import dunning_app
+from kvitt.simulators.cli import simulate_app
 from kvitt.startup import KvittGroup, output_file, warn
 from kvitt.tenants import service as tenants
 from kvitt.tenants.models import Tenant
@@ -53,6 +54,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(clock_app, name="clock")
 app.add_typer(dunning_app, name="dunning")
+app.add_typer(simulate_app, name="simulate")
 app.add_typer(users_app, name="users")
 app.command("bill")(bill)
 console = Console()

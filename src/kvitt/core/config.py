@@ -26,7 +26,9 @@ ENV_FILE = ".env"
 TOOL_NAMES = frozenset({"KVITT_SHRINK", "KVITT_YEAR_SUBSCRIPTIONS", "KVITT_YEAR_CUSTOMERS"})
 TOOL_PREFIXES = ("KVITT_TEST_",)
 # Shown as ***** by `kvitt check` (and the password inside KVITT_DATABASE_URL).
-SECRET_FIELDS = frozenset({"smtp_password", "sms_password", "peppol_ap_key"})
+SECRET_FIELDS = frozenset(
+    {"smtp_password", "sms_password", "peppol_ap_key", "stripe_secret_key", "stripe_webhook_secret"}
+)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _HHMM = re.compile(r"^\d{2}:\d{2}$")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
@@ -84,6 +86,20 @@ def _writable_folder(value: str) -> str:
     if not parent.is_dir() or not os.access(parent, os.W_OK):
         raise ValueError(f"allowed: a folder Kvitt can create, but {parent} is not a writable folder")
     return value
+
+
+def _pem_file(value: str, label: str, allowed: str) -> str:
+    """A readable file holding a PEM block whose label ends with ``label`` (``CERTIFICATE``, ``PRIVATE KEY``)."""
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ValueError(f"no such file; allowed: {allowed}")
+    try:
+        text = path.read_text("ascii", errors="replace")
+    except OSError:
+        raise ValueError(f"not readable; allowed: {allowed} Kvitt may read") from None
+    if not re.search(rf"-----BEGIN [A-Z ]*{label}-----", text) or "ENCRYPTED PRIVATE KEY" in text:
+        raise ValueError(f"no {label.lower()} in it; allowed: {allowed}")
+    return str(path)
 
 
 def parse_times(value: str) -> list[time]:
@@ -170,12 +186,35 @@ class Settings(BaseSettings):
     # Letters: print batches (one PDF per letter + manifest.csv) for the print partner.
     print_dir: str = "./kvitt-print"
     print_batch_seconds: int = Field(300, ge=1)
+    # Pay on the spot (docs/payments.md). Swish Commerce API: its address (Swish's production by
+    # default; `kvitt simulate swish` prints the simulator's), the merchant's client certificate
+    # and key (PEM; one file may hold both) and the CA the server is checked against (unset: the
+    # system's), and the Swish number used when a tenant has none of its own.
+    swish_url: str = "https://cpc.getswish.net"
+    swish_cert: str | None = None
+    swish_key: str | None = None
+    swish_ca: str | None = None
+    swish_payee_alias: str | None = None
+    # Card payments through Stripe (or `kvitt simulate card`): the API's address, the secret key,
+    # the webhook endpoint's signing secret, and the card page a payer is sent to (the
+    # simulator's; unset: no card button).
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_card_page: str | None = None
     # API limits (docs/api.md): request bodies above max_body_bytes get 413 (file uploads have
     # their own limits); per API key and process, rate_limit_per_second sustained and
     # rate_limit_burst at once, then 429 with Retry-After (0: no rate limit).
     max_body_bytes: int = Field(1_048_576, ge=1024)
     rate_limit_per_second: float = Field(2000.0, ge=0)
     rate_limit_burst: int = Field(4000, ge=1)
+    # BankID Relying Party API v6 (docs/bankid.md): the service's address (unset: no BankID
+    # sign-up on the web invoice), the relying party's client certificate and key (PEM files; one
+    # file may hold both) and the CA certificate the server's certificate is checked against.
+    bankid_url: str | None = None
+    bankid_cert: str | None = None
+    bankid_key: str | None = None
+    bankid_ca: str | None = None
 
     @field_validator(
         "public_url",
@@ -189,6 +228,17 @@ class Settings(BaseSettings):
         "peppol_ap_url",
         "peppol_ap_key",
         "einvoice_dir",
+        "swish_cert",
+        "swish_key",
+        "swish_ca",
+        "swish_payee_alias",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        "stripe_card_page",
+        "bankid_url",
+        "bankid_cert",
+        "bankid_key",
+        "bankid_ca",
         mode="before",
     )
     @classmethod
@@ -205,10 +255,32 @@ class Settings(BaseSettings):
     def _optional_url(cls, value: str | None) -> str | None:
         return None if value is None else _http_url(value)
 
-    @field_validator("sms_url")
+    @field_validator("sms_url", "swish_url", "stripe_api_base")
     @classmethod
     def _url(cls, value: str) -> str:
         return _http_url(value)
+
+    @field_validator("stripe_card_page")
+    @classmethod
+    def _card_page(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+    @field_validator("swish_cert", "swish_ca")
+    @classmethod
+    def _swish_certificate(cls, value: str | None) -> str | None:
+        return None if value is None else _pem_file(value, "CERTIFICATE", "a PEM certificate file")
+
+    @field_validator("swish_key")
+    @classmethod
+    def _swish_key(cls, value: str | None) -> str | None:
+        return None if value is None else _pem_file(value, "PRIVATE KEY", "a PEM private key file (unencrypted)")
+
+    @field_validator("swish_payee_alias")
+    @classmethod
+    def _swish_alias(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[1-9][0-9]{7,14}", value.strip()):
+            raise ValueError("allowed: the Swish number in digits, e.g. 1231181189")
+        return None if value is None else value.strip()
 
     @field_validator("host", "smtp_host")
     @classmethod
@@ -273,6 +345,25 @@ class Settings(BaseSettings):
     @classmethod
     def _print_dir(cls, value: str) -> str:
         return _writable_folder(value)
+
+    @field_validator("bankid_url")
+    @classmethod
+    def _bankid_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.strip().startswith("https://"):
+            raise ValueError("allowed: an https:// address, e.g. https://appapi2.test.bankid.com/rp/v6.0")
+        return _http_url(value)
+
+    @field_validator("bankid_cert", "bankid_ca")
+    @classmethod
+    def _bankid_certificate(cls, value: str | None) -> str | None:
+        return None if value is None else _pem_file(value, "CERTIFICATE", "a PEM certificate file")
+
+    @field_validator("bankid_key")
+    @classmethod
+    def _bankid_key(cls, value: str | None) -> str | None:
+        return None if value is None else _pem_file(value, "PRIVATE KEY", "a PEM private key file (unencrypted)")
 
 
 @lru_cache(maxsize=1)

@@ -35,13 +35,15 @@ class RunningServer:
         self.stop()
 
 
-def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    """Start ``app`` on ``host:port`` (0: a free port) in a daemon thread; returns once it listens."""
+def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any) -> RunningServer:
+    """Start ``app`` on ``host:port`` (0: a free port) in a daemon thread; returns once it listens.
+
+    ``uvicorn_options`` go to ``uvicorn.Config`` (``ssl_certfile`` etc.: then the URL is https)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **uvicorn_options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -50,7 +52,8 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Running
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError(f"the server on {host}:{bound_port} did not start")
         time.sleep(0.01)
-    return RunningServer(f"http://{host}:{bound_port}", server, thread)
+    scheme = "https" if uvicorn_options.get("ssl_certfile") else "http"
+    return RunningServer(f"{scheme}://{host}:{bound_port}", server, thread)
 
 
 def start_demo_providers() -> tuple[dict[str, str], list[RunningServer]]:
