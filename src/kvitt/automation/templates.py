@@ -19,7 +19,8 @@ TEMPLATES: dict[str, Template] = {
         Template(
             "autogiro_failed_swish",
             "When an autogiro debit fails, send the invoice by email with a message on the web invoice "
-            "suggesting Swish (while money is left on it and the customer has an email address).",
+            "suggesting Swish or card (while money is left on it and the customer has an email address). "
+            "Installed and switched on with a tenant's first autogiro mandate.",
             {
                 "name": "Misslyckad autogirodragning: e-postfaktura med Swish",
                 "trigger": "autogiro.failed",
@@ -31,7 +32,7 @@ TEMPLATES: dict[str, Template] = {
                     {
                         "type": "message",
                         "text": "Autogirodragningen för faktura {{ invoice.number }} gick inte igenom. "
-                        "Betala enkelt med Swish direkt här på fakturan.",
+                        "Betala enkelt med Swish eller kort direkt här på fakturan.",
                     },
                     {"type": "send", "channel": "email"},
                 ],

@@ -49,6 +49,13 @@ CATALOGUE: dict[str, EventType] = {
         EventType("invoice.collection_payment", "invoice", "the collection agency reported a payment"),
         EventType("invoice.collection_ended", "invoice", "the collection agency closed the case"),
         EventType("autogiro.failed", "invoice", "an autogiro debit of the invoice failed"),
+        EventType("invoice.autogiro_failed", "invoice", "the timeline's record of a failed autogiro debit"),
+        EventType("autogiro.debited", "invoice", "an autogiro debit of the invoice went through"),
+        EventType("autogiro.mandate.created", "customer", "an autogiro mandate was registered (pending)"),
+        EventType("autogiro.mandate.sent", "customer", "a mandate (or its cancellation) went to Bankgirot"),
+        EventType("autogiro.mandate.activated", "customer", "Bankgirot accepted the mandate: debits can start"),
+        EventType("autogiro.mandate.rejected", "customer", "Bankgirot refused the mandate (comment code)"),
+        EventType("autogiro.mandate.cancelled", "customer", "the mandate was cancelled (payee, payer or bank)"),
     )
 }
 
