@@ -3,6 +3,7 @@
 from kvitt.admin.models import AuditEntry, StaffUser
 from kvitt.autogiro.models import AutogiroFile, AutogiroSettings, Debit, Mandate
 from kvitt.automation.models import AutomationFiring, AutomationRule
+from kvitt.bankid.models import SignOrder
 from kvitt.billing.models import BilledPeriod, BillingRun
 from kvitt.billing_files.models import BillingFile, InvoiceRef
 from kvitt.catalog.models import Item
@@ -74,6 +75,7 @@ __all__ = [
     "ReferenceRate",
     "Refund",
     "Reminder",
+    "SignOrder",
     "StaffUser",
     "Subscription",
     "SubscriptionLine",
