@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from kvitt.core.api import TenantRoute
+from tests.checkout.isolation_cases import CHECKOUT_ID_ROUTES
 from tests.conftest import Api
 from tests.dunning.isolation_cases import DUNNING_ID_ROUTES, DUNNING_OTHER_ROUTES
 
@@ -358,6 +359,7 @@ ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("GET", "/billing-runs/{run_id}"): (_b_billing_run, None, 200),
 }
 ID_ROUTES.update(DUNNING_ID_ROUTES)
+ID_ROUTES.update(CHECKOUT_ID_ROUTES)
 
 
 # --- routes without an id: what each one must show -------------------------------------------

@@ -22,6 +22,8 @@ from kvitt.billogram import errors as billogram_errors
 from kvitt.billogram.api import PREFIX as BILLOGRAM_PREFIX
 from kvitt.billogram.api import router as billogram_router
 from kvitt.catalog.api import router as items_router
+from kvitt.checkout.api import router as checkout_router
+from kvitt.checkout.callbacks import callbacks as checkout_callbacks
 from kvitt.core.api import error_response, validation_error
 from kvitt.core.config import Settings, get_settings
 from kvitt.core.db import Database
@@ -109,11 +111,13 @@ def create_app(
         automation_router,
         dunning_router,
         web_api_router,
+        checkout_router,
     ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(billogram_router)  # /api/billogram/v2: Billogram's v2 API over the same services
     app.include_router(delivery_callbacks)
+    app.include_router(checkout_callbacks)
     app.include_router(web_router)
     install_docs(app, f"{API_PREFIX}/openapi.json")
     install_admin(app)  # /admin: the back office (kvitt.admin)

@@ -53,6 +53,7 @@ def load_job_handlers() -> None:
     import kvitt.automation.jobs
     import kvitt.billing.jobs
     import kvitt.billing_files.inbox
+    import kvitt.checkout.jobs
     import kvitt.core.events
     import kvitt.core.idempotency
     import kvitt.delivery.jobs

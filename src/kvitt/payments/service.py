@@ -308,7 +308,7 @@ def _payment_row(tenant: Tenant, plan: _Plan, file_id: int | None, now: Any) -> 
         "bank_key": bank_key(item),
         "customer_id": plan.customer_id,
         "unallocated": plan.to_credit,
-        "details": item.details,
+        "details": item.details if item.account == BANK else {**item.details, "account": item.account},
         "created_at": now,
     }
 
@@ -662,12 +662,38 @@ def _match(
         payment.customer_id = targets[allocations[0][0]].customer_id
 
 
+def refund_held(session: Session, tenant: Tenant, payment: Payment, amount: int, *, today: date, actor: str) -> None:
+    """Pay back money the payment still holds (not allocated to invoices), from the account it
+    arrived on; an open deviation of the payment is resolved by it (action ``refund``)."""
+    deviation = session.scalar(
+        select(Deviation)
+        .where(Deviation.tenant_id == tenant.id, Deviation.payment_id == payment.id, Deviation.state == "open")
+        .order_by(Deviation.id)
+        .limit(1)
+    )
+    if deviation is not None:
+        resolve(
+            session,
+            tenant,
+            deviation,
+            action="refund",
+            allocations=[],
+            customer_id=None,
+            amount=amount,
+            note=None,
+            today=today,
+            actor=actor,
+        )
+    else:
+        _refund(session, tenant, payment, amount, today=today, actor=actor)
+
+
 def _refund(session: Session, tenant: Tenant, payment: Payment, amount: int, *, today: date, actor: str) -> None:
     _held(payment, amount, "amount")
     chart = ledger.chart_for(tenant)
     entry = EntryDraft(today, "refund", f"Återbetalning {payment.reference or payment.id}"[:200])
     entry.add(chart[CUSTOMER_ADVANCES], amount, customer_id=payment.customer_id)
-    entry.add(chart[BANK], -amount)
+    entry.add(chart[(payment.details or {}).get("account", BANK)], -amount)
     ledger.post(session, tenant.id, [entry])
     payment.unallocated -= amount
     bulk_insert(
