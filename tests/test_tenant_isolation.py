@@ -25,6 +25,7 @@ from kvitt.core.api import TenantRoute
 from tests.checkout.isolation_cases import CHECKOUT_ID_ROUTES
 from tests.conftest import Api
 from tests.dunning.isolation_cases import DUNNING_ID_ROUTES, DUNNING_OTHER_ROUTES
+from tests.reports.isolation_cases import REPORTS_OTHER_ROUTES
 
 PREFIX = "/api/v1"
 ERROR_FIELDS = {"type", "code", "message", "param"}
@@ -796,6 +797,7 @@ OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("POST", "/test-clock/advance"): _test_clock_advance,
 }
 OTHER_ROUTES.update(DUNNING_OTHER_ROUTES)
+OTHER_ROUTES.update(REPORTS_OTHER_ROUTES)
 
 
 # --- the tests ---------------------------------------------------------------------------------

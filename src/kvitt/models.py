@@ -27,6 +27,7 @@ from kvitt.dunning.models import (
 from kvitt.invoices.models import Invoice, InvoiceEvent, InvoiceLine, NumberSeries
 from kvitt.ledger.models import JournalEntry, JournalLine
 from kvitt.payments.models import Allocation, Deviation, Payment, PaymentFile
+from kvitt.reports.models import DailyFact, DirtyDay, ReceivableFlow
 from kvitt.subscriptions.models import PeriodInfo, Subscription, SubscriptionLine, SubscriptionPause
 from kvitt.tenants.models import ApiKey, Tenant
 from kvitt.testclock.models import TestClock
@@ -48,10 +49,12 @@ __all__ = [
     "CollectionCase",
     "CollectionEvent",
     "Customer",
+    "DailyFact",
     "Debit",
     "Delivery",
     "DeliverySettings",
     "Deviation",
+    "DirtyDay",
     "DunningPause",
     "DunningPolicy",
     "DunningSettings",
@@ -72,6 +75,7 @@ __all__ = [
     "PaymentFile",
     "PaymentRequest",
     "PeriodInfo",
+    "ReceivableFlow",
     "ReferenceRate",
     "Refund",
     "Reminder",

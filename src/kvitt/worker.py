@@ -61,6 +61,7 @@ def load_job_handlers() -> None:
     import kvitt.invoices.jobs
     import kvitt.payments.inbox
     import kvitt.payments.jobs
+    import kvitt.reports.jobs
     import kvitt.webhooks.jobs  # noqa: F401
 
 

@@ -1,17 +1,18 @@
-"""``/api/v1/reports``: the accounts-receivable aging report."""
+"""``/api/v1/reports``: the accounts-receivable aging report and the KPIs."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from kvitt.core import clock
-from kvitt.core.api import QueryId, TenantRoute, request_session, request_tenant
-from kvitt.reports import aging
+from kvitt.core.api import QueryId, TenantRoute, request_session, request_tenant, writes_on_read
+from kvitt.core.errors import ValidationFailed
+from kvitt.reports import aging, facts, kpis
 from kvitt.tenants.models import Tenant
 
 router = APIRouter(prefix="/reports", tags=["reports"], route_class=TenantRoute)
@@ -84,4 +85,61 @@ def aging_report(
             for row in report.customers
         ],
         has_more=report.has_more,
+    )
+
+
+# --- KPIs ---------------------------------------------------------------------------------------
+
+FromDay = Annotated[date | None, Query(alias="from", description="first day (default: the first of `to`'s month)")]
+ToDay = Annotated[date | None, Query(alias="to", description="last day, included (default: today, Swedish time)")]
+Figure = Annotated[str | None, Query(description="one figure (a field of the KPI object); default: every figure")]
+
+
+def kpi_period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
+    end = date_to or clock.today()
+    start = date_from or kpis.month_start(end)
+    if start > end:
+        raise ValidationFailed(f"from ({start}) is after to ({end})", param="from")
+    if (end - start).days >= kpis.MAX_PERIOD_DAYS:
+        raise ValidationFailed(f"a period is at most {kpis.MAX_PERIOD_DAYS} days", param="from")
+    return start, end
+
+
+def current_kpis(session: Session, tenant: Tenant, start: date, end: date) -> kpis.Kpis:
+    """Recompute the days events have marked since the last refresh, then read the aggregates."""
+    facts.refresh(session, tenant)
+    return kpis.kpis(session, tenant, start, end)
+
+
+@router.get("/kpis", response_model=dict[str, Any])
+@writes_on_read
+def kpi_report(session: SessionDep, tenant: TenantDep, date_from: FromDay = None, date_to: ToDay = None) -> Any:
+    """The back office's figures for a period: money issued and received, what is open and
+    overdue at `to`, DSO, channels, payment methods, paid before the due date, support load.
+
+    Figures come from daily aggregates kept current by the worker (and brought up to date
+    before answering); money is öre, shares and averages exact fractions with a rounded
+    decimal string (docs/reports.md defines every field).
+    """
+    start, end = kpi_period(date_from, date_to)
+    return kpis.as_json(current_kpis(session, tenant, start, end))
+
+
+@router.get(
+    "/kpis.csv",
+    response_class=Response,
+    responses={200: {"description": "figure rows", "content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+@writes_on_read
+def kpi_csv(
+    session: SessionDep, tenant: TenantDep, date_from: FromDay = None, date_to: ToDay = None, figure: Figure = None
+) -> Response:
+    """The same figures as CSV: one row per figure and key (`from,to,figure,key,value,numerator,denominator`)."""
+    if figure is not None and figure not in kpis.FIGURES:
+        raise ValidationFailed(f"figure must be one of {', '.join(kpis.FIGURES)}", param="figure")
+    start, end = kpi_period(date_from, date_to)
+    body = kpis.csv_text(current_kpis(session, tenant, start, end), figure)
+    name = f"kpis-{figure or 'all'}-{start}-{end}.csv"
+    return Response(
+        body, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
