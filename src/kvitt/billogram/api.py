@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kvitt.billogram import customers, items
+from kvitt.billogram import billograms, customers, items
 from kvitt.billogram.route import PREFIX
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-for part in (items.router, customers.router):
+for part in (items.router, customers.router, billograms.router):
     router.include_router(part)
 
 __all__ = ["PREFIX", "router"]
