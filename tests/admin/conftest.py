@@ -58,3 +58,19 @@ def staff_factory(app: Any, db: Database, tenant_a: tuple[int, str]) -> Any:
 @pytest.fixture
 def admin(staff_factory: Any) -> Staff:
     return staff_factory("admin")
+
+
+def created(response: Any) -> dict[str, Any]:
+    assert response.status_code in (200, 201), response.text
+    return dict(response.json())
+
+
+def make_customer(api: Any, customer_no: str = "1001", **fields: Any) -> dict[str, Any]:
+    body = {"customer_no": customer_no, "name": "Astrid Lindqvist", "email": f"c{customer_no}@example.se"}
+    return created(api.post("/customers", {**body, **fields}))
+
+
+def make_issued(api: Any, customer_id: int, unit_price: int = 31600) -> dict[str, Any]:
+    lines = [{"description": "Mobilabonnemang Fri", "quantity": "1", "unit_price": unit_price, "vat_rate": 25}]
+    draft = created(api.post("/invoices", {"customer": customer_id, "lines": lines}))
+    return created(api.post(f"/invoices/{draft['id']}/issue"))

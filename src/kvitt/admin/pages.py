@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import APIRouter
 
-PAGE_MODULES: tuple[str, ...] = ()
+PAGE_MODULES: tuple[str, ...] = ("customers",)
 
 
 def routers() -> list[APIRouter]:

@@ -9,6 +9,28 @@ from collections.abc import Callable
 LANGUAGES = ("sv", "en")
 LOCALES = {"sv": "sv_SE", "en": "en_SE"}
 
+CHANNEL_LABELS = {"email": "E-post", "sms": "SMS", "letter": "Brev", "einvoice": "E-faktura", "": ""}
+STATE_LABELS = {
+    "draft": "Utkast",
+    "unpaid": "Obetald",
+    "partly_paid": "Delbetald",
+    "overdue": "Förfallen",
+    "in_collection": "Hos inkasso",
+    "paid": "Betald",
+    "credited": "Krediterad",
+    "written_off": "Avskriven",
+}
+STATE_TONES = {
+    "draft": "info",
+    "unpaid": "open",
+    "partly_paid": "open",
+    "overdue": "late",
+    "in_collection": "late",
+    "paid": "done",
+    "credited": "done",
+    "written_off": "done",
+}
+
 EN: dict[str, str] = {
     # the shell
     "Hoppa till innehållet": "Skip to content",
@@ -79,6 +101,72 @@ EN: dict[str, str] = {
     "Sök kund": "Find a customer",
     "Obesvarade meddelanden": "Unanswered messages",
     "Öppna avvikelser": "Open deviations",
+    "Tillbaka": "Back",
+    # states and channels
+    "E-post": "E-mail",
+    "SMS": "SMS",
+    "Brev": "Letter",
+    "E-faktura": "E-invoice",
+    "Utkast": "Draft",
+    "Obetald": "Unpaid",
+    "Delbetald": "Partly paid",
+    "Förfallen": "Overdue",
+    "Hos inkasso": "In collection",
+    "Betald": "Paid",
+    "Krediterad": "Credited",
+    "Avskriven": "Written off",
+    # customers
+    "Namn, kundnummer, person- eller organisationsnummer, e-post, telefon, fakturanummer eller OCR.": (
+        "Name, customer number, personal or organisation number, e-mail, phone, invoice number or OCR."
+    ),
+    "Sök": "Search",
+    "Träffar": "Results",
+    "Kundnummer": "Customer number",
+    "Namn": "Name",
+    "Telefon": "Phone",
+    "Kanal": "Channel",
+    "Ingen kund matchar sökningen.": "No customer matches the search.",
+    "Sparat.": "Saved.",
+    "Uppgifter": "Details",
+    "Person-/organisationsnummer": "Personal/organisation number",
+    "Adress": "Address",
+    "Saldo": "Balance",
+    "Att betala": "To pay",
+    "Tillgodo": "Credit",
+    "Påminnelser": "Reminders",
+    "Pausad": "Paused",
+    "Avslutad paus": "Ended pause",
+    "till": "until",
+    "Inga pauser.": "No pauses.",
+    "Åtgärder": "Actions",
+    "Spara kontaktuppgifter": "Save contact details",
+    "Pausa påminnelser: orsak": "Pause reminders: reason",
+    "Till och med (valfritt)": "Until (optional)",
+    "Pausa påminnelser": "Pause reminders",
+    "Reskontra": "Ledger",
+    "Datum": "Date",
+    "Händelse": "Event",
+    "Faktura": "Invoice",
+    "Belopp": "Amount",
+    "Inga bokningar.": "No entries.",
+    "Betalningar": "Payments",
+    "Källa": "Source",
+    "Referens": "Reference",
+    "Inga betalningar.": "No payments.",
+    "Tidslinje": "Timeline",
+    "Nummer": "Number",
+    "Kund": "Customer",
+    "Typ": "Type",
+    "Fakturadatum": "Invoice date",
+    "Förfallodatum": "Due date",
+    "Status": "Status",
+    "Kvar": "Remaining",
+    "Kreditfaktura": "Credit note",
+    "Inga fakturor.": "No invoices.",
+    "Kunden": "The customer",
+    "Vi": "We",
+    "Inga meddelanden.": "No messages.",
+    "Inga händelser.": "No events.",
 }
 
 
