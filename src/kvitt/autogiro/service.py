@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kvitt.autogiro.models import Mandate
+from kvitt.autogiro.models import AutogiroSettings, Mandate
 from kvitt.core import events, identity
 from kvitt.core.db import utcnow
 from kvitt.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from kvitt.core.pagination import Page, paginate
 from kvitt.customers import service as customers
 from kvitt.tenants.models import Tenant
 
@@ -134,7 +135,27 @@ def _create(
     session.add(mandate)
     session.flush()
     _publish(session, mandate, "created", source=source)
+    _ensure_default_chain(session, tenant)
     return mandate
+
+
+DEFAULT_CHAIN = "autogiro_failed_swish"
+
+
+def _ensure_default_chain(session: Session, tenant: Tenant) -> None:
+    """With its first mandate a tenant gets the event chain for failed debits (an invoice by email
+    offering Swish or card), switched on; editable or removable like any rule, and not put back
+    once the tenant has had it."""
+    from kvitt.automation import service as automation
+
+    if DEFAULT_CHAIN in automation.installed_templates(session, tenant):
+        return
+    earlier = session.scalar(select(Mandate.id).where(Mandate.tenant_id == tenant.id).order_by(Mandate.id).limit(1))
+    newest = session.scalar(
+        select(Mandate.id).where(Mandate.tenant_id == tenant.id).order_by(Mandate.id.desc()).limit(1)
+    )
+    if earlier == newest:  # the tenant's first mandate
+        automation.install_template(session, tenant, DEFAULT_CHAIN, enabled=True)
 
 
 def create_mandate(
@@ -215,11 +236,21 @@ def active_or_pending_for(session: Session, tenant: Tenant, customer_id: int) ->
     )
 
 
-def list_for(session: Session, tenant: Tenant, *, customer_id: int | None = None) -> list[Mandate]:
+def list_page(
+    session: Session,
+    tenant: Tenant,
+    *,
+    limit: int,
+    starting_after: int | None,
+    customer_id: int | None = None,
+    status: str | None = None,
+) -> Page[Mandate]:
     query = select(Mandate).where(Mandate.tenant_id == tenant.id)
     if customer_id is not None:
         query = query.where(Mandate.customer_id == customer_id)
-    return list(session.scalars(query.order_by(Mandate.id)))
+    if status is not None:
+        query = query.where(Mandate.status == status)
+    return paginate(session, query, Mandate.id, limit=limit, starting_after=starting_after)
 
 
 def cancel(session: Session, tenant: Tenant, mandate_id: int, *, now: datetime | None = None) -> Mandate:
@@ -233,3 +264,31 @@ def cancel(session: Session, tenant: Tenant, mandate_id: int, *, now: datetime |
     session.flush()
     _publish(session, mandate, "cancelled", by="payee")
     return mandate
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def settings_of(session: Session, tenant: Tenant) -> AutogiroSettings:
+    """The tenant's autogiro settings; defaults (not stored) when it has none yet."""
+    row = session.get(AutogiroSettings, tenant.id)
+    return row if row is not None else AutogiroSettings(tenant_id=tenant.id, banking_days_before=1)
+
+
+def update_settings(
+    session: Session, tenant: Tenant, *, bgc_customer_number: str | None = None, banking_days_before: int | None = None
+) -> AutogiroSettings:
+    row = session.get(AutogiroSettings, tenant.id)
+    if row is None:
+        row = AutogiroSettings(tenant_id=tenant.id, banking_days_before=1)
+        session.add(row)
+    if bgc_customer_number is not None:
+        row.bgc_customer_number = bgc_customer_number.zfill(6)
+    if banking_days_before is not None:
+        if banking_days_before < 1:
+            raise ValidationFailed(
+                "Bankgirot needs a payment order at least one banking day before", param="banking_days_before"
+            )
+        row.banking_days_before = banking_days_before
+    session.flush()
+    return row

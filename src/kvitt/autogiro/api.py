@@ -1,0 +1,105 @@
+"""``/api/v1/autogiro``: mandates (create, list, get, cancel) and the tenant's autogiro settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from kvitt.autogiro import service
+from kvitt.autogiro.models import Mandate
+from kvitt.autogiro.schemas import MandateCreate, MandateOut, SettingsOut, SettingsUpdate
+from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
+from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from kvitt.core.schemas import ListResponse
+from kvitt.tenants.models import Tenant
+
+router = APIRouter(prefix="/autogiro", tags=["autogiro"], route_class=TenantRoute)
+SessionDep = Annotated[Session, Depends(request_session)]
+TenantDep = Annotated[Tenant, Depends(request_tenant)]
+
+
+def mandate_out(mandate: Mandate) -> MandateOut:
+    return MandateOut(
+        id=mandate.id,
+        customer=mandate.customer_id,
+        payer_number=mandate.payer_number,
+        clearing=mandate.clearing,
+        account=mandate.account,
+        status=mandate.status,
+        source=mandate.source,
+        signed_with_bankid=mandate.source == "bankid",
+        comment_code=mandate.comment_code,
+        comment_text=mandate.comment_text,
+        created_at=mandate.created_at,
+        sent_at=mandate.sent_at,
+        activated_at=mandate.activated_at,
+        cancelled_at=mandate.cancelled_at,
+    )
+
+
+@router.post("/mandates", status_code=201, response_model=MandateOut)
+def create_mandate(body: MandateCreate, session: SessionDep, tenant: TenantDep) -> MandateOut:
+    """A mandate the issuer already holds; ``pending`` until the next mandate file carries it."""
+    mandate = service.create_mandate(
+        session,
+        tenant,
+        body.customer,
+        clearing=body.clearing,
+        account=body.account,
+        payer_number=body.payer_number,
+        personal_number=body.personal_number,
+    )
+    return mandate_out(mandate)
+
+
+@router.get("/mandates", response_model=ListResponse[MandateOut])
+def list_mandates(
+    session: SessionDep,
+    tenant: TenantDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    starting_after: QueryId = None,
+    customer: QueryId = None,
+    status: Annotated[str | None, Query(pattern=r"^(pending|sent|active|rejected|cancelled)$")] = None,
+) -> ListResponse[MandateOut]:
+    page = service.list_page(
+        session, tenant, limit=limit, starting_after=starting_after, customer_id=customer, status=status
+    )
+    return ListResponse[MandateOut](data=[mandate_out(m) for m in page.items], has_more=page.has_more)
+
+
+@router.get("/mandates/{mandate_id}", response_model=MandateOut)
+def get_mandate(mandate_id: PathId, session: SessionDep, tenant: TenantDep) -> MandateOut:
+    return mandate_out(service.get(session, tenant, mandate_id))
+
+
+@router.delete("/mandates/{mandate_id}", response_model=MandateOut)
+def cancel_mandate(mandate_id: PathId, session: SessionDep, tenant: TenantDep) -> MandateOut:
+    """Cancel: a mandate Bankgirot knows of is cancelled there by a TK03 in the next file."""
+    return mandate_out(service.cancel(session, tenant, mandate_id))
+
+
+def _settings_out(session: Session, tenant: Tenant) -> SettingsOut:
+    row = service.settings_of(session, tenant)
+    return SettingsOut(
+        bgc_customer_number=row.bgc_customer_number,
+        banking_days_before=row.banking_days_before,
+        bankgiro=tenant.bankgiro,
+    )
+
+
+@router.get("/settings", response_model=SettingsOut)
+def get_settings(session: SessionDep, tenant: TenantDep) -> SettingsOut:
+    return _settings_out(session, tenant)
+
+
+@router.patch("/settings", response_model=SettingsOut)
+def update_settings(body: SettingsUpdate, session: SessionDep, tenant: TenantDep) -> SettingsOut:
+    service.update_settings(
+        session,
+        tenant,
+        bgc_customer_number=body.bgc_customer_number,
+        banking_days_before=body.banking_days_before,
+    )
+    return _settings_out(session, tenant)

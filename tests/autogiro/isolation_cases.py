@@ -1,0 +1,76 @@
+"""Tenant-isolation cases for autogiro's routes (tests/test_tenant_isolation.py takes them in)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tests.conftest import Api
+
+
+def _created(response: Any) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def _customer(api: Api, no: str) -> dict[str, Any]:
+    return _created(api.post("/customers", {"customer_no": no, "name": "Bo Ek", "email": f"g{no}@example.se"}))
+
+
+def _mandate(api: Api, no: str) -> dict[str, Any]:
+    customer = _customer(api, no)
+    return _created(api.post("/autogiro/mandates", {"customer": customer["id"], "clearing": "5001", "account": "12"}))
+
+
+class _Foreign:
+    def __init__(self, object_id: int, snapshot: Callable[[], Any]) -> None:
+        self.id = object_id
+        self.snapshot = snapshot
+
+
+def _b_mandate(api_b: Api) -> _Foreign:
+    mandate = _mandate(api_b, "9001")
+    return _Foreign(mandate["id"], lambda: api_b.get(f"/autogiro/mandates/{mandate['id']}").json())
+
+
+AUTOGIRO_ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Any], Any, int]] = {
+    ("GET", "/autogiro/mandates/{mandate_id}"): (_b_mandate, None, 200),
+    ("DELETE", "/autogiro/mandates/{mandate_id}"): (_b_mandate, None, 200),
+}
+
+
+def _mandates_post(api: Api, api_b: Api) -> None:
+    b_customer = _customer(api_b, "9002")
+    response = api.post("/autogiro/mandates", {"customer": b_customer["id"], "clearing": "5001", "account": "12"})
+    assert response.status_code == 404 and response.json()["error"]["param"] == "customer"
+    assert api_b.get("/autogiro/mandates").json()["data"] == []
+    # The same payer number in two tenants is no clash: unique per tenant.
+    assert _mandate(api, "9002")["payer_number"] == "9002"
+
+
+def _mandates_list(api: Api, api_b: Api) -> None:
+    theirs = _mandate(api_b, "9004")
+    mine = _mandate(api, "9004")
+    assert [m["id"] for m in api.get("/autogiro/mandates").json()["data"]] == [mine["id"]]
+    assert api.get("/autogiro/mandates", params={"customer": theirs["customer"]}).json()["data"] == []
+
+
+def _settings_get(api: Api, api_b: Api) -> None:
+    assert api_b.patch("/autogiro/settings", {"bgc_customer_number": "471117"}).status_code == 200
+    assert api.get("/autogiro/settings").json()["bgc_customer_number"] is None
+
+
+def _settings_patch(api: Api, api_b: Api) -> None:
+    assert (
+        api.patch("/autogiro/settings", {"bgc_customer_number": "123456", "banking_days_before": 2}).status_code == 200
+    )
+    assert api_b.get("/autogiro/settings").json()["bgc_customer_number"] is None
+    assert api_b.get("/autogiro/settings").json()["banking_days_before"] == 1
+
+
+AUTOGIRO_OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
+    ("POST", "/autogiro/mandates"): _mandates_post,
+    ("GET", "/autogiro/mandates"): _mandates_list,
+    ("GET", "/autogiro/settings"): _settings_get,
+    ("PATCH", "/autogiro/settings"): _settings_patch,
+}
