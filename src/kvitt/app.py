@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kvitt import __version__
 from kvitt.admin import install as install_admin
 from kvitt.apidocs import install as install_docs
+from kvitt.autogiro.api import router as autogiro_router
 from kvitt.automation.api import router as automation_router
 from kvitt.billing.api import router as billing_router
 from kvitt.billing_files.api import router as billing_files_router
@@ -110,6 +111,7 @@ def create_app(
         webhooks_router,
         automation_router,
         dunning_router,
+        autogiro_router,
         web_api_router,
         checkout_router,
     ):
