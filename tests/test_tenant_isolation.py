@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from kvitt.core.api import TenantRoute
+from tests.autogiro.isolation_cases import AUTOGIRO_ID_ROUTES, AUTOGIRO_OTHER_ROUTES
 from tests.checkout.isolation_cases import CHECKOUT_ID_ROUTES
 from tests.conftest import Api
 from tests.dunning.isolation_cases import DUNNING_ID_ROUTES, DUNNING_OTHER_ROUTES
@@ -360,6 +361,7 @@ ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("GET", "/billing-runs/{run_id}"): (_b_billing_run, None, 200),
 }
 ID_ROUTES.update(DUNNING_ID_ROUTES)
+ID_ROUTES.update(AUTOGIRO_ID_ROUTES)
 ID_ROUTES.update(CHECKOUT_ID_ROUTES)
 
 
@@ -797,6 +799,7 @@ OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("POST", "/test-clock/advance"): _test_clock_advance,
 }
 OTHER_ROUTES.update(DUNNING_OTHER_ROUTES)
+OTHER_ROUTES.update(AUTOGIRO_OTHER_ROUTES)
 OTHER_ROUTES.update(REPORTS_OTHER_ROUTES)
 
 
