@@ -44,6 +44,7 @@ from kvitt.ledger.api import router as ledger_router
 from kvitt.metrics import database_registry
 from kvitt.payments.api import router as payments_router
 from kvitt.reports.api import router as reports_router
+from kvitt.segments.api import router as segments_router
 from kvitt.subscriptions.api import router as subscriptions_router
 from kvitt.tenants.api import router as tenant_router
 from kvitt.web.api import router as web_api_router
@@ -113,6 +114,7 @@ def create_app(
         dunning_router,
         autogiro_router,
         web_api_router,
+        segments_router,
         checkout_router,
     ):
         api.include_router(router)

@@ -24,10 +24,12 @@ from kvitt.dunning.models import (
     ReferenceRate,
     Reminder,
 )
+from kvitt.engagement.models import EngagementEvent, Placement, SurveyAnswer
 from kvitt.invoices.models import Invoice, InvoiceEvent, InvoiceLine, NumberSeries
 from kvitt.ledger.models import JournalEntry, JournalLine
 from kvitt.payments.models import Allocation, Deviation, Payment, PaymentFile
 from kvitt.reports.models import DailyFact, DirtyDay, ReceivableFlow
+from kvitt.segments.models import Segment
 from kvitt.subscriptions.models import PeriodInfo, Subscription, SubscriptionLine, SubscriptionPause
 from kvitt.tenants.models import ApiKey, Tenant
 from kvitt.testclock.models import TestClock
@@ -58,6 +60,7 @@ __all__ = [
     "DunningPause",
     "DunningPolicy",
     "DunningSettings",
+    "EngagementEvent",
     "IdempotencyRecord",
     "InstalmentPlan",
     "Invoice",
@@ -75,15 +78,18 @@ __all__ = [
     "PaymentFile",
     "PaymentRequest",
     "PeriodInfo",
+    "Placement",
     "ReceivableFlow",
     "ReferenceRate",
     "Refund",
     "Reminder",
+    "Segment",
     "SignOrder",
     "StaffUser",
     "Subscription",
     "SubscriptionLine",
     "SubscriptionPause",
+    "SurveyAnswer",
     "Tenant",
     "TestClock",
     "WebInvoiceVisit",

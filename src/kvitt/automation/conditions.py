@@ -14,29 +14,20 @@ Fields:
   event.<key>[...]   the event's own data (e.g. event.channel, event.amount, event.level)
   channel            short for event.channel
 
-Amounts are integers of öre, dates ISO strings (``2026-12-31``).
+  customer.segments   the ids of the tenant's segments the customer is in (``contains``)
+
+Amounts are integers of öre, dates ISO strings (``2026-12-31``). The operators are evaluated
+by ``segments.rules``, the one evaluator dunning policies and segments use too.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
-OPERATORS = (
-    "eq",
-    "ne",
-    "lt",
-    "lte",
-    "gt",
-    "gte",
-    "in",
-    "not_in",
-    "contains",
-    "not_contains",
-    "exists",
-    "not_exists",
-)
+from kvitt.segments import rules
+
+OPERATORS = rules.OPERATORS
 FIELDS = {
     "customer.type",
     "customer.customer_no",
@@ -51,6 +42,7 @@ FIELDS = {
     "customer.age_days",
     "customer.segment",
     "customer.tags",
+    "customer.segments",
     "invoice.state",
     "invoice.kind",
     "invoice.currency",
@@ -76,11 +68,7 @@ _MAX_LIST = 100
 Scalar = str | int | bool | None
 
 
-class MissingFact:
-    """What a field names when the facts do not have it (never equal to anything)."""
-
-
-MISSING = MissingFact()
+MISSING = rules.MISSING
 
 
 def check(condition: dict[str, Any]) -> dict[str, Any]:
@@ -109,64 +97,14 @@ def check(condition: dict[str, Any]) -> dict[str, Any]:
 
 
 def holds(conditions: list[dict[str, Any]], facts: dict[str, Any]) -> bool:
-    """Whether every condition holds for the facts (no conditions: always)."""
-    return all(_holds(c, facts) for c in conditions)
+    """Whether every condition holds for the facts (no conditions: always): the one evaluator
+    (``segments.rules``), with this language's short names."""
+    return rules.holds(conditions, facts, ALIASES)
 
 
 def lookup(facts: dict[str, Any], field: str) -> Any:
     """The fact a field names, or MISSING."""
-    current: Any = facts
-    for key in ALIASES.get(field, field).split("."):
-        if not isinstance(current, dict) or key not in current:
-            return MISSING
-        current = current[key]
-    return current
-
-
-def _holds(condition: dict[str, Any], facts: dict[str, Any]) -> bool:
-    op, expected = condition["op"], condition.get("value")
-    actual = lookup(facts, condition["field"])
-    if op == "exists":
-        return actual is not MISSING and actual is not None
-    if op == "not_exists":
-        return actual is MISSING or actual is None
-    if op == "eq":
-        return actual is not MISSING and _same(actual, expected)
-    if op == "ne":
-        return not (actual is not MISSING and _same(actual, expected))
-    if op == "in":
-        return actual is not MISSING and any(_same(actual, v) for v in expected)
-    if op == "not_in":
-        return not (actual is not MISSING and any(_same(actual, v) for v in expected))
-    if op in ("contains", "not_contains"):
-        found = _contains(actual, expected)
-        return found if op == "contains" else not found
-    return _compare(op, actual, expected)
-
-
-def _same(actual: Any, expected: Any) -> bool:
-    # 1 == True in Python; a flag and a count are different facts here.
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return isinstance(actual, bool) and isinstance(expected, bool) and actual == expected
-    return bool(actual == expected)
-
-
-def _contains(actual: Any, expected: Any) -> bool:
-    if isinstance(actual, list):
-        return any(_same(item, expected) for item in actual)
-    if isinstance(actual, str) and isinstance(expected, str):
-        return expected.casefold() in actual.casefold()
-    return False
-
-
-def _compare(op: str, actual: Any, expected: Any) -> bool:
-    if _is_int(actual) and _is_int(expected):
-        left, right = actual, expected
-    elif _is_date(actual) and _is_date(expected):
-        left, right = date.fromisoformat(actual), date.fromisoformat(expected)
-    else:
-        return False  # different kinds of thing are not ordered: the condition does not hold
-    return {"lt": left < right, "lte": left <= right, "gt": left > right, "gte": left >= right}[op]
+    return rules.lookup(facts, field, ALIASES)
 
 
 def _known_field(field: str) -> bool:
@@ -179,22 +117,9 @@ def _known_field(field: str) -> bool:
     return False
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | bool)
-
-
-def _is_date(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 10:
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+_is_int = rules.is_int
+_is_scalar = rules.is_scalar
+_is_date = rules.is_date
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")

@@ -27,6 +27,7 @@ from kvitt.core.outbox import enqueue_rows
 from kvitt.core.pagination import Page, paginate
 from kvitt.customers.models import Customer
 from kvitt.invoices.models import Invoice
+from kvitt.segments import service as segments
 from kvitt.tenants.models import Tenant
 from kvitt.webhooks import service as webhooks
 from kvitt.webhooks.service import event_source_key
@@ -328,6 +329,8 @@ def run_firings(session: Session, tenant: Tenant, firing_ids: list[int]) -> None
     rules = {rule.id: rule for rule in session.scalars(of_rules)}
     subjects = _subjects(session, tenant, [firing.event for firing in firings])
     today = business_date(session, tenant)
+    named = any(c.get("field") == "customer.segments" for rule in rules.values() for c in rule.conditions)
+    member = segments.memberships(session, tenant, list(subjects.customers)) if named else {}
     for firing, (invoice, customer_id) in zip(firings, subjects.found, strict=True):
         rule = rules.get(firing.rule_id)
         if rule is None or not rule.enabled:
@@ -335,6 +338,8 @@ def run_firings(session: Session, tenant: Tenant, firing_ids: list[int]) -> None
             continue
         customer = subjects.customers.get(customer_id) if customer_id is not None else None
         facts = _facts(firing.event, invoice, customer, today)
+        if facts["customer"]:
+            facts["customer"]["segments"] = sorted(member.get(facts["customer"]["id"], ()))
         if rule.wait_minutes and not conditions.holds(rule.conditions, facts):
             _finish(firing, SKIPPED, "the conditions no longer held after the wait")
             continue
@@ -403,10 +408,16 @@ def facts_for_many(
     """:func:`facts_for` of many events, in their order: their invoices and customers are read
     with one query each, whatever the number of events."""
     subjects = _subjects(session, tenant, events)
-    return [
+    facts = [
         _facts(event, invoice, subjects.customers.get(customer_id) if customer_id is not None else None, today)
         for event, (invoice, customer_id) in zip(events, subjects.found, strict=True)
     ]
+    # customer.segments: which of the tenant's segments each customer is in (one query)
+    member = segments.memberships(session, tenant, list(subjects.customers))
+    for fact in facts:
+        if fact["customer"]:
+            fact["customer"]["segments"] = sorted(member.get(fact["customer"]["id"], ()))
+    return facts
 
 
 @dataclass

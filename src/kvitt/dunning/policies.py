@@ -1,27 +1,27 @@
 """Dunning policies: CRUD, the default every tenant starts with, and segment rules as SQL.
 
 Rules are data, never code: each is (field, op, value) over the customer's own columns, its
-``attributes`` or ``age_years``; they become SQL expressions, so that the tick picks each
+``attributes``, ``age_years`` or ``segment`` (a tenant's segment by id: its own rule); they become
+SQL expressions through the one rule language (``segments.rules``), so that the tick picks each
 invoice's policy in the same set-based query that finds what is due.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, and_, case, literal, select, true
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy import ColumnElement, and_, case, false, literal, not_, or_, select, true
+from sqlalchemy.orm import Session, object_session
 
-from kvitt.core.clock import STOCKHOLM
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.pagination import Page, paginate
 from kvitt.customers.models import Customer
 from kvitt.dunning import law
 from kvitt.dunning.models import DunningPolicy, Reminder
 from kvitt.dunning.schemas import PolicyCreate, PolicyUpdate, Rule, Step
+from kvitt.segments import rules as segment_rules
+from kvitt.segments import service as segments
 from kvitt.tenants.models import Tenant
 
 DEFAULT_NAME = "Standard"
@@ -157,98 +157,48 @@ def active_in_order(session: Session, tenant: Tenant) -> list[DunningPolicy]:
 
 def policy_of_customer(policies: list[DunningPolicy], today: date) -> ColumnElement[Any]:
     """SQL: the id of the first policy whose rules hold for the customer (NULL if none)."""
-    whens = [(rules_sql(policy.rules, today), literal(policy.id)) for policy in policies]
+    whens = [(rules_sql(policy.rules, today, policy), literal(policy.id)) for policy in policies]
     if not whens:
         return literal(None)
     return case(*whens, else_=literal(None))
 
 
-def rules_sql(rules: list[dict[str, Any]], today: date) -> ColumnElement[bool]:
+def rules_sql(rules: list[dict[str, Any]], today: date, policy: DunningPolicy | None = None) -> ColumnElement[bool]:
     if not rules:
         return true()
-    return and_(*(_rule_sql(Rule.model_validate(rule), today) for rule in rules))
+    return and_(*(_rule_sql(Rule.model_validate(rule), today, policy) for rule in rules))
 
 
-def _rule_sql(rule: Rule, today: date) -> ColumnElement[bool]:
+def _rule_sql(rule: Rule, today: date, policy: DunningPolicy | None = None) -> ColumnElement[bool]:
+    if rule.field == "segment":
+        return _segment_sql(rule, today, policy)
     if rule.field == "age_years":
         # "a customer for more than N years": became a customer before this day N years ago.
         assert isinstance(rule.value, int)
-        cutoff = _years_before(today, rule.value)
+        cutoff = segment_rules.years_before(today, rule.value)
         column: Any = Customer.created_at
         flipped = {"gt": "lt", "gte": "lte", "lt": "gt", "lte": "gte", "eq": "eq", "ne": "ne"}
-        return _compare(column, flipped[rule.op], cutoff)
+        return segment_rules.compare_sql(column, flipped[rule.op], cutoff)
     if rule.field.startswith("attributes."):
         key = rule.field.removeprefix("attributes.")
         sample = rule.value[0] if isinstance(rule.value, list) and rule.value else rule.value
         kind = "boolean" if isinstance(sample, bool) else "number" if isinstance(sample, int) else "string"
-        return _compare(attribute(key, kind), rule.op, rule.value)
-    return _compare(getattr(Customer, rule.field), rule.op, rule.value)
+        return segment_rules.compare_sql(attribute(key, kind), rule.op, rule.value)
+    return segment_rules.compare_sql(getattr(Customer, rule.field), rule.op, rule.value)
 
 
-def attribute(key: str, kind: str) -> Any:
-    """A customer's ``attributes[key]`` as a ``number``, ``boolean`` or ``string``; NULL where the
-    stored value is of another kind, so that one customer's ``"many"`` in a field a rule compares
-    as a number is "no match" for that customer instead of a cast error that stops the tick (on
-    PostgreSQL) or a silent 0 (SQLite's CAST)."""
-    element = Customer.attributes[key]
-    if kind == "string":
-        return element.as_string()
-    value = element.as_boolean() if kind == "boolean" else element.as_float()
-    return case((_JsonKindIs(Customer.attributes, key, kind), value), else_=None)
+def _segment_sql(rule: Rule, today: date, policy: DunningPolicy | None) -> ColumnElement[bool]:
+    """The customer is (``eq``/``in``) or is not (``ne``/``not_in``) in the named segment(s):
+    each segment's own rule, in the same SQL (one evaluator: ``segments.rules``). A segment
+    that no longer exists holds nobody."""
+    ids = [int(v) for v in (rule.value if isinstance(rule.value, list) else [rule.value])]
+    session = object_session(policy) if policy is not None else None
+    found = segments.definitions(session, policy.tenant_id, ids) if session is not None and policy else {}
+    inside = or_(false(), *(segments.sql_of(found[i], today) for i in ids if i in found))
+    return inside if rule.op in ("eq", "in") else not_(inside)
 
 
-class _JsonKindIs(FunctionElement[bool]):
-    """``attributes -> key`` holds a JSON value of ``kind`` (number or boolean), per dialect."""
-
-    type = Boolean()
-    inherit_cache = False
-
-    def __init__(self, column: Any, key: str, kind: str) -> None:
-        self.column, self.key, self.kind = column, key, kind
-        super().__init__(column)
-
-
-@compiles(_JsonKindIs, "postgresql")
-def _json_kind_postgresql(element: _JsonKindIs, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(element.column, **kw)
-    key = compiler.process(literal(element.key), **kw)
-    return f"(jsonb_typeof({column} -> {key}) = '{element.kind}')"
-
-
-@compiles(_JsonKindIs)
-def _json_kind_sqlite(element: _JsonKindIs, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(element.column, **kw)
-    path = compiler.process(literal(f'$."{element.key}"'), **kw)
-    kinds = "'integer', 'real'" if element.kind == "number" else "'true', 'false'"
-    return f"(json_type({column}, {path}) IN ({kinds}))"
-
-
-def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    match op:
-        case "eq":
-            return column == value  # type: ignore[no-any-return]
-        case "ne":
-            return (column != value) | column.is_(None)  # type: ignore[no-any-return]
-        case "in":
-            return column.in_(value)  # type: ignore[no-any-return]
-        case "not_in":
-            return ~column.in_(value) | column.is_(None)  # type: ignore[no-any-return]
-        case "gt":
-            return column > value  # type: ignore[no-any-return]
-        case "gte":
-            return column >= value  # type: ignore[no-any-return]
-        case "lt":
-            return column < value  # type: ignore[no-any-return]
-        case _:
-            return column <= value  # type: ignore[no-any-return]
-
-
-def _years_before(today: date, years: int) -> datetime:
-    try:
-        day = today.replace(year=today.year - years)
-    except ValueError:  # 29 February
-        day = today.replace(year=today.year - years, day=28)
-    return datetime.combine(day, time(0), tzinfo=STOCKHOLM)
+attribute = segment_rules.attribute  # a customer's attributes[key] as a kind (used by the tick too)
 
 
 def _unique_name(session: Session, tenant: Tenant, name: str, own_id: int | None) -> None:

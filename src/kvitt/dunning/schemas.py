@@ -15,7 +15,8 @@ Channel = Literal["email", "sms", "letter", "einvoice"]
 
 
 class Rule(Input):
-    """A condition on the customer: a field, ``attributes.<key>`` or ``age_years`` (years as a customer)."""
+    """A condition on the customer: a field, ``attributes.<key>``, ``age_years`` (years as a customer)
+    or ``segment`` (the id of one of the tenant's segments, ``/api/v1/segments``)."""
 
     field: str = Field(max_length=80, pattern=r"^(attributes\.[A-Za-z0-9_\-]{1,60}|[a-z_]{1,40})$")
     op: Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte"] = "eq"
@@ -23,6 +24,15 @@ class Rule(Input):
 
     @model_validator(mode="after")
     def _known(self) -> Rule:
+        if self.field == "segment":
+            values = self.value if isinstance(self.value, list) else [self.value]
+            if self.op not in ("eq", "ne", "in", "not_in") or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in values
+            ):
+                raise ValueError("segment names segment ids: eq/ne one id, in/not_in a list of ids")
+            if (self.op in ("in", "not_in")) != isinstance(self.value, list):
+                raise ValueError(f"op {self.op!r} takes {'a list' if self.op in ('in', 'not_in') else 'one id'}")
+            return self
         if self.field not in CUSTOMER_FIELDS and self.field != "age_years" and not self.field.startswith("attributes."):
             allowed = ", ".join((*CUSTOMER_FIELDS, "age_years", "attributes.<key>"))
             raise ValueError(f"unknown field {self.field!r}; one of {allowed}")

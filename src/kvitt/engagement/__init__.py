@@ -1,0 +1,1 @@
+"""Engagement: offers, information blocks and surveys on the invoice, measured."""
