@@ -17,7 +17,7 @@ def test_init_prints_tenant_and_key_as_json_and_the_key_works(cli_env: str, clie
     )
     assert result.exit_code == 0, result.output
     created = json.loads(result.output)
-    assert set(created) == {"tenant_id", "api_key"}
+    assert set(created) == {"tenant_id", "api_key", "billogram_user"}  # billogram_user: /api/billogram/v2
     response = client.get("/api/v1/tenant", headers={"Authorization": f"Bearer {created['api_key']}"})  # type: ignore[attr-defined]
     assert response.status_code == 200
     assert response.json()["org_number"] == "556036-0793"

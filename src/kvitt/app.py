@@ -48,6 +48,7 @@ from kvitt.segments.api import router as segments_router
 from kvitt.subscriptions.api import router as subscriptions_router
 from kvitt.tenants.api import router as tenant_router
 from kvitt.web.api import router as web_api_router
+from kvitt.web.autogiro import router as web_autogiro_router
 from kvitt.web.routes import not_found as web_not_found
 from kvitt.web.routes import router as web_router
 from kvitt.webhooks.api import router as webhooks_router
@@ -122,6 +123,7 @@ def create_app(
     app.include_router(billogram_router)  # /api/billogram/v2: Billogram's v2 API over the same services
     app.include_router(delivery_callbacks)
     app.include_router(checkout_callbacks)
+    app.include_router(web_autogiro_router)  # /i/{token}/autogiro: the mandate signed with BankID
     app.include_router(web_router)
     install_docs(app, f"{API_PREFIX}/openapi.json")
     install_admin(app)  # /admin: the back office (kvitt.admin)

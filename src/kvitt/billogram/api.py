@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kvitt.billogram import billograms, customers, items
+from kvitt.billogram import account, billograms, customers, items
 from kvitt.billogram.route import PREFIX
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-for part in (items.router, customers.router, billograms.router):
+PARTS = (items.router, customers.router, billograms.router, account.router)
+for part in PARTS:
     router.include_router(part)
 
-__all__ = ["PREFIX", "router"]
+__all__ = ["PARTS", "PREFIX", "router"]

@@ -180,7 +180,7 @@ def invoice_page(token: str, request: Request) -> Response:
     if etag in _if_none_match(request):
         headers = {**PAGE_HEADERS, "ETag": etag, "Vary": "Accept-Encoding"}
         return Response(status_code=304, headers=headers, background=count)
-    view = invoice_view(found, tab=tab, chosen_lang=lang, has_pdf=has_pdf())
+    view = invoice_view(found, tab=tab, chosen_lang=lang, has_pdf=has_pdf(), autogiro=offers_autogiro(request))
     response = page_response(request, view, visit, done=done if done in ("message", "settings", "unchanged") else None)
     response.headers["ETag"] = etag
     response.headers["Last-Modified"] = format_datetime(last_modified(found), usegmt=True)
@@ -310,7 +310,9 @@ def _save_settings(request: Request, token: str, form: dict[str, str]) -> Respon
             except SettingsRejected as exc:  # raised before anything is written
                 errors = {field: f"{problem}_{field}" for field, problem in exc.errors.items()}
         if refused or errors:
-            view = invoice_view(found, tab="installningar", chosen_lang=lang, has_pdf=has_pdf())
+            view = invoice_view(
+                found, tab="installningar", chosen_lang=lang, has_pdf=has_pdf(), autogiro=offers_autogiro(request)
+            )
     if refused:
         return page_response(request, view, visit, status_code=403, refused=True)
     if errors:
@@ -364,6 +366,11 @@ def invoice_pdf(token: str, request: Request) -> Response:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+
+def offers_autogiro(request: Request) -> bool:
+    """Autogiro signed with BankID is offered when BankID is configured (KVITT_BANKID_URL)."""
+    return bool(request.app.state.settings.bankid_url)
 
 
 @cache

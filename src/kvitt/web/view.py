@@ -135,6 +135,8 @@ class InvoiceView:
     has_pdf: bool
     tab: str
     urls: dict[str, str]
+    # Autogiro signed with BankID (web/autogiro.py): url, label, text; None when not offered.
+    autogiro: dict[str, str] | None = None
 
 
 def language_of(found: WebInvoice, chosen: str | None = None) -> str:
@@ -159,6 +161,7 @@ def invoice_view(
     tab: str = "faktura",
     chosen_lang: str | None = None,
     has_pdf: bool = False,
+    autogiro: bool = False,
 ) -> InvoiceView:
     invoice, tenant = found.invoice, found.tenant
     lang = language_of(found, chosen_lang)
@@ -188,6 +191,9 @@ def invoice_view(
             if invoice.currency == "SEK"
             else None,
         )
+    offer = _autogiro_offer(invoice.token, lang, link_lang) if autogiro and found.customer is not None else None
+    if payment is not None and offer is not None:
+        payment.other_methods.append({"url": offer["url"], "label": offer["label"]})
 
     totals = [(t["net_total"], money(invoice.net)), (t["vat"], money(invoice.vat))]
     if invoice.rounding:
@@ -277,7 +283,25 @@ def invoice_view(
             "settings_post": f"/i/{invoice.token}/settings",
             "pdf": f"/i/{invoice.token}/pdf",
         },
+        autogiro=offer,
     )
+
+
+AUTOGIRO_OFFER = {
+    "sv": {
+        "label": "Autogiro med BankID",
+        "text": "Låt fakturorna dras automatiskt från ditt konto på förfallodagen.",
+    },
+    "en": {
+        "label": "Autogiro with BankID",
+        "text": "Have your invoices debited from your account on their due date.",
+    },
+}
+
+
+def _autogiro_offer(token: str, lang: str, link_lang: str | None) -> dict[str, str]:
+    url = f"/i/{token}/autogiro" + (f"?lang={link_lang}" if link_lang else "")
+    return {"url": url, **AUTOGIRO_OFFER.get(lang, AUTOGIRO_OFFER["sv"])}
 
 
 # CLDR's minus sign per locale (Babel writes a hyphen; core.money swaps in the locale's own).
