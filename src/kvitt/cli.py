@@ -30,6 +30,7 @@ from kvitt.core.errors import KvittError
 from kvitt.core.money import format_amount
 from kvitt.core.outbox import OutboxJob
 from kvitt.dunning.cli import dunning_app
+from kvitt.reports.cli import export_facts
 from kvitt.simulators.cli import simulate_app
 from kvitt.startup import KvittGroup, output_file, warn
 from kvitt.tenants import service as tenants
@@ -46,7 +47,9 @@ jobs_app = typer.Typer(help="The job queue (outbox): list, retry dead jobs.", in
 keys_app = typer.Typer(help="API keys of a tenant.", no_args_is_help=True)
 import_app = typer.Typer(help="Import files: bank payment files (BGMax), billing files.", no_args_is_help=True)
 inbox_app = typer.Typer(help="The watched inbox of bank files (KVITT_INBOX_DIR).", no_args_is_help=True)
-export_app = typer.Typer(help="Files for other programs: SIE 4 for the bookkeeping.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Files for other programs: SIE 4 for the bookkeeping, facts for a data warehouse.", no_args_is_help=True
+)
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(inbox_app, name="inbox")
@@ -57,6 +60,7 @@ app.add_typer(dunning_app, name="dunning")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(users_app, name="users")
 app.command("bill")(bill)
+export_app.command("facts")(export_facts)
 console = Console()
 err = Console(stderr=True)
 
