@@ -20,6 +20,7 @@ def swedish_texts() -> set[str]:
     found |= set(routes.PASSWORD_PROBLEMS.values())
     found |= {label for label in texts.STATE_LABELS.values() if label}
     found |= {label for label in texts.CHANNEL_LABELS.values() if label}
+    found |= set(texts.DONE.values())
     return found
 
 

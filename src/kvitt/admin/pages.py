@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import APIRouter
 
-PAGE_MODULES: tuple[str, ...] = ("customers",)
+PAGE_MODULES: tuple[str, ...] = ("customers", "invoices")
 
 
 def routers() -> list[APIRouter]:

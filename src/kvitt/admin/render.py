@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from kvitt.admin import sessions
 from kvitt.admin.auth import StaffMember
 from kvitt.admin.nav import NAV
-from kvitt.admin.texts import CHANNEL_LABELS, LANGUAGES, LOCALES, STATE_LABELS, STATE_TONES, translator
+from kvitt.admin.texts import CHANNEL_LABELS, DONE, LANGUAGES, LOCALES, STATE_LABELS, STATE_TONES, translator
 from kvitt.core.clock import STOCKHOLM
 from kvitt.core.money import format_amount
 from kvitt.web.routes import ASSET_URLS, HTMX_CONFIG
@@ -86,6 +86,7 @@ templates.globals["HTMX_CONFIG"] = HTMX_CONFIG
 templates.globals["CHANNEL"] = CHANNEL_LABELS
 templates.globals["STATE"] = STATE_LABELS
 templates.globals["STATE_TONE"] = STATE_TONES
+templates.globals["DONE"] = DONE
 
 
 def language_of(request: Request, staff: StaffMember | None) -> str:
