@@ -69,3 +69,12 @@ def banking_days_before(day: date, count: int) -> date:
         if is_banking_day(day):
             count -= 1
     return day
+
+
+def banking_days_after(day: date, count: int) -> date:
+    """The banking day ``count`` banking days after ``day``."""
+    while count > 0:
+        day += timedelta(days=1)
+        if is_banking_day(day):
+            count -= 1
+    return day

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kvitt.autogiro.models import AutogiroSettings, Mandate
+from kvitt.autogiro.models import AutogiroSettings, Debit, Mandate
 from kvitt.core import events, identity
 from kvitt.core.db import utcnow
 from kvitt.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
@@ -84,7 +84,7 @@ def payer_number_for(session: Session, tenant: Tenant, customer_id: int, wanted:
     return number
 
 
-def _publish(session: Session, mandate: Mandate, what: str, **data: Any) -> None:
+def publish(session: Session, mandate: Mandate, what: str, **data: Any) -> None:
     events.publish(
         session,
         mandate.tenant_id,
@@ -134,7 +134,7 @@ def _create(
     )
     session.add(mandate)
     session.flush()
-    _publish(session, mandate, "created", source=source)
+    publish(session, mandate, "created", source=source)
     _ensure_default_chain(session, tenant)
     return mandate
 
@@ -261,9 +261,18 @@ def cancel(session: Session, tenant: Tenant, mandate_id: int, *, now: datetime |
     mandate.outgoing = "cancel" if mandate.status in ("sent", "active") else None
     mandate.status = "cancelled"
     mandate.cancelled_at = now or utcnow()
+    cancel_pending_debits(session, tenant, mandate.id)
     session.flush()
-    _publish(session, mandate, "cancelled", by="payee")
+    publish(session, mandate, "cancelled", by="payee")
     return mandate
+
+
+def cancel_pending_debits(session: Session, tenant: Tenant, mandate_id: int) -> None:
+    """Debits of the mandate not yet ordered will not be: the invoices are paid another way."""
+    for debit in session.scalars(
+        select(Debit).where(Debit.tenant_id == tenant.id, Debit.mandate_id == mandate_id, Debit.status == "pending")
+    ):
+        debit.status, debit.result_text = "cancelled", "the mandate ended"
 
 
 # --- settings ------------------------------------------------------------------------------------

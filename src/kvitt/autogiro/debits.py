@@ -1,0 +1,250 @@
+"""Debits: which invoices autogiro pays, on which banking day, and what their results do.
+
+An open invoice of a customer with an active mandate is paid by autogiro: its debit is planned
+on the due date (the next banking day if the due date is not one) and ordered
+``banking_days_before`` banking days earlier (Bankgirot needs the order at the latest the
+banking day before). A debit whose order day has passed moves to the first banking day an
+order sent today can reach. A debited payment is booked by ``kvitt.payments.service`` like any
+payment; a failed one leaves the invoice open, records ``autogiro_failed`` on its timeline and
+publishes ``autogiro.failed`` (which the default event chain answers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kvitt.autogiro import bankdays
+from kvitt.autogiro import service as mandates
+from kvitt.autogiro.models import Debit, Mandate
+from kvitt.core import events
+from kvitt.core.db import is_postgresql, utcnow
+from kvitt.invoices import service as invoices
+from kvitt.invoices.models import Invoice
+from kvitt.invoices.timeline import Happening, record
+from kvitt.payments import service as payments
+from kvitt.tenants.models import Tenant
+
+OPEN = ("pending", "sent")
+# What a failed debit's status in the payment specification means, as the autogiro.failed code.
+FAILURE_CODES = {1: "insufficient_funds", 2: "no_mandate"}
+
+
+def reference_of(invoice: Invoice) -> str:
+    """The payment order's reference (16 characters): the OCR, else the invoice number."""
+    if invoice.ocr and len(invoice.ocr) <= 16:
+        return invoice.ocr
+    return str(invoice.number or invoice.id)
+
+
+def planned_dates(due: date, *, lead: int, today: date) -> tuple[date, date]:
+    """(debit day, order day) for an invoice due on ``due``, ordered ``lead`` banking days before."""
+    debit_on = bankdays.next_banking_day(due)
+    order_on = bankdays.banking_days_before(debit_on, lead)
+    if order_on < today:
+        order_on = bankdays.next_banking_day(today)
+        debit_on = bankdays.banking_days_after(order_on, lead)
+    return debit_on, order_on
+
+
+def debit_date(session: Session, tenant: Tenant, invoice: Invoice, *, today: date) -> date | None:
+    """The day autogiro takes the money for ``invoice``, or None when autogiro does not pay it
+    (for "Dras via autogiro <date>" on the web invoice, the email and the PDF)."""
+    if invoice.kind != "invoice" or invoice.remaining <= 0 or invoice.due_date is None:
+        return None
+    debit = session.scalar(select(Debit).where(Debit.tenant_id == tenant.id, Debit.invoice_id == invoice.id))
+    if debit is not None:
+        return debit.debit_on if debit.status in OPEN else None
+    if mandates.active_mandate_for(session, tenant, invoice.customer_id) is None:
+        return None
+    lead = mandates.settings_of(session, tenant).banking_days_before
+    return planned_dates(invoice.due_date, lead=lead, today=today)[0]
+
+
+def plan(session: Session, tenant: Tenant, *, today: date) -> int:
+    """A debit for every open invoice of a customer with an active mandate that has none yet."""
+    active = {
+        m.customer_id: m
+        for m in session.scalars(select(Mandate).where(Mandate.tenant_id == tenant.id, Mandate.status == "active"))
+    }
+    if not active:
+        return 0
+    lead = mandates.settings_of(session, tenant).banking_days_before
+    open_invoices = [i for found in invoices.open_for_customers(session, tenant, active).values() for i in found]
+    have = set(
+        session.scalars(
+            select(Debit.invoice_id).where(
+                Debit.tenant_id == tenant.id, Debit.invoice_id.in_([i.id for i in open_invoices])
+            )
+        )
+    )
+    made = 0
+    for invoice in open_invoices:
+        if invoice.id in have or invoice.remaining <= 0 or invoice.due_date is None:
+            continue
+        mandate = active[invoice.customer_id]
+        debit_on, order_on = planned_dates(invoice.due_date, lead=lead, today=today)
+        session.add(
+            Debit(
+                tenant_id=tenant.id,
+                invoice_id=invoice.id,
+                mandate_id=mandate.id,
+                payer_number=mandate.payer_number,
+                amount=invoice.remaining,
+                reference=reference_of(invoice),
+                debit_on=debit_on,
+                order_on=order_on,
+                status="pending",
+            )
+        )
+        made += 1
+    session.flush()
+    return made
+
+
+def due_orders(session: Session, tenant: Tenant, *, day: date) -> list[Debit]:
+    """The pending debits whose order goes in a file written on ``day``; each made ready to send
+    (the amount still owed; a debit whose invoice was settled, or whose mandate ended, dropped)."""
+    query = (
+        select(Debit)
+        .where(Debit.tenant_id == tenant.id, Debit.status == "pending", Debit.order_on <= day)
+        .order_by(Debit.debit_on, Debit.id)
+    )
+    if is_postgresql(session):
+        query = query.with_for_update(of=Debit)
+    debits = list(session.scalars(query))
+    by_id = {i.id: i for i in invoices.get_many(session, tenant, [d.invoice_id for d in debits])}
+    live = {
+        m.id for m in session.scalars(select(Mandate).where(Mandate.tenant_id == tenant.id, Mandate.status == "active"))
+    }
+    ready = []
+    for debit in debits:
+        invoice = by_id.get(debit.invoice_id)
+        if invoice is None or invoice.remaining <= 0 or debit.mandate_id not in live:
+            debit.status, debit.result_text = "cancelled", "nothing to debit (settled, or the mandate ended)"
+            continue
+        debit.amount = invoice.remaining
+        if bankdays.banking_days_before(debit.debit_on, 1) < day:  # too late for its day: Bankgirot
+            debit.debit_on = bankdays.banking_days_after(day, 1)  # needs the order a banking day before
+        ready.append(debit)
+    session.flush()
+    return ready
+
+
+def mark_sent(debits: list[Debit]) -> None:
+    now = utcnow()
+    for debit in debits:
+        debit.status, debit.sent_at = "sent", now
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    """One debit result from a file of Bankgirot, before it is matched to a debit."""
+
+    payer_number: str
+    amount: int
+    on: date | None  # the debit day the result names (None: any)
+    ok: bool
+    code: str  # the status or comment code as written
+    text: str
+    renewed: bool = False  # status 9: Bankgirot tries again; nothing to do yet
+
+
+def find(session: Session, tenant: Tenant, result: Result) -> Debit | None:
+    """The debit a result answers: same payer number and amount (and day, when the file names it),
+    sent, or already answered (then the result is applied already)."""
+    query = select(Debit).where(
+        Debit.tenant_id == tenant.id,
+        Debit.payer_number == result.payer_number,
+        Debit.amount == result.amount,
+        Debit.status.in_(("sent", "debited", "failed")),
+    )
+    if result.on is not None:
+        query = query.where(Debit.debit_on == result.on)
+    candidates = list(session.scalars(query.order_by(Debit.id)))
+    waiting = [d for d in candidates if d.status == "sent"]
+    chosen = waiting or candidates
+    return chosen[0] if chosen else None
+
+
+def apply(session: Session, tenant: Tenant, results: list[Result], *, today: date, actor: str) -> dict[str, int]:
+    """Book the debited ones as payments, fail the others; a result applied before changes nothing."""
+    counts = {"debited": 0, "failed": 0, "renewed": 0, "applied_before": 0, "unknown": 0}
+    booked: list[tuple[Debit, Result]] = []
+    failed: list[tuple[Debit, Result]] = []
+    for result in results:
+        debit = find(session, tenant, result)
+        if debit is None:
+            counts["unknown"] += 1
+        elif debit.status != "sent":
+            counts["applied_before"] += 1
+        elif result.renewed:
+            debit.result_code, debit.result_text = result.code, result.text
+            counts["renewed"] += 1
+        elif result.ok:
+            booked.append((debit, result))
+        else:
+            failed.append((debit, result))
+    _book(session, tenant, booked, today=today, actor=actor)
+    _fail(session, tenant, failed, actor=actor)
+    counts["debited"], counts["failed"] = len(booked), len(failed)
+    session.flush()
+    return counts
+
+
+def _book(session: Session, tenant: Tenant, booked: list[tuple[Debit, Result]], *, today: date, actor: str) -> None:
+    if not booked:
+        return
+    customers = {i.id: i.customer_id for i in invoices.get_many(session, tenant, [d.invoice_id for d, _ in booked])}
+    incoming = [
+        payments.Incoming(
+            amount=debit.amount,
+            date=min(result.on or debit.debit_on, today),
+            source="autogiro",
+            reference=debit.reference,
+            invoice_id=debit.invoice_id,
+            customer_id=customers.get(debit.invoice_id),
+            bank_serial=f"autogiro-{debit.id}",
+            details={"autogiro": {"payer_number": debit.payer_number, "debit": debit.id}},
+        )
+        for debit, result in booked
+    ]
+    received = payments.receive(session, tenant, incoming, file_id=None, today=today, actor=actor)
+    for (debit, result), payment_id in zip(booked, received.payments, strict=False):
+        debit.status, debit.payment_id = "debited", payment_id
+        debit.result_code, debit.result_text = result.code, result.text
+    events.publish(
+        session,
+        tenant.id,
+        [
+            {"type": "autogiro.debited", "invoice_id": d.invoice_id, "data": {"debit": d.id, "amount": d.amount}}
+            for d, _ in booked
+        ],
+    )
+
+
+def _fail(session: Session, tenant: Tenant, failed: list[tuple[Debit, Result]], *, actor: str) -> None:
+    if not failed:
+        return
+    happenings = []
+    published: list[dict[str, Any]] = []
+    for debit, result in failed:
+        debit.status, debit.result_code, debit.result_text = "failed", result.code, result.text
+        data = {"code": _failure_code(result), "status": result.code, "reason": result.text, "debit": debit.id}
+        happenings.append(Happening(debit.invoice_id, "autogiro_failed", actor, data))
+        published.append({"type": "autogiro.failed", "invoice_id": debit.invoice_id, "data": data})
+    record(session, tenant.id, happenings)
+    events.publish(session, tenant.id, published)
+
+
+def _failure_code(result: Result) -> str:
+    if result.code.isdigit() and len(result.code) == 1:
+        return FAILURE_CODES.get(int(result.code), "failed")
+    return "rejected"  # a comment code of a rejected payment order
