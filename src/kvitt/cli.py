@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kvitt.admin.cli import users_app
+from kvitt.autogiro.cli import autogiro_app
 from kvitt.billing.cli import bill, clock_app
 from kvitt.billogram.auth import user_name as billogram_user
 from kvitt.core import clock
@@ -57,6 +58,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(clock_app, name="clock")
 app.add_typer(dunning_app, name="dunning")
+app.add_typer(autogiro_app, name="autogiro")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(users_app, name="users")
 app.command("bill")(bill)
