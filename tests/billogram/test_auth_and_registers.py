@@ -160,3 +160,17 @@ def test_tenant_isolation(bg: BillogramAPI, bg_b: BillogramAPI) -> None:
     bg_b.items.create({"item_no": "1", "title": "B's item", "price": 2, "vat": 12})
     assert bg.items.get("1")["title"] == "A's item"
     assert bg.items.get("1")["price"] == Decimal(1)
+
+
+def test_example2_raise_the_price_of_gadgets_by_ten_percent(bg: BillogramAPI, db: Database) -> None:
+    """The client's example2 as written: find "gadget" items, raise each price by 10 %."""
+    for number, title, price in (("1", "Gadget", 100), ("2", "Big gadget", 45.5), ("3", "Widget", 10)):
+        bg.items.create({"item_no": number, "title": title, "price": price, "vat": 25})
+    qry = bg.items.query()
+    qry.filter_search("title", "gadget")
+    assert qry.count == 2
+    for item in qry.iter_all():
+        item.update({"price": round(item["price"] * 1.1, 2)})
+    with db.transaction() as session:
+        prices = {number: price for number, price in session.execute(select(Item.article_no, Item.unit_price))}
+    assert prices == {"1": 11000, "2": 5005, "3": 1000}
