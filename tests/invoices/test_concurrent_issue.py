@@ -128,11 +128,6 @@ def _drafts(client: Client, customers: list[int], count: int, lines: list[dict[s
     return [client.ok("POST", "/invoices", b, status=201)["id"] for b in body]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN FAILURE, open in the closing note: since the request-path and logging middleware changes a "
-    "client sees 'connection reset' (earlier: a 60 s stall) around the requests that crash on purpose",
-)
 def test_concurrent_issues_leave_no_gap_and_no_duplicate(
     server: str,
     http: httpx.Client,

@@ -287,7 +287,10 @@ async def _run(request: Request, handle: Callable[[Request], Coroutine[Any, Any,
 async def _run_in_transaction(
     request: Request, unit: _Unit, handle: Callable[[Request], Coroutine[Any, Any, Response]]
 ) -> Response:
-    session, tenant = unit.session, unit.tenant
+    # The id as a plain int, read now: after a rollback the endpoint's fresh Tenant row is
+    # expired, and reading an attribute of it here, on the event loop, would start a
+    # transaction on the loop's thread (on SQLite: wait at the write gate with the loop blocked).
+    session, tenant_id = unit.session, unit.tenant.id
     key = request.headers.get(IDEMPOTENCY_HEADER) if request.method == "POST" else None
     request_hash = ""
     if key is not None:
@@ -297,7 +300,7 @@ async def _run_in_transaction(
             )
         unit.idempotency_key = key
         request_hash = _request_hash(request, await request.body())
-        replay = await run_in_threadpool(_replay, session, tenant.id, key, request_hash)
+        replay = await run_in_threadpool(_replay, session, tenant_id, key, request_hash)
         if replay is not None:
             return replay
 
@@ -313,7 +316,7 @@ async def _run_in_transaction(
         raise
     if unit.done and response.status_code < 400:
         return response
-    return await run_in_threadpool(_finish, session, unit.tenant.id, key, request_hash, response)
+    return await run_in_threadpool(_finish, session, tenant_id, key, request_hash, response)
 
 
 def _finish(session: Session, tenant_id: int, key: str | None, request_hash: str, response: Response) -> Response:
