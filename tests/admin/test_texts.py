@@ -21,6 +21,7 @@ def swedish_texts() -> set[str]:
     found |= {label for label in texts.STATE_LABELS.values() if label}
     found |= {label for label in texts.CHANNEL_LABELS.values() if label}
     found |= set(texts.DONE.values())
+    found |= set(texts.DEVIATION_KINDS.values())
     return found
 
 

@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import APIRouter
 
-PAGE_MODULES: tuple[str, ...] = ("customers", "invoices")
+PAGE_MODULES: tuple[str, ...] = ("customers", "invoices", "deviations")
 
 
 def routers() -> list[APIRouter]:

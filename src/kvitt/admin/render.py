@@ -19,10 +19,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from kvitt.admin import sessions
+from kvitt.admin import sessions, texts
 from kvitt.admin.auth import StaffMember
 from kvitt.admin.nav import NAV
-from kvitt.admin.texts import CHANNEL_LABELS, DONE, LANGUAGES, LOCALES, STATE_LABELS, STATE_TONES, translator
+from kvitt.admin.texts import LANGUAGES, LOCALES, translator
 from kvitt.core.clock import STOCKHOLM
 from kvitt.core.money import format_amount
 from kvitt.web.routes import ASSET_URLS, HTMX_CONFIG
@@ -83,10 +83,11 @@ templates.globals["JS_URL"] = JS_URL
 templates.globals["HTMX_URL"] = ASSET_URLS["htmx"]
 templates.globals["FAVICON_URL"] = ASSET_URLS["favicon"]
 templates.globals["HTMX_CONFIG"] = HTMX_CONFIG
-templates.globals["CHANNEL"] = CHANNEL_LABELS
-templates.globals["STATE"] = STATE_LABELS
-templates.globals["STATE_TONE"] = STATE_TONES
-templates.globals["DONE"] = DONE
+templates.globals["CHANNEL"] = texts.CHANNEL_LABELS
+templates.globals["STATE"] = texts.STATE_LABELS
+templates.globals["STATE_TONE"] = texts.STATE_TONES
+templates.globals["DONE"] = texts.DONE
+templates.globals["KIND"] = texts.DEVIATION_KINDS
 
 
 def language_of(request: Request, staff: StaffMember | None) -> str:

@@ -31,6 +31,14 @@ STATE_TONES = {
     "written_off": "done",
 }
 
+DEVIATION_KINDS = {
+    "no_reference": "Ingen referens",
+    "unknown_reference": "Okänd referens",
+    "already_settled": "Redan betald faktura",
+    "overpayment": "Överbetalning",
+    "deduction": "Avdrag",
+}
+
 # The notice after an action (``?done=``).
 DONE = {
     "issued": "Fakturan är utfärdad.",
@@ -239,6 +247,25 @@ EN: dict[str, str] = {
     "Betalningar och fördelning": "Payments and allocations",
     "Betalning": "Payment",
     "Av": "By",
+    # deviations
+    "Ingen referens": "No reference",
+    "Okänd referens": "Unknown reference",
+    "Redan betald faktura": "Invoice already settled",
+    "Överbetalning": "Overpayment",
+    "Avdrag": "Deduction",
+    "Att hantera": "To handle",
+    "Lösta": "Resolved",
+    "Betalare": "Payer",
+    "Ej fördelat": "Unallocated",
+    "Lösning": "Resolution",
+    "Förslag": "Suggestions",
+    "Matcha mot faktura": "Match to invoice",
+    "kvar": "remaining",
+    "Betala tillbaka": "Refund",
+    "Behåll som tillgodo": "Keep as credit",
+    "Ge till kunden": "Give to the customer",
+    "Inga avvikelser att hantera.": "No deviations to handle.",
+    "Inga lösta avvikelser.": "No resolved deviations.",
 }
 
 
