@@ -19,6 +19,8 @@ from kvitt.core.db import Database
 from kvitt.core.outbox import runner_for
 from kvitt.ledger.models import JournalLine
 from kvitt.simulators import RunningServer, serve_in_thread
+from kvitt.simulators.card import CardSimulator
+from kvitt.simulators.card import settings_for as card_settings
 from kvitt.simulators.swish import Certificates, SwishSimulator, make_certificates, serve_tls, settings_for
 from tests.conftest import TENANT_A, make_tenant
 from tests.loopback import free_port
@@ -67,6 +69,7 @@ class Shop:
     db: Database
     tenant_id: int
     swish: SwishRig
+    card_url: str = ""
 
     def drain(self, condition: Callable[[], object], seconds: float = 30.0) -> None:
         """Run due jobs until ``condition`` holds (polls are scheduled seconds ahead)."""
@@ -119,7 +122,8 @@ def shop(db: Database, settings: Settings, swish: SwishRig, monkeypatch: pytest.
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("KVITT_PUBLIC_URL", url)
     get_settings.cache_clear()
-    live = settings.model_copy(update={"public_url": url})
+    # The app reads the webhook secret from its own settings: the card simulator's default one.
+    live = settings.model_copy(update={"public_url": url, "stripe_webhook_secret": CardSimulator().webhook_secret})
     tenant_id, key = make_tenant(db, **TENANT_A, swish_number="1231181189")
     server = serve_in_thread(create_app(live, db, embedded_worker=False), port=port)
     client = httpx.Client(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30)
@@ -129,3 +133,17 @@ def shop(db: Database, settings: Settings, swish: SwishRig, monkeypatch: pytest.
         client.close()
         server.stop()
         get_settings.cache_clear()
+
+
+# --- the card simulator (Stripe's API subset), and Kvitt pointed at it --------------------------
+
+
+@pytest.fixture
+def card(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> Iterator[CardSimulator]:
+    simulator = CardSimulator(webhook_url=f"{shop.url}/callbacks/stripe")
+    with serve_in_thread(simulator.app()) as server:
+        for key, value in card_settings(server.url, simulator).items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        shop.card_url = server.url
+        yield simulator

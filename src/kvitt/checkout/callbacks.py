@@ -61,7 +61,7 @@ async def stripe_webhook(request: Request) -> PlainTextResponse:
     except (stripe.SignatureVerificationError, ValueError) as exc:
         log.warning("checkout.webhook_refused", reason=str(exc)[:200], outcome="not booked: bad signature or body")
         return PlainTextResponse("bad signature", status_code=400)
-    kind, obj = str(event["type"]), event["data"]["object"]
+    kind, obj = str(event["type"]), event.to_dict()["data"]["object"]
     db = request.app.state.db
     if kind in STRIPE_EVENTS:
         status, text = await run_in_threadpool(recheck_request, db, "card", str(obj["id"]))

@@ -86,7 +86,13 @@ class CardClient:
             raise ProviderRefused(exc.code or f"HTTP{exc.http_status}", str(exc.user_message or exc)) from exc
 
 
-def intent_answer(intent: Any) -> Answer:
+def _plain(obj: Any) -> dict[str, Any]:
+    """A Stripe object as a plain dict (the package's objects refuse dict methods)."""
+    return dict(obj.to_dict()) if hasattr(obj, "to_dict") else dict(obj)
+
+
+def intent_answer(stripe_intent: Any) -> Answer:
+    intent = _plain(stripe_intent)
     status = str(intent["status"])
     error = intent.get("last_payment_error") or None
     state = _INTENT_STATES.get(status, "created")
@@ -106,7 +112,8 @@ def intent_answer(intent: Any) -> Answer:
     )
 
 
-def refund_answer(refund: Any) -> Answer:
+def refund_answer(stripe_refund: Any) -> Answer:
+    refund = _plain(stripe_refund)
     status = str(refund["status"])
     return Answer(
         status=_REFUND_STATES.get(status, "created"),
