@@ -123,7 +123,8 @@ class CardSimulator:
         if key and key in self._answers:
             status, body = self._answers[key]
             return JSONResponse(body, status, headers={"Idempotent-Replayed": "true"})
-        response, task = make(_form(await request.body()), request)
+        made: tuple[Response, BackgroundTask | None] = make(_form(await request.body()), request)
+        response, task = made
         if key and response.status_code < 500:
             self._answers[key] = (response.status_code, json.loads(bytes(response.body)))
         response.background = task

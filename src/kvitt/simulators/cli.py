@@ -12,9 +12,13 @@ from typing import Annotated
 
 import typer
 
+from kvitt.simulators.checkout_cli import card, swish
+
 simulate_app = typer.Typer(
     help="Run a provider's simulator (prints the KVITT_* settings for it).", no_args_is_help=True
 )
+simulate_app.command("swish")(swish)
+simulate_app.command("card")(card)
 
 
 @simulate_app.command("bankid")
