@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from kvitt.core.api import TenantRoute
+from tests.admin.isolation_cases import MESSAGES_OTHER_ROUTES
 from tests.autogiro.isolation_cases import AUTOGIRO_ID_ROUTES, AUTOGIRO_OTHER_ROUTES
 from tests.checkout.isolation_cases import CHECKOUT_ID_ROUTES
 from tests.conftest import Api
@@ -801,6 +802,7 @@ OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
     ("POST", "/test-clock/advance"): _test_clock_advance,
 }
 OTHER_ROUTES.update(DUNNING_OTHER_ROUTES)
+OTHER_ROUTES.update(MESSAGES_OTHER_ROUTES)
 OTHER_ROUTES.update(SEGMENTS_OTHER_ROUTES)
 OTHER_ROUTES.update(AUTOGIRO_OTHER_ROUTES)
 OTHER_ROUTES.update(REPORTS_OTHER_ROUTES)

@@ -48,6 +48,7 @@ from kvitt.segments.api import router as segments_router
 from kvitt.subscriptions.api import router as subscriptions_router
 from kvitt.tenants.api import router as tenant_router
 from kvitt.web.api import router as web_api_router
+from kvitt.web.inbox_api import router as messages_router
 from kvitt.web.autogiro import router as web_autogiro_router
 from kvitt.web.routes import not_found as web_not_found
 from kvitt.web.routes import router as web_router
@@ -115,6 +116,7 @@ def create_app(
         dunning_router,
         autogiro_router,
         web_api_router,
+        messages_router,
         segments_router,
         checkout_router,
     ):

@@ -199,14 +199,18 @@ def drawings(trend: list[kpis.Kpis], t: Callable[[str], str], n: Numbers) -> dic
             months,
             [(t("Fakturerat"), [k.invoiced for k in trend]), (t("Inbetalt"), [k.paid for k in trend])],
             title=t("Fakturerat och inbetalt per månad"),
-            desc=", ".join(f"{m}: {n.kronor(k.invoiced)} / {n.kronor(k.paid)}" for m, k in zip(months, trend, strict=True)),
+            desc=", ".join(
+                f"{m}: {n.kronor(k.invoiced)} / {n.kronor(k.paid)}" for m, k in zip(months, trend, strict=True)
+            ),
             label=n.kronor,
         ),
         "stocks": charts.lines(
             months,
             [(t("Utestående"), [k.outstanding for k in trend]), (t("Förfallet"), [k.overdue for k in trend])],
             title=t("Utestående och förfallet vid månadens slut"),
-            desc=", ".join(f"{m}: {n.kronor(k.outstanding)} / {n.kronor(k.overdue)}" for m, k in zip(months, trend, strict=True)),
+            desc=", ".join(
+                f"{m}: {n.kronor(k.outstanding)} / {n.kronor(k.overdue)}" for m, k in zip(months, trend, strict=True)
+            ),
             label=n.kronor,
         ),
         "aging": charts.hbars(

@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import APIRouter
 
-PAGE_MODULES: tuple[str, ...] = ("customers", "invoices", "deviations")
+PAGE_MODULES: tuple[str, ...] = ("customers", "invoices", "deviations", "messages")
 
 
 def routers() -> list[APIRouter]:

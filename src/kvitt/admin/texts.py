@@ -266,6 +266,12 @@ EN: dict[str, str] = {
     "Ge till kunden": "Give to the customer",
     "Inga avvikelser att hantera.": "No deviations to handle.",
     "Inga lösta avvikelser.": "No resolved deviations.",
+    # messages
+    "Obesvarade": "Unanswered",
+    "Obesvarat": "Unanswered",
+    "Besvarat": "Answered",
+    "Föregående": "Previous",
+    "Nästa": "Next",
 }
 
 
