@@ -25,7 +25,7 @@ from kvitt.billogram.api import router as billogram_router
 from kvitt.catalog.api import router as items_router
 from kvitt.checkout.api import router as checkout_router
 from kvitt.checkout.callbacks import callbacks as checkout_callbacks
-from kvitt.core.api import error_response, validation_error
+from kvitt.core.api import error_response, provide_authenticator, validation_error
 from kvitt.core.config import Settings, get_settings
 from kvitt.core.db import Database
 from kvitt.core.errors import InternalError, KvittError, NotFound
@@ -47,6 +47,7 @@ from kvitt.reports.api import router as reports_router
 from kvitt.segments.api import router as segments_router
 from kvitt.subscriptions.api import router as subscriptions_router
 from kvitt.tenants.api import router as tenant_router
+from kvitt.tenants.keys import AUTHENTICATOR as api_key_authenticator
 from kvitt.web.api import router as web_api_router
 from kvitt.web.inbox_api import router as messages_router
 from kvitt.web.autogiro import router as web_autogiro_router
@@ -63,6 +64,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    provide_authenticator(api_key_authenticator)
     database = db or Database(settings.database_url)
     run_worker = settings.embedded_worker if embedded_worker is None else embedded_worker
 

@@ -14,14 +14,13 @@ import inspect
 import json
 from collections.abc import Callable, Coroutine, Sequence
 from contextvars import ContextVar
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,8 +29,6 @@ from kvitt.core.db import is_disconnect, is_unavailable
 from kvitt.core.errors import AuthenticationFailed, Conflict, KvittError, ValidationFailed
 from kvitt.core.schemas import MAX_ID
 from kvitt.core.tokens import hash_api_key
-from kvitt.tenants import keys
-from kvitt.tenants.models import ApiKey, Tenant
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -110,19 +107,41 @@ def _key_hash(authorization: str | None) -> str:
     return hash_api_key(key.strip())
 
 
-def authenticate(session: Session, authorization: str | None) -> Tenant:
-    """The tenant of a valid, unrevoked key, read from the database (and cached, see
-    ``tenants.keys``); the row is attached to ``session``."""
-    key_hash = _key_hash(authorization)
-    loaded_at = keys.monotonic()
-    tenant = session.scalar(
-        select(Tenant)
-        .join(ApiKey, ApiKey.tenant_id == Tenant.id)
-        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
-    )
+class Authenticator(Protocol):
+    """Who is calling: the tenant of an API key. Provided by the tenants feature at start-up
+    (``provide_authenticator``), so that core knows no feature. A tenant is any object with an
+    ``id``; the endpoints get it through ``request_tenant``."""
+
+    def cached(self, key_hash: str) -> Any | None:
+        """The tenant of a key seen recently (a detached copy), or None: ask ``load``."""
+
+    def load(self, session: Session, key_hash: str) -> Any | None:
+        """The tenant of a valid, unrevoked key, read in ``session``; None if there is none."""
+
+    def reload(self, session: Session, tenant: Any) -> Any:
+        """The tenant's row as it is now, in ``session`` (a write acts on fresh settings)."""
+
+
+_authenticator: Authenticator | None = None
+
+
+def provide_authenticator(authenticator: Authenticator) -> None:
+    global _authenticator
+    _authenticator = authenticator
+
+
+def _authenticator_or_fail() -> Authenticator:
+    if _authenticator is None:  # a programming error: create_app provides it
+        raise RuntimeError("no API key authenticator provided (kvitt.app.create_app provides it)")
+    return _authenticator
+
+
+def authenticate(session: Session, authorization: str | None) -> Any:
+    """The tenant of a valid, unrevoked key, read from the database; the row is attached to
+    ``session``."""
+    tenant = _authenticator_or_fail().load(session, _key_hash(authorization))
     if tenant is None:
         raise AuthenticationFailed("invalid or revoked API key")
-    keys.put(key_hash, tenant, loaded_at)
     return tenant
 
 
@@ -131,9 +150,8 @@ async def request_session(request: Request) -> Session:
     return session
 
 
-async def request_tenant(request: Request) -> Tenant:
-    tenant: Tenant = request.state.tenant
-    return tenant
+async def request_tenant(request: Request) -> Any:
+    return request.state.tenant
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -157,12 +175,12 @@ class _Unit:
 
     __slots__ = ("done", "idempotency_key", "request", "session", "tenant", "write")
 
-    def __init__(self, request: Request, session: Session, write: bool, tenant: Tenant | None) -> None:
+    def __init__(self, request: Request, session: Session, write: bool, tenant: Any | None) -> None:
         self.request = request
         self.session = session
         self.write = write
         # A cached detached copy until the endpoint's thread loads the row (writes).
-        self.tenant: Tenant = tenant  # type: ignore[assignment]  # set before the endpoint runs
+        self.tenant: Any = tenant  # set before the endpoint runs
         self.idempotency_key: str | None = None
         self.done = False  # committed (or, for a read, finished) in the endpoint's thread
 
@@ -230,7 +248,7 @@ def _in_thread(unit: _Unit, endpoint: Callable[..., Any], kwargs: dict[str, Any]
     try:
         if unit.write:
             # Writes act on the tenant's row as it is now, inside their own transaction.
-            snapshot, fresh = unit.tenant, session.get_one(Tenant, unit.tenant.id)
+            snapshot, fresh = unit.tenant, _authenticator_or_fail().reload(session, unit.tenant)
             kwargs = {name: fresh if value is snapshot else value for name, value in kwargs.items()}
             unit.tenant = unit.request.state.tenant = fresh
         result = endpoint(**kwargs)
@@ -258,7 +276,7 @@ async def _run(request: Request, handle: Callable[[Request], Coroutine[Any, Any,
     database = request.app.state.db
     authorization = request.headers.get("authorization")
     try:
-        tenant = keys.get(_key_hash(authorization))
+        tenant = _authenticator_or_fail().cached(_key_hash(authorization))
     except KvittError as exc:
         return error_response(exc)
     session: Session = (database.sessions if write else database.read_sessions)()

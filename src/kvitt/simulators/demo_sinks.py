@@ -4,7 +4,9 @@
   message in a folder (``kvitt run --mail-dir``, default ``./kvitt-mail``);
 - SMS: the 46elks simulator (delivery reports come back to this Kvitt's ``/callbacks/sms``);
 - e-invoices: the Peppol access point simulator;
-- letters: the print folder Kvitt always writes (``KVITT_PRINT_DIR``, ``./kvitt-print``).
+- letters: the print folder Kvitt always writes (``KVITT_PRINT_DIR``, ``./kvitt-print``);
+- BankID (autogiro signed on the web invoice): the BankID RP API v6 simulator over mutual TLS, its
+  test CA and certificates in ``./kvitt-bankid-certs`` (``KVITT_BANKID_*``).
 
 :func:`start` points Kvitt's delivery settings at them (``KVITT_SMTP_*``, ``KVITT_SMS_*``,
 ``KVITT_PEPPOL_*`` in this process's environment, and ``get_settings`` read again), so the
@@ -24,6 +26,7 @@ import structlog
 
 from kvitt.core.config import get_settings
 from kvitt.simulators import RunningServer, serve_in_thread
+from kvitt.simulators.bankid import BankIDSimulator, make_certs, settings_for, tls_options
 from kvitt.simulators.peppol_ap import AccessPointSimulator
 from kvitt.simulators.sms_46elks import Elks46Simulator
 from kvitt.simulators.smtp_sink import SmtpSink
@@ -42,6 +45,7 @@ class DemoSinks:
     servers: list[RunningServer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _reported: tuple[int, int, int] = (0, 0, 0)
+    bankid_url: str | None = None
 
     def counts(self) -> tuple[int, int, int]:
         return self.mail.received, len(self.sms.sent), len(self.access_point.documents)
@@ -52,7 +56,11 @@ class DemoSinks:
             f"SMS go to:           the 46elks simulator on {self.servers[0].url}/a1/sms",
             f"E-invoices go to:    the Peppol access point simulator on {self.servers[1].url}/v1/documents",
             f"Letters go to:       {Path(self.print_dir).resolve()}/ (print batches)",
-        ]
+        ] + (
+            [f"BankID (autogiro):   the BankID simulator on {self.bankid_url} (signs after 3 s)"]
+            if self.bankid_url
+            else []
+        )
 
     def summary(self) -> None:
         """Log what the sinks received since the last summary, if anything."""
@@ -82,6 +90,10 @@ def start(mail_dir: Path) -> DemoSinks:
     sms = Elks46Simulator(users={SIM_USER: SIM_PASSWORD})
     access_point = AccessPointSimulator(keys={SIM_AP_KEY})
     servers = [serve_in_thread(sms.app()), serve_in_thread(access_point.app())]
+    certs = make_certs(mail_dir.absolute().parent / "kvitt-bankid-certs")
+    bankid = serve_in_thread(BankIDSimulator().app(), **tls_options(certs))
+    servers.append(bankid)
+    os.environ.update(settings_for(bankid.url, certs))
     os.environ.update(
         {
             "KVITT_SMTP_HOST": "127.0.0.1",
@@ -98,5 +110,6 @@ def start(mail_dir: Path) -> DemoSinks:
     os.environ.update({"KVITT_SMTP_USER": "", "KVITT_SMTP_PASSWORD": "", "KVITT_EINVOICE_DIR": ""})
     get_settings.cache_clear()
     sinks = DemoSinks(mail, sms, access_point, get_settings().print_dir, servers)
+    sinks.bankid_url = get_settings().bankid_url
     threading.Thread(target=sinks._report, name="kvitt-demo-summary", daemon=True).start()
     return sinks

@@ -23,10 +23,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from kvitt.tenants.models import Tenant
+from kvitt.tenants.models import ApiKey, Tenant
 
 # The documented bound (docs/api.md): a key revoked in another process is refused at most this
 # many seconds later.
@@ -109,3 +109,28 @@ def detached_copy(tenant: Tenant) -> Tenant:
     copy = Tenant(**values)
     make_transient_to_detached(copy)
     return copy
+
+
+class ApiKeyAuthenticator:
+    """The request wrapper's authenticator (``kvitt.core.api.Authenticator``): API keys against
+    the tenants table, through the cache above."""
+
+    def cached(self, key_hash: str) -> Tenant | None:
+        return get(key_hash)
+
+    def load(self, session: Session, key_hash: str) -> Tenant | None:
+        loaded_at = monotonic()
+        tenant = session.scalar(
+            select(Tenant)
+            .join(ApiKey, ApiKey.tenant_id == Tenant.id)
+            .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        )
+        if tenant is not None:
+            put(key_hash, tenant, loaded_at)
+        return tenant
+
+    def reload(self, session: Session, tenant: Tenant) -> Tenant:
+        return session.get_one(Tenant, tenant.id)
+
+
+AUTHENTICATOR = ApiKeyAuthenticator()
