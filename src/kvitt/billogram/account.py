@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from kvitt.billogram import fields
 from kvitt.billogram.errors import BillogramError
@@ -15,6 +16,9 @@ from kvitt.billogram.route import BillogramJSON, BillogramRoute, Body, SessionDe
 from kvitt.tenants import service
 from kvitt.tenants.models import Tenant
 from kvitt.tenants.schemas import TenantSettings
+from kvitt.webhooks import service as webhooks
+from kvitt.webhooks.models import WebhookEndpoint
+from kvitt.webhooks.schemas import EndpointCreate, EndpointUpdate
 
 router = APIRouter(route_class=BillogramRoute, dependencies=[Depends(check_user)])
 NOT_SUPPORTED = "NOT_SUPPORTED"
@@ -36,7 +40,14 @@ NAMES: dict[str, tuple[str, list[Any] | None]] = {
 }
 
 
-def settings_out(tenant: Tenant) -> dict[str, Any]:
+CALLBACK_EVENTS = ["invoice.*"]
+CALLBACK_NAMES: dict[str, tuple[str, list[Any] | None]] = {
+    "url": ("url", ["callbacks"]),
+    "description": ("custom", ["callbacks"]),
+}
+
+
+def settings_out(tenant: Tenant, callback: WebhookEndpoint | None) -> dict[str, Any]:
     out: dict[str, Any] = {"name": tenant.name, "org_no": tenant.org_number}
     for section, mapping in SECTIONS.items():
         part: dict[str, Any] = {}
@@ -45,11 +56,44 @@ def settings_out(tenant: Tenant) -> dict[str, Any]:
             part[name] = fields.kronor(value) if column in MONEY else ("" if value is None else value)
         out[section] = part
     out["address"]["country"] = tenant.country
+    out["callbacks"] = {
+        "url": callback.url if callback else "",
+        "sign_key": callback.secret if callback else "",
+        "custom": (callback.description or "") if callback else "",
+    }
     return out
 
 
+def _set_callbacks(session: Session, tenant: Tenant, body: dict[str, Any]) -> None:
+    """``callbacks.url`` (empty: none) and ``custom``: the tenant's one webhook endpoint of
+    format ``billogram`` (webhooks.service), which sends every invoice event as a callback."""
+    if "callbacks" not in body:
+        return
+    part = fields.as_object(body.get("callbacks"), ["callbacks"])
+    fields.check_keys(part, ("url", "custom"), read_only=("sign_key",), path=["callbacks"])
+    current = webhooks.endpoint_of_format(session, tenant, webhooks.BILLOGRAM_FORMAT)
+    url = fields.text(part, "url", ["callbacks"]) if "url" in part else (current.url if current else "")
+    custom = fields.text(part, "custom", ["callbacks"]) if "custom" in part else None
+    try:
+        if not url:
+            if current is not None:
+                webhooks.delete_endpoint(session, tenant, current.id)
+        elif current is None:
+            data = EndpointCreate(url=url, events=CALLBACK_EVENTS, description=custom or "Billogram API callbacks")
+            webhooks.create_endpoint(session, tenant, data, body_format=webhooks.BILLOGRAM_FORMAT)
+        else:
+            changes: dict[str, Any] = {"url": url}
+            if custom is not None:
+                changes["description"] = custom
+            webhooks.update_endpoint(session, tenant, current.id, EndpointUpdate(**changes))
+    except ValidationError as exc:
+        raise fields.from_pydantic(
+            exc, {"url": ("url", ["callbacks"]), "description": ("custom", ["callbacks"])}
+        ) from None
+
+
 def _changes(body: dict[str, Any]) -> dict[str, Any]:
-    fields.check_keys(body, SECTIONS, read_only=("name", "org_no"))
+    fields.check_keys(body, (*SECTIONS, "callbacks"), read_only=("name", "org_no"))
     changes: dict[str, Any] = {}
     for section, mapping in SECTIONS.items():
         part = fields.as_object(body.get(section), [section])
@@ -69,17 +113,20 @@ def _changes(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/settings")
-def get_settings(tenant: TenantDep) -> BillogramJSON:
-    return ok(settings_out(tenant))
+def get_settings(session: SessionDep, tenant: TenantDep) -> BillogramJSON:
+    return ok(settings_out(tenant, webhooks.endpoint_of_format(session, tenant, webhooks.BILLOGRAM_FORMAT)))
 
 
 @router.put("/settings")
 def update_settings(body: Body, session: SessionDep, tenant: TenantDep) -> BillogramJSON:
+    data = fields.as_object(body)
     try:
-        data = TenantSettings(**_changes(fields.as_object(body)))
+        changes = TenantSettings(**_changes(data))
     except ValidationError as exc:
         raise fields.from_pydantic(exc, NAMES) from None
-    return ok(settings_out(service.update_settings(session, tenant, data)))
+    tenant = service.update_settings(session, tenant, changes)
+    _set_callbacks(session, tenant, data)
+    return ok(settings_out(tenant, webhooks.endpoint_of_format(session, tenant, webhooks.BILLOGRAM_FORMAT)))
 
 
 def _not_supported(what: str) -> BillogramError:

@@ -22,43 +22,17 @@ from kvitt.catalog.models import Item
 from kvitt.core.money import MoneyError, format_quantity, parse_quantity
 from kvitt.customers import service as customers
 from kvitt.customers.models import Customer
+from kvitt.formats.billogram import STATES, event_data, event_type
 from kvitt.invoices import service as invoices
 from kvitt.invoices.models import Invoice, InvoiceEvent
 from kvitt.tenants.models import Tenant
 
 EXTRA = "billogram"  # the key in Invoice.metadata
 SEPARATOR = " – "  # between an item's title and its description on the printed line
-STATES = {
-    "draft": "Unattested",
-    "unpaid": "Unpaid",
-    "partly_paid": "Partly paid",
-    "overdue": "Overdue",
-    "in_collection": "Collection",
-    "paid": "Paid",
-    "credited": "Credited",
-    "written_off": "Ended",
-}
 KVITT_STATES: dict[str, list[str]] = {}
 for _kvitt, _billogram in STATES.items():
     KVITT_STATES.setdefault(_billogram, []).append(_kvitt)
 KNOWN_STATES = (*KVITT_STATES, "Deleted", "Factoring", "Sold", "Reminder")
-EVENT_TYPES = {
-    "created": "Created",
-    "updated": "Updated",
-    "issued": "Sent",
-    "payment": "Payment",
-    "paid": "Paid",
-    "credited": "Credit",
-    "written_off": "WriteOff",
-    "overdue": "Overdue",
-    "in_collection": "Collection",
-    "collection_ended": "CollectionEnded",
-    "delivery_failed": "DeliveryFailed",
-    "overpayment": "Overpayment",
-    "message_sent": "Message",
-    "message_received": "CustomerMessage",
-}
-MONEY_KEYS = frozenset({"amount", "total", "remaining", "fee", "interest"})
 WRITABLE = (
     "customer",
     "items",
@@ -204,21 +178,12 @@ def _items_out(invoice: Invoice, extra: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def event_out(invoice: Invoice, event: InvoiceEvent) -> dict[str, Any]:
-    data: dict[str, Any] = {key: _event_value(key, value) for key, value in (event.data or {}).items()}
+    data = event_data(event.data or {})
     if event.type == "issued":
         data.update(letter_id=str(invoice.id), invoice_no=invoice.number)
     if event.type == "credited" and data.get("credit_note"):
         data.update(letter_id=str(data["credit_note"]), invoice_no=data.get("credit_note_number"))
-    name = EVENT_TYPES.get(event.type) or "".join(part.capitalize() for part in event.type.split("_"))
-    return {"type": name, "created_at": event.at, "data": data}
-
-
-def _event_value(key: str, value: Any) -> Any:
-    if key in MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
-        return fields.kronor(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return value
+    return {"type": event_type(event.type), "created_at": event.at, "data": data}
 
 
 # --- input -------------------------------------------------------------------------------------

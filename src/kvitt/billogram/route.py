@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
-from kvitt.billogram import errors, jsonio
+from kvitt.billogram import errors
 from kvitt.billogram.auth import basic_credentials, user_name
 from kvitt.billogram.errors import INVALID_AUTH, BillogramError
 from kvitt.core.api import TenantRoute, error_response, request_session, request_tenant
 from kvitt.core.config import web_base_url
+from kvitt.formats import billogram as codec
 from kvitt.tenants.models import Tenant
 
 PREFIX = "/api/billogram/v2"
@@ -24,7 +25,7 @@ class BillogramJSON(Response):
     media_type = MEDIA_TYPE
 
     def render(self, content: Any) -> bytes:
-        return jsonio.dumps(content)
+        return codec.dumps(content)
 
 
 def ok(data: Any, *, total_count: int | None = None) -> BillogramJSON:
@@ -78,8 +79,8 @@ async def json_body(request: Request) -> Any:
     if not raw.strip():
         return None
     try:
-        return jsonio.loads(raw)
-    except jsonio.NotJson as exc:
+        return codec.loads(raw)
+    except codec.NotJson as exc:
         raise errors.invalid(str(exc)) from None
 
 

@@ -23,6 +23,9 @@ class WebhookEndpoint(Base):
     # How many events one request may carry: 1 (the default) sends each event alone; more is the
     # receiver's opt-in to list bodies ({"object": "list", "data": [event, ...]}, docs/webhooks.md).
     max_batch_size: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The body sent: "kvitt" (the event, signed in Kvitt-Signature) or "billogram" (a Billogram v2
+    # style callback signed with md5(callback_id + secret), formats/billogram.py; migration 0017).
+    format: Mapped[str] = mapped_column(String(20), default="kvitt", server_default="kvitt")
     # Kept in clear: signing needs it. Shown once, at creation and at rotation.
     secret: Mapped[str] = mapped_column(String(100))
     # Rotated-out secrets still valid for a while: [{"secret", "expires_at" (ISO)}].

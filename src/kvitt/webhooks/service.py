@@ -23,6 +23,7 @@ from kvitt.core.errors import NotFound
 from kvitt.core.outbox import PENDING as OUTBOX_PENDING
 from kvitt.core.outbox import OutboxJob, enqueue, enqueue_rows
 from kvitt.core.pagination import Page, paginate
+from kvitt.formats import billogram
 from kvitt.tenants.models import Tenant
 from kvitt.webhooks import catalogue, signing
 from kvitt.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -31,6 +32,8 @@ from kvitt.webhooks.schemas import EndpointCreate, EndpointUpdate
 from kvitt.webhooks.sender import Outcome, Outgoing
 
 DELIVER_JOB = "webhooks.deliver"
+KVITT_FORMAT = "kvitt"
+BILLOGRAM_FORMAT = "billogram"  # Billogram v2 callbacks (the Billogram API's settings.callbacks)
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 # Retries go on for three days after the first attempt (Stripe's window), ever further apart.
 RETRY_WINDOW = timedelta(days=3)
@@ -50,7 +53,9 @@ def new_secret() -> str:
 # --- endpoints ------------------------------------------------------------------------------------
 
 
-def create_endpoint(session: Session, tenant: Tenant, data: EndpointCreate) -> WebhookEndpoint:
+def create_endpoint(
+    session: Session, tenant: Tenant, data: EndpointCreate, *, body_format: str = KVITT_FORMAT
+) -> WebhookEndpoint:
     endpoint = WebhookEndpoint(
         tenant_id=tenant.id,
         url=data.url,
@@ -60,10 +65,22 @@ def create_endpoint(session: Session, tenant: Tenant, data: EndpointCreate) -> W
         max_batch_size=data.max_batch_size,
         secret=new_secret(),
         previous_secrets=[],
+        format=body_format,
     )
     session.add(endpoint)
     session.flush()
     return endpoint
+
+
+def endpoint_of_format(session: Session, tenant: Tenant, body_format: str) -> WebhookEndpoint | None:
+    """The tenant's first endpoint that takes bodies of ``body_format`` (the Billogram API's
+    callback endpoint is the tenant's one ``billogram`` endpoint)."""
+    return session.scalar(
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.tenant_id == tenant.id, WebhookEndpoint.format == body_format)
+        .order_by(WebhookEndpoint.id)
+        .limit(1)
+    )
 
 
 def get_endpoint(session: Session, tenant: Tenant, endpoint_id: int, *, param: str | None = None) -> WebhookEndpoint:
@@ -441,6 +458,9 @@ def plan_attempts(session: Session, tenant_id: int, jobs: list[OutboxJob]) -> li
     requests: list[Request] = []
     for endpoint_id, items in per_endpoint.items():
         endpoint = endpoints[endpoint_id]
+        if endpoint.format == BILLOGRAM_FORMAT:
+            requests += [Request(billogram_callback(endpoint, sent, now), [attempt]) for attempt, sent in items]
+            continue
         if endpoint.max_batch_size <= 1:
             requests += [Request(signed(endpoint, _json(sent), now), [attempt]) for attempt, sent in items]
             continue
@@ -476,6 +496,13 @@ def list_body(payloads: list[dict[str, Any]]) -> bytes:
 
 def outgoing(endpoint: WebhookEndpoint, sent: WebhookEvent, now: datetime) -> Outgoing:
     return signed(endpoint, event_body(sent), now)
+
+
+def billogram_callback(endpoint: WebhookEndpoint, sent: dict[str, Any], now: datetime) -> Outgoing:
+    """The event as a Billogram v2 callback (one per request), signed in its body as Billogram
+    signs it (md5 of callback_id + the endpoint's secret) and in Kvitt-Signature as well."""
+    body = billogram.dumps(billogram.callback(sent, endpoint.secret, endpoint.description or ""))
+    return signed(endpoint, body, now)
 
 
 def signed(endpoint: WebhookEndpoint, body: bytes, now: datetime) -> Outgoing:
