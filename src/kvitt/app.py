@@ -39,6 +39,7 @@ from kvitt.delivery.api import callbacks as delivery_callbacks
 from kvitt.delivery.api import router as delivery_router
 from kvitt.documents.api import router as documents_router
 from kvitt.dunning.api import router as dunning_router
+from kvitt.engagement.api import router as engagement_router
 from kvitt.invoices.api import router as invoices_router
 from kvitt.ledger.api import router as ledger_router
 from kvitt.metrics import database_registry
@@ -118,6 +119,8 @@ def create_app(
         dunning_router,
         autogiro_router,
         web_api_router,
+        segments_router,
+        engagement_router,
         messages_router,
         segments_router,
         checkout_router,

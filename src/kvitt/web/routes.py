@@ -47,16 +47,18 @@ from kvitt.core.config import web_base_url
 from kvitt.core.db import Database, is_unavailable, utcnow
 from kvitt.core.errors import KvittError
 from kvitt.invoices.models import Invoice
+from kvitt.web import engagement as web_engagement
 from kvitt.web import messages, service, visits
 from kvitt.web.preferences import SettingsRejected, change_settings
 from kvitt.web.texts import LANGUAGES, TEXTS
-from kvitt.web.view import TABS, InvoiceView, invoice_view, page_url
+from kvitt.web.view import TABS, InvoiceView, invoice_view, language_of, page_url
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 MAX_FORM_BYTES = 16 * 1024
 MESSAGE_PURPOSE = "message"
 SETTINGS_PURPOSE = "settings"
+DONE = ("message", "settings", "unchanged", "survey", "survey_invalid")
 
 # Compiled once: no file check on each page (a new release is a restart).
 templates = Environment(
@@ -82,7 +84,7 @@ PAGE_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": (
-        f"default-src 'none'; style-src '{CSS_HASH}'; script-src 'self'; connect-src 'self'; img-src 'self'; "
+        f"default-src 'none'; style-src '{CSS_HASH}'; script-src 'self'; connect-src 'self'; img-src 'self' https:; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
@@ -130,6 +132,7 @@ ASSETS = dict(_asset(STATIC / name) for name in ("htmx-2.0.11.min.js", "kvitt.js
 ASSET_URLS = {name.split(".")[0].split("-")[0]: f"/i/assets/{name}" for name in ASSETS}
 
 router = APIRouter(include_in_schema=False)
+router.include_router(web_engagement.router)  # /e/<token> and /i/<token>/survey/<id>
 log = structlog.get_logger("kvitt.web")
 
 
@@ -162,6 +165,12 @@ def invoice_page(token: str, request: Request) -> Response:
     try:
         with database.read() as session:
             found = service.find_issued(session, token)
+            # the engagement area (Faktura tab only): what fits the recipient now, never an error
+            shown = (
+                web_engagement.shown(session, found, language_of(found, lang), now)
+                if found and tab == "faktura"
+                else []
+            )
         if found is None:
             return not_found()
         visit = found.visit
@@ -176,15 +185,16 @@ def invoice_page(token: str, request: Request) -> Response:
     if found.visit is not None and visits.needs_write(found.visit, now):
         count = BackgroundTask(_count_view, database, found.invoice, now)
     done = request.query_params.get("done")
-    etag = page_etag(request, found, visit)
+    etag = page_etag(request, found, visit, web_engagement.digest(shown))
     if etag in _if_none_match(request):
         headers = {**PAGE_HEADERS, "ETag": etag, "Vary": "Accept-Encoding"}
         return Response(status_code=304, headers=headers, background=count)
     view = invoice_view(found, tab=tab, chosen_lang=lang, has_pdf=has_pdf(), autogiro=offers_autogiro(request))
-    response = page_response(request, view, visit, done=done if done in ("message", "settings", "unchanged") else None)
+    view.engagement = shown
+    response = page_response(request, view, visit, done=done if done in DONE else None)
     response.headers["ETag"] = etag
     response.headers["Last-Modified"] = format_datetime(last_modified(found), usegmt=True)
-    response.background = count
+    response.background = web_engagement.with_impressions(count, database, found.invoice, shown, now)
     return response
 
 
@@ -200,7 +210,7 @@ def _count_view(database: Database, invoice: Invoice, now: datetime) -> None:
         log.warning("web_invoice_view_not_counted", invoice_id=invoice.id, error=str(exc.orig))
 
 
-def page_etag(request: Request, found: service.WebInvoice, visit: visits.WebInvoiceVisit) -> str:
+def page_etag(request: Request, found: service.WebInvoice, visit: visits.WebInvoiceVisit, extra: str = "") -> str:
     """A strong validator made of everything the page shows: the rows it was made from (every
     column), the timeline's events, the form key, the address's query and the encoding, and the
     running code's version and templates."""
@@ -210,7 +220,7 @@ def page_etag(request: Request, found: service.WebInvoice, visit: visits.WebInvo
     # The events the page shows (payments, messages); not the visits' own ``opened`` events.
     digest.update(repr([(e.id, e.type, e.data) for e in found.events if e.type in SHOWN_EVENTS]).encode())
     digest.update(repr([_columns(line) for line in found.invoice.lines]).encode())
-    parts = (CODE_VERSION, visit.form_key, found.credited_number, request.url.query, accepts_gzip(request))
+    parts = (CODE_VERSION, visit.form_key, found.credited_number, request.url.query, accepts_gzip(request), extra)
     digest.update(repr(parts).encode())
     return f'"{digest.hexdigest()}"'
 
@@ -431,7 +441,7 @@ def page_response(
 ) -> Response:
     tokens = {
         purpose: visits.form_token(visit, purpose) if visit is not None else ""
-        for purpose in (MESSAGE_PURPOSE, SETTINGS_PURPOSE)
+        for purpose in (MESSAGE_PURPOSE, SETTINGS_PURPOSE, web_engagement.SURVEY_PURPOSE)
     }
     context = {
         "lang": view.lang,

@@ -137,6 +137,8 @@ class InvoiceView:
     urls: dict[str, str]
     # Autogiro signed with BankID (web/autogiro.py): url, label, text; None when not offered.
     autogiro: dict[str, str] | None = None
+    # The engagement area's placements (kvitt.engagement via web.engagement); set by the page.
+    engagement: list[Any] = field(default_factory=list)
 
 
 def language_of(found: WebInvoice, chosen: str | None = None) -> str:

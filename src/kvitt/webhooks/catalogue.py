@@ -40,6 +40,8 @@ CATALOGUE: dict[str, EventType] = {
         EventType("invoice.message_received", "invoice", "the recipient wrote a message on the web invoice"),
         EventType("invoice.message_sent", "invoice", "staff or the system wrote on the web invoice"),
         EventType("invoice.recipient_settings_changed", "invoice", "the recipient changed delivery settings"),
+        EventType("invoice.offer_clicked", "invoice", "the recipient clicked an offer on the invoice (engagement)"),
+        EventType("invoice.survey_answered", "invoice", "the recipient answered a survey on the invoice (engagement)"),
         EventType("invoice.extension_requested", "invoice", "the recipient asked for more time (anstånd)"),
         EventType("invoice.extension_approved", "invoice", "a payment extension was approved"),
         EventType("invoice.extension_rejected", "invoice", "a payment extension was rejected"),
@@ -64,6 +66,8 @@ ALIASES = {
     "reminder.sent": "invoice.reminder_sent",
     "message.received": "invoice.message_received",
     "invoice.message": "invoice.message_received",
+    "offer_clicked": "invoice.offer_clicked",
+    "survey_answered": "invoice.survey_answered",
 }
 
 
