@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from kvitt.core import clock
 from kvitt.core.api import QueryId, TenantRoute, request_session, request_tenant, writes_on_read
 from kvitt.core.errors import ValidationFailed
-from kvitt.reports import aging, facts, kpis
+from kvitt.reports import aging, kpis
 from kvitt.tenants.models import Tenant
 
 router = APIRouter(prefix="/reports", tags=["reports"], route_class=TenantRoute)
@@ -105,12 +105,6 @@ def kpi_period(date_from: date | None, date_to: date | None) -> tuple[date, date
     return start, end
 
 
-def current_kpis(session: Session, tenant: Tenant, start: date, end: date) -> kpis.Kpis:
-    """Recompute the days events have marked since the last refresh, then read the aggregates."""
-    facts.refresh(session, tenant)
-    return kpis.kpis(session, tenant, start, end)
-
-
 @router.get("/kpis", response_model=dict[str, Any])
 @writes_on_read
 def kpi_report(session: SessionDep, tenant: TenantDep, date_from: FromDay = None, date_to: ToDay = None) -> Any:
@@ -122,7 +116,7 @@ def kpi_report(session: SessionDep, tenant: TenantDep, date_from: FromDay = None
     decimal string (docs/reports.md defines every field).
     """
     start, end = kpi_period(date_from, date_to)
-    return kpis.as_json(current_kpis(session, tenant, start, end))
+    return kpis.as_json(kpis.current(session, tenant, start, end))
 
 
 @router.get(
@@ -138,7 +132,7 @@ def kpi_csv(
     if figure is not None and figure not in kpis.FIGURES:
         raise ValidationFailed(f"figure must be one of {', '.join(kpis.FIGURES)}", param="figure")
     start, end = kpi_period(date_from, date_to)
-    body = kpis.csv_text(current_kpis(session, tenant, start, end), figure)
+    body = kpis.csv_text(kpis.current(session, tenant, start, end), figure)
     name = f"kpis-{figure or 'all'}-{start}-{end}.csv"
     return Response(
         body, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'}

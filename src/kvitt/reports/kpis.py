@@ -144,6 +144,19 @@ def kpis(session: Session, tenant: Tenant, start: date, end: date) -> Kpis:
     )
 
 
+def current(session: Session, tenant: Tenant, start: date, end: date) -> Kpis:
+    """Recompute the days events have marked since the last refresh, then read: what the API,
+    its CSV and the back office answer (a write: the caller's transaction must allow one)."""
+    facts.refresh(session, tenant)
+    return kpis(session, tenant, start, end)
+
+
+def current_trend(session: Session, tenant: Tenant, end: date, count: int = 12) -> list[Kpis]:
+    """The same for each of ``count`` calendar months up to ``end`` (the last one ends on ``end``)."""
+    facts.refresh(session, tenant)
+    return monthly(session, tenant, end, count)
+
+
 def period_sums(session: Session, tenant_id: int, start: date, end: date) -> Sums:
     query = (
         select(DailyFact.measure, DailyFact.dim, func.sum(DailyFact.count), func.sum(DailyFact.amount))
