@@ -24,8 +24,6 @@ import asyncio
 import multiprocessing
 import os
 import resource
-import smtplib
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from benchlib import free_port, smtp_ceiling, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -55,12 +55,6 @@ GOAL_SHARE_OF_SMTP = 0.5
 GOAL_DAY_PER_SECOND = 400
 GOAL_TWO_WORKERS = 1.6
 GOAL_RSS_MB = 512
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- the servers, each in its own process ---------------------------------------------------------
@@ -107,31 +101,6 @@ def http_receiver(port: int, received: Any) -> None:
             await server.serve_forever()
 
     asyncio.run(main())
-
-
-def wait_for_port(port: int) -> None:
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing answers on port {port}")
-
-
-def smtp_ceiling(port: int, count: int) -> float:
-    """Messages per second: one pre-built 1.2 KB message sent ``count`` times over one connection."""
-    body = ("Hej! Din faktura finns här: https://kvitt.example/i/abcdefghijklmnop\r\n" * 16)[:1000]
-    message = (
-        "From: faktura@kvitt.test\r\nTo: kund@example.se\r\nSubject: Faktura 1 från Bench Telekom AB\r\n"
-        "Message-ID: <bench@kvitt.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        "Content-Transfer-Encoding: 8bit\r\n\r\n" + body
-    ).encode()
-    with smtplib.SMTP("127.0.0.1", port) as client:
-        started = time.perf_counter()
-        for _ in range(count):
-            client.sendmail("faktura@kvitt.test", ["kund@example.se"], message)
-        return count / (time.perf_counter() - started)
 
 
 # --- the day ------------------------------------------------------------------------------------

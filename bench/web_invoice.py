@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
 
+from benchlib import free_port
 from kvitt.app import create_app
 from kvitt.core.config import Settings
 from kvitt.core.db import Database
@@ -48,12 +48,6 @@ from kvitt.web.messages import post_message
 
 GOAL_P50_MS = 5.0
 ROOT = Path(__file__).parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def seed(url: str) -> str:
