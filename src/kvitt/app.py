@@ -53,6 +53,7 @@ from kvitt.web.api import router as web_api_router
 from kvitt.web.inbox_api import router as messages_router
 from kvitt.web.autogiro import router as web_autogiro_router
 from kvitt.web.routes import not_found as web_not_found
+from kvitt.web.pay import router as web_pay_router
 from kvitt.web.routes import router as web_router
 from kvitt.webhooks.api import router as webhooks_router
 from kvitt.worker import Worker  # also provides the job runner the test clock's API uses
@@ -131,6 +132,7 @@ def create_app(
     app.include_router(delivery_callbacks)
     app.include_router(checkout_callbacks)
     app.include_router(web_autogiro_router)  # /i/{token}/autogiro: the mandate signed with BankID
+    app.include_router(web_pay_router)  # /i/{token}/betala: Swish and card on the spot
     app.include_router(web_router)
     install_docs(app, f"{API_PREFIX}/openapi.json")
     install_admin(app)  # /admin: the back office (kvitt.admin)

@@ -122,8 +122,7 @@ def shop(db: Database, settings: Settings, swish: SwishRig, monkeypatch: pytest.
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("KVITT_PUBLIC_URL", url)
     get_settings.cache_clear()
-    # The app reads the webhook secret from its own settings: the card simulator's default one.
-    live = settings.model_copy(update={"public_url": url, "stripe_webhook_secret": CardSimulator().webhook_secret})
+    live = settings.model_copy(update={"public_url": url})
     tenant_id, key = make_tenant(db, **TENANT_A, swish_number="1231181189")
     server = serve_in_thread(create_app(live, db, embedded_worker=False), port=port)
     client = httpx.Client(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30)

@@ -151,6 +151,17 @@ def for_invoice(session: Session, tenant: Tenant, invoice_id: int) -> list[Payme
     )
 
 
+def find_for_invoice(session: Session, tenant_id: int, invoice_id: int, request_id: int) -> PaymentRequest | None:
+    """A request of this invoice (the web invoice's token names the invoice, the path the request)."""
+    return session.scalar(
+        select(PaymentRequest).where(
+            PaymentRequest.tenant_id == tenant_id,
+            PaymentRequest.invoice_id == invoice_id,
+            PaymentRequest.id == request_id,
+        )
+    )
+
+
 def by_provider_reference(session: Session, method: str, reference: str) -> PaymentRequest | None:
     """The request a provider's callback names (the provider's id is unique per method)."""
     return session.scalar(

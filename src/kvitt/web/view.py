@@ -23,6 +23,7 @@ from kvitt.core.money import format_amount, milli_to_quantity
 from kvitt.formats import swish_qr
 from kvitt.invoices import states
 from kvitt.web import messages as conversation
+from kvitt.web.pay_links import pay_now_links
 from kvitt.web.preferences import RECIPIENT_METHODS
 from kvitt.web.service import WebInvoice
 from kvitt.web.texts import LANGUAGES, LOCALES, TEXTS, TONES
@@ -196,6 +197,9 @@ def invoice_view(
     offer = _autogiro_offer(invoice.token, lang, link_lang) if autogiro and found.customer is not None else None
     if payment is not None and offer is not None:
         payment.other_methods.append({"url": offer["url"], "label": offer["label"]})
+
+    if payment is not None and invoice.currency == "SEK":
+        payment.other_methods[:0] = pay_now_links(tenant, invoice.token, lang, link_lang)
 
     totals = [(t["net_total"], money(invoice.net)), (t["vat"], money(invoice.vat))]
     if invoice.rounding:
