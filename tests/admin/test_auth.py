@@ -182,3 +182,14 @@ def test_every_admin_route_but_login_and_assets_needs_staff(app: Any) -> None:
             continue
         calls = [dep.call for dep in route.dependant.dependencies]
         assert any(hasattr(call, "roles") for call in calls), f"{path} has no require_staff"
+
+
+def test_every_page_names_its_roles(app: Any) -> None:
+    """No roles would let any staff member in: only the shell's own routes are for everyone."""
+    for_everyone = {"/admin/password", "/admin/logout", "/admin/language"}
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if not path.startswith("/admin") or path in for_everyone or path in {"/admin/login", "/admin/assets/{name}"}:
+            continue
+        roles = [dep.call.roles for dep in route.dependant.dependencies if hasattr(dep.call, "roles")]
+        assert roles and all(roles), f"{path} is open to every role"

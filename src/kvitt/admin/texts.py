@@ -272,6 +272,29 @@ EN: dict[str, str] = {
     "Besvarat": "Answered",
     "Föregående": "Previous",
     "Nästa": "Next",
+    # users and the audit log
+    "Engångslösenord": "One-time password",
+    "Ge lösenordet till personen. Det visas bara nu och måste bytas vid första inloggningen.": (
+        "Give the password to the person. It is shown only now and must be changed at the first login."
+    ),
+    "Ny användare": "New user",
+    "Skapa användare": "Create user",
+    "Senast inloggad": "Last login",
+    "Byt roll": "Change role",
+    "Aktiv": "Active",
+    "Avstängd": "Deactivated",
+    "Stäng av": "Deactivate",
+    "Aktivera": "Activate",
+    "Nytt engångslösenord": "New one-time password",
+    "Åtgärd": "Action",
+    "Ladda ner CSV": "Download CSV",
+    "Tid": "Time",
+    "Vem": "Who",
+    "På": "On",
+    "Före": "Before",
+    "Efter": "After",
+    "Inget loggat ännu.": "Nothing logged yet.",
+    "Äldre": "Older",
 }
 
 
