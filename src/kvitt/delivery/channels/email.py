@@ -3,7 +3,7 @@
 Messages are rendered straight to bytes (:func:`render_message`: headers and quoted-printable
 parts written by hand, no ``email`` package on the hot path, which alone managed 328 messages a
 second) and sent over one connection for many messages (:class:`SmtpSession`, smtplib, no event
-loop). :func:`build_message` / :func:`send` remain for one-off messages.
+loop); a one-off message is the same with a session of its own.
 
 SMTP reply codes decide the outcome (RFC 5321 §4.2.1): 4xx is a transient failure (retry),
 5xx a permanent one (fall back). A connection that cannot be made or times out is transient.
@@ -19,8 +19,7 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formataddr, formatdate
 
 from kvitt.delivery.channels import PermanentFailure, Sent, TemporaryFailure
 
@@ -43,45 +42,6 @@ class Attachment:
     subtype: str = "pdf"
 
 
-def build_message(
-    *,
-    sender: str,
-    sender_name: str | None,
-    to: str,
-    subject: str,
-    text: str,
-    html: str | None,
-    message_id: str,
-    attachments: list[Attachment] | None = None,
-    reply_to: str | None = None,
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = formataddr((sender_name, sender)) if sender_name else sender
-    message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False, usegmt=True)
-    # A stable Message-ID: a message repeated after a worker crash is the same message to the
-    # receiving side, which can drop the copy (see docs/delivery.md, at least once).
-    message["Message-ID"] = message_id
-    if reply_to:
-        message["Reply-To"] = reply_to
-    message.set_content(text)
-    if html is not None:
-        message.add_alternative(html, subtype="html")
-    for attachment in attachments or []:
-        message.add_attachment(
-            attachment.content, maintype=attachment.maintype, subtype=attachment.subtype, filename=attachment.filename
-        )
-    return message
-
-
-def send(config: SmtpConfig, message: EmailMessage) -> Sent:
-    """Hand one message to the SMTP server on a connection of its own; raises Temporary/PermanentFailure."""
-    data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
-    with SmtpSession(config) as smtp:
-        return smtp.send(parseaddr(str(message["From"]))[1], str(message["To"]), data, str(message["Message-ID"]))
-
-
 # --- rendering -------------------------------------------------------------------------------------
 
 CRLF = "\r\n"
@@ -100,7 +60,7 @@ def render_message(
     reply_to: str | None = None,
     date: str | None = None,
 ) -> bytes:
-    """The message :func:`build_message` makes (same headers, parts and attachments), as bytes.
+    """A text (and HTML) message with its attachments, as bytes.
 
     Headers are RFC 2047 encoded when not ASCII, the text and HTML parts quoted-printable
     (7-bit clean, so no 8BITMIME is needed), attachments base64, lines end in CRLF.
