@@ -24,8 +24,8 @@ from pathlib import Path
 
 import structlog
 
-from kvitt.core.config import get_settings
-from kvitt.simulators import RunningServer, serve_in_thread
+from kvitt.core.config import get_settings, web_base_url
+from kvitt.simulators import RunningServer, checkout_demo, serve_in_thread
 from kvitt.simulators.bankid import BankIDSimulator, make_certs, settings_for, tls_options
 from kvitt.simulators.peppol_ap import AccessPointSimulator
 from kvitt.simulators.sms_46elks import Elks46Simulator
@@ -46,20 +46,25 @@ class DemoSinks:
     _stop: threading.Event = field(default_factory=threading.Event)
     _reported: tuple[int, int, int] = (0, 0, 0)
     bankid_url: str | None = None
+    payments: list[str] = field(default_factory=list)  # the Swish and card simulators' banner lines
 
     def counts(self) -> tuple[int, int, int]:
         return self.mail.received, len(self.sms.sent), len(self.access_point.documents)
 
     def banner(self) -> list[str]:
-        return [
-            f"Email goes to:       {self.mail.folder.resolve()}/ (an SMTP server on 127.0.0.1:{self.mail.port})",
-            f"SMS go to:           the 46elks simulator on {self.servers[0].url}/a1/sms",
-            f"E-invoices go to:    the Peppol access point simulator on {self.servers[1].url}/v1/documents",
-            f"Letters go to:       {Path(self.print_dir).resolve()}/ (print batches)",
-        ] + (
-            [f"BankID (autogiro):   the BankID simulator on {self.bankid_url} (signs after 3 s)"]
-            if self.bankid_url
-            else []
+        return (
+            [
+                f"Email goes to:       {self.mail.folder.resolve()}/ (an SMTP server on 127.0.0.1:{self.mail.port})",
+                f"SMS go to:           the 46elks simulator on {self.servers[0].url}/a1/sms",
+                f"E-invoices go to:    the Peppol access point simulator on {self.servers[1].url}/v1/documents",
+                f"Letters go to:       {Path(self.print_dir).resolve()}/ (print batches)",
+            ]
+            + (
+                [f"BankID (autogiro):   the BankID simulator on {self.bankid_url} (signs after 3 s)"]
+                if self.bankid_url
+                else []
+            )
+            + self.payments
         )
 
     def summary(self) -> None:
@@ -94,6 +99,9 @@ def start(mail_dir: Path) -> DemoSinks:
     bankid = serve_in_thread(BankIDSimulator().app(), **tls_options(certs))
     servers.append(bankid)
     os.environ.update(settings_for(bankid.url, certs))
+    payments = checkout_demo.start(mail_dir.absolute().parent / "kvitt-swish-certs", web_base_url(get_settings()))
+    servers += payments.servers
+    os.environ.update(payments.settings)
     os.environ.update(
         {
             "KVITT_SMTP_HOST": "127.0.0.1",
@@ -111,5 +119,6 @@ def start(mail_dir: Path) -> DemoSinks:
     get_settings.cache_clear()
     sinks = DemoSinks(mail, sms, access_point, get_settings().print_dir, servers)
     sinks.bankid_url = get_settings().bankid_url
+    sinks.payments = payments.banner()
     threading.Thread(target=sinks._report, name="kvitt-demo-summary", daemon=True).start()
     return sinks
