@@ -73,3 +73,21 @@ class SurveyAnswer(Base):
     choice: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str | None] = mapped_column(String(2000))
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class RecipientLink(Base):
+    """A magic link to the recipient's own pages (``/m/<token>``), sent to their email; only the
+    token's SHA-256 is stored. Looked up by the hash alone (no tenant is known before it)."""
+
+    __tablename__ = "recipient_links"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "token_hash"),
+        Index("ix_recipient_links_token_hash", "token_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

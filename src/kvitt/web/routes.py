@@ -49,6 +49,7 @@ from kvitt.core.errors import KvittError
 from kvitt.invoices.models import Invoice
 from kvitt.web import engagement as web_engagement
 from kvitt.web import messages, service, visits
+from kvitt.web import mypages as web_mypages
 from kvitt.web.preferences import SettingsRejected, change_settings
 from kvitt.web.texts import LANGUAGES, TEXTS
 from kvitt.web.view import TABS, InvoiceView, invoice_view, language_of, page_url
@@ -58,7 +59,7 @@ STATIC = HERE / "static"
 MAX_FORM_BYTES = 16 * 1024
 MESSAGE_PURPOSE = "message"
 SETTINGS_PURPOSE = "settings"
-DONE = ("message", "settings", "unchanged", "survey", "survey_invalid")
+DONE = ("message", "settings", "unchanged", "survey", "survey_invalid", "mypages")
 
 # Compiled once: no file check on each page (a new release is a restart).
 templates = Environment(
@@ -133,6 +134,7 @@ ASSET_URLS = {name.split(".")[0].split("-")[0]: f"/i/assets/{name}" for name in 
 
 router = APIRouter(include_in_schema=False)
 router.include_router(web_engagement.router)  # /e/<token> and /i/<token>/survey/<id>
+router.include_router(web_mypages.router)  # /m/<token> and /i/<token>/mina-sidor
 log = structlog.get_logger("kvitt.web")
 
 
@@ -441,7 +443,7 @@ def page_response(
 ) -> Response:
     tokens = {
         purpose: visits.form_token(visit, purpose) if visit is not None else ""
-        for purpose in (MESSAGE_PURPOSE, SETTINGS_PURPOSE, web_engagement.SURVEY_PURPOSE)
+        for purpose in (MESSAGE_PURPOSE, SETTINGS_PURPOSE, web_engagement.SURVEY_PURPOSE, web_mypages.MYPAGES_PURPOSE)
     }
     context = {
         "lang": view.lang,

@@ -1,4 +1,4 @@
-"""engagement: segments, placements, impressions and clicks, survey answers
+"""engagement: segments, placements, impressions and clicks, survey answers, recipient links
 
 Revision ID: 0011
 Revises: 0010
@@ -106,9 +106,26 @@ def upgrade() -> None:
             "tenant_id", "placement_id", "invoice_id", name=op.f("uq_survey_answers_tenant_id_placement_id_invoice_id")
         ),
     )
+    op.create_table(
+        "recipient_links",
+        sa.Column("id", _id(), nullable=False),
+        sa.Column("tenant_id", _id(), nullable=False),
+        sa.Column("customer_id", sa.BigInteger(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        _when("created_at"),
+        _when("expires_at"),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_recipient_links_tenant_id_tenants")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_recipient_links")),
+        sa.UniqueConstraint("tenant_id", "token_hash", name=op.f("uq_recipient_links_tenant_id_token_hash")),
+    )
+    with op.batch_alter_table("recipient_links", schema=None) as batch_op:
+        batch_op.create_index("ix_recipient_links_token_hash", ["token_hash"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("recipient_links", schema=None) as batch_op:
+        batch_op.drop_index("ix_recipient_links_token_hash")
+    op.drop_table("recipient_links")
     op.drop_table("survey_answers")
     with op.batch_alter_table("engagement_events", schema=None) as batch_op:
         batch_op.drop_index("ix_engagement_events_tenant_invoice")

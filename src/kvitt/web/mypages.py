@@ -1,0 +1,143 @@
+"""The recipient's own pages, ``/m/<token>`` ("mina sidor"), reached by a magic link.
+
+- ``POST /i/{token}/mina-sidor`` (a form on every web invoice, with its CSRF token): email a link
+  to the customer's address on file (``engagement.recipient.send_link``); the answer is the same
+  whether or not an address exists, so the page confirms nothing about the customer.
+- ``GET /m/{token}``: every invoice with this issuer, open and paid, each with its web invoice
+  (payments, messages, delivery settings, autogiro) and its PDF, and the same engagement area as
+  the web invoice (impressions counted on the newest invoice, after the answer).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from babel.dates import format_date
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from kvitt.core.config import web_base_url
+from kvitt.core.db import Database, utcnow
+from kvitt.engagement import recipient
+from kvitt.invoices.models import Invoice
+from kvitt.web import engagement as web_engagement
+from kvitt.web import service, visits
+from kvitt.web.texts import LANGUAGES, LOCALES, TEXTS
+from kvitt.web.view import kronor, page_url
+
+MYPAGES_PURPOSE = "mypages"
+router = APIRouter(include_in_schema=False)
+
+WORDS = {
+    "sv": {
+        "title": "Mina sidor",
+        "intro": "Alla dina fakturor från {issuer}.",
+        "number": "Faktura",
+        "date": "Datum",
+        "amount": "Belopp",
+        "left": "Kvar att betala",
+        "state": "Status",
+        "open": "Visa",
+        "pdf": "PDF",
+        "settings": "Dina inställningar (e-post, sms, papper, autogiro)",
+        "messages": "Meddelanden",
+        "none": "Inga fakturor ännu.",
+    },
+    "en": {
+        "title": "Your pages",
+        "intro": "All your invoices from {issuer}.",
+        "number": "Invoice",
+        "date": "Date",
+        "amount": "Amount",
+        "left": "Left to pay",
+        "state": "Status",
+        "open": "View",
+        "pdf": "PDF",
+        "settings": "Your settings (email, text message, paper, autogiro)",
+        "messages": "Messages",
+        "none": "No invoices yet.",
+    },
+}
+
+
+@router.post("/i/{token}/mina-sidor")
+async def ask_for_link(token: str, request: Request) -> Response:
+    from kvitt.web.routes import read_form
+
+    form = await read_form(request)
+    if isinstance(form, Response):
+        return form
+    return await run_in_threadpool(_ask_for_link, request, token, form)
+
+
+def _ask_for_link(request: Request, token: str, form: dict[str, str]) -> Response:
+    from kvitt.web.routes import _trusted, not_found
+
+    database: Database = request.app.state.db
+    with database.transaction() as session:
+        found = service.find_issued(session, token)
+        if found is None:
+            return not_found()
+        visit = visits.visit_of(session, found.tenant.id, found.invoice.id)
+        done = "refused"
+        if _trusted(request, visit, MYPAGES_PURPOSE, form):
+            base = web_base_url(request.app.state.settings)
+            recipient.send_link(session, found.tenant, found.invoice, base_url=base, now=utcnow())
+            done = "mypages"  # the same answer with or without an address on file
+    lang = form.get("lang") if form.get("lang") in LANGUAGES else None
+    url = page_url(token, lang=lang)
+    url += ("&" if "?" in url else "?") + f"done={done}#mina-sidor"
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/m/{token}")
+def my_pages(token: str, request: Request) -> Response:
+    from kvitt.web.routes import PAGE_HEADERS, html_response, not_found, render
+
+    database: Database = request.app.state.db
+    now = utcnow()
+    with database.read() as session:
+        opened = recipient.open_link(session, token, now)
+        if opened is None:
+            return not_found()
+        lang = request.query_params.get("lang") or opened.customer.language
+        lang = lang if lang in LANGUAGES else "sv"
+        newest = opened.invoices[0] if opened.invoices else None
+        shown = []
+        if newest is not None:
+            found = service.WebInvoice(invoice=newest, tenant=opened.tenant, events=[], customer=opened.customer)
+            shown = web_engagement.shown(session, found, lang, now)
+    rows = [_row(invoice, lang) for invoice in opened.invoices]
+    context = {
+        "lang": lang,
+        "t": TEXTS[lang],
+        "w": WORDS[lang],
+        "issuer": opened.tenant.name,
+        "customer": opened.customer.name,
+        "rows": rows,
+        "newest": newest.token if newest else None,
+        "items": shown,
+        "open_states": recipient.OPEN,
+    }
+    response = html_response(request, render("my_pages.html", context))
+    response.headers.update({**PAGE_HEADERS, "Cache-Control": "no-store"})
+    if newest is not None and shown:
+        response.background = web_engagement.with_impressions(None, database, newest, shown, now)
+    return response
+
+
+def _row(invoice: Invoice, lang: str) -> dict[str, str | None]:
+    locale = LOCALES[lang]
+    day: date | None = invoice.invoice_date
+    return {
+        "number": str(invoice.number or ""),
+        "date": format_date(day, "short", locale=locale) if day else "",
+        "amount": kronor(invoice.total, locale),
+        "left": kronor(invoice.remaining, locale) if invoice.state in recipient.OPEN else None,
+        "state": TEXTS[lang]["states"].get(invoice.state, invoice.state),
+        "state_key": invoice.state,
+        "url": page_url(invoice.token, lang=lang if lang != "sv" else None),
+        "pdf": f"/i/{invoice.token}/pdf",
+        "token": invoice.token,
+    }
