@@ -162,8 +162,19 @@ def basis_points(ratio: kpis.Ratio) -> int | None:
     return None if ratio.denominator == 0 else ratio.numerator * 10_000 // ratio.denominator
 
 
+MONTH_NAMES = {
+    "sv": ("jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec"),
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+}
+
+
 def month_label(k: kpis.Kpis) -> str:
     return k.start.strftime("%Y-%m")
+
+
+def chart_month(k: kpis.Kpis, lang: str) -> str:
+    """A month under a chart: its short name, and the year below it."""
+    return f"{MONTH_NAMES.get(lang, MONTH_NAMES['sv'])[k.start.month - 1]}\n{k.start.year}"
 
 
 # --- the page -----------------------------------------------------------------------------------
@@ -191,7 +202,7 @@ def figures(request: Request, staff: StaffMember, end: date) -> tuple[list[kpis.
 
 
 def drawings(trend: list[kpis.Kpis], t: Callable[[str], str], n: Numbers) -> dict[str, Any]:
-    months = [month_label(k) for k in trend]
+    months = [chart_month(k, n.lang) for k in trend]
     now = trend[-1]
     share_axis = lambda bp: f"{bp // 100}\u00a0%"  # noqa: E731
     return {
@@ -199,18 +210,14 @@ def drawings(trend: list[kpis.Kpis], t: Callable[[str], str], n: Numbers) -> dic
             months,
             [(t("Fakturerat"), [k.invoiced for k in trend]), (t("Inbetalt"), [k.paid for k in trend])],
             title=t("Fakturerat och inbetalt per månad"),
-            desc=", ".join(
-                f"{m}: {n.kronor(k.invoiced)} / {n.kronor(k.paid)}" for m, k in zip(months, trend, strict=True)
-            ),
+            desc=", ".join(f"{month_label(k)}: {n.kronor(k.invoiced)} / {n.kronor(k.paid)}" for k in trend),
             label=n.kronor,
         ),
         "stocks": charts.lines(
             months,
             [(t("Utestående"), [k.outstanding for k in trend]), (t("Förfallet"), [k.overdue for k in trend])],
             title=t("Utestående och förfallet vid månadens slut"),
-            desc=", ".join(
-                f"{m}: {n.kronor(k.outstanding)} / {n.kronor(k.overdue)}" for m, k in zip(months, trend, strict=True)
-            ),
+            desc=", ".join(f"{month_label(k)}: {n.kronor(k.outstanding)} / {n.kronor(k.overdue)}" for k in trend),
             label=n.kronor,
         ),
         "aging": charts.hbars(
@@ -223,7 +230,7 @@ def drawings(trend: list[kpis.Kpis], t: Callable[[str], str], n: Numbers) -> dic
             months,
             [(t("DSO (dagar)"), [_tenths(k.dso_days) for k in trend])],
             title=t("DSO per månad"),
-            desc=", ".join(f"{m}: {n.days(k.dso_days)}" for m, k in zip(months, trend, strict=True)),
+            desc=", ".join(f"{month_label(k)}: {n.days(k.dso_days)}" for k in trend),
             label=lambda tenths: n.days(kpis.Ratio(tenths, 10, 0)),
         ),
         "shares": charts.lines(
@@ -234,8 +241,8 @@ def drawings(trend: list[kpis.Kpis], t: Callable[[str], str], n: Numbers) -> dic
             ],
             title=t("Digitala andelar per månad"),
             desc=", ".join(
-                f"{m}: {n.percent(k.digital_send_share)} / {n.percent(k.digital_payment_share)}"
-                for m, k in zip(months, trend, strict=True)
+                f"{month_label(k)}: {n.percent(k.digital_send_share)} / {n.percent(k.digital_payment_share)}"
+                for k in trend
             ),
             label=share_axis,
             top=10_000,

@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import APIRouter
 
-PAGE_MODULES: tuple[str, ...] = ("customers", "invoices", "deviations", "messages", "staff_pages")
+PAGE_MODULES: tuple[str, ...] = ("customers", "invoices", "deviations", "messages", "staff_pages", "integrations")
 
 
 def routers() -> list[APIRouter]:

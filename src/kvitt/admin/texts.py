@@ -295,6 +295,25 @@ EN: dict[str, str] = {
     "Efter": "After",
     "Inget loggat ännu.": "Nothing logged yet.",
     "Äldre": "Older",
+    # API keys and webhooks
+    "Ny nyckel": "New key",
+    "Kopiera nyckeln nu. Den sparas bara som en kontrollsumma och kan inte visas igen.": (
+        "Copy the key now. It is kept only as a hash and cannot be shown again."
+    ),
+    "Namn på nyckeln": "Name of the key",
+    "Skapa nyckel": "Create key",
+    "Början": "Starts with",
+    "Återkallad": "Revoked",
+    "Återkalla": "Revoke",
+    "Mottagare läggs upp med API:t. Här syns varje leverans, och den kan skickas igen.": (
+        "Endpoints are set up with the API. Every delivery shows here, and it can be sent again."
+    ),
+    "Händelser": "Events",
+    "Inga mottagare.": "No endpoints.",
+    "Leveranser": "Deliveries",
+    "Försök": "Attempts",
+    "Senaste svar": "Last answer",
+    "Inga leveranser.": "No deliveries.",
 }
 
 
