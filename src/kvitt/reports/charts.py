@@ -86,15 +86,12 @@ def bars(
         for s, (name, values) in enumerate(series):
             value = max(values[c], 0)
             h = plot_h * value // top
-            tip = escape(f"{category} {name}: {label(value)}")
+            tip = escape(f"{category.replace(chr(10), ' ')} {name}: {label(value)}")
             body.append(
                 f'<rect x="{x0 + s * bar}" y="{TOP + plot_h - h}" width="{max(bar - 1, 1)}" height="{h}"'
                 f' fill="{PALETTE[s % len(PALETTE)]}"><title>{tip}</title></rect>'
             )
-        body.append(
-            f'<text x="{x0 + (group - 6) // 2}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle"'
-            f' fill="{INK}">{escape(category)}</text>'
-        )
+        body.append(_category(x0 + (group - 6) // 2, category))
     legend = [(name, PALETTE[s % len(PALETTE)]) for s, (name, _) in enumerate(series)]
     return _frame(title, desc, body, legend)
 
@@ -114,10 +111,7 @@ def lines(
     step = plot_w // max(len(categories), 1)
     body = _axis(top, label)
     for c, category in enumerate(categories):
-        body.append(
-            f'<text x="{LEFT + c * step + step // 2}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle"'
-            f' fill="{INK}">{escape(category)}</text>'
-        )
+        body.append(_category(LEFT + c * step + step // 2, category))
     for s, (name, values) in enumerate(series):
         colour = PALETTE[s % len(PALETTE)]
         points: list[str] = []
@@ -130,14 +124,22 @@ def lines(
             x = LEFT + c * step + step // 2
             y = TOP + plot_h - plot_h * max(min(value, top), 0) // top
             points.append(f"{x},{y}")
-            body.append(
-                f'<circle cx="{x}" cy="{y}" r="3" fill="{colour}">'
-                f"<title>{escape(f'{categories[c]} {name}: {label(value)}')}</title></circle>"
-            )
+            tip = escape(f"{categories[c].replace(chr(10), ' ')} {name}: {label(value)}")
+            body.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{colour}"><title>{tip}</title></circle>')
         if len(points) > 1:
             body.append(_polyline(points, colour))
     legend = [(name, PALETTE[s % len(PALETTE)]) for s, (name, _) in enumerate(series)]
     return _frame(title, desc, body, legend)
+
+
+def _category(x: int, text: str) -> str:
+    """A category's name under the plot; a line break in it (``"okt\n2025"``) makes two lines."""
+    first, _, second = text.partition("\n")
+    y = HEIGHT - BOTTOM + 16
+    lines = f'<tspan x="{x}" y="{y}">{escape(first)}</tspan>'
+    if second:
+        lines += f'<tspan x="{x}" y="{y + 14}">{escape(second)}</tspan>'
+    return f'<text text-anchor="middle" fill="{INK}">{lines}</text>'
 
 
 def _polyline(points: list[str], colour: str) -> str:
@@ -148,14 +150,14 @@ def hbars(items: Sequence[tuple[str, int]], *, title: str, desc: str, label: Lab
     """One horizontal bar per item (values ≥ 0), its value written beside it."""
     top = _scale_max([v for _, v in items])
     row = (HEIGHT - TOP - 8) // max(len(items), 1)
-    width = WIDTH - 160 - 120
+    width = WIDTH - 210 - 110
     body = []
     for i, (name, value) in enumerate(items):
         y = TOP + i * row
         w = width * max(value, 0) // top
         body.append(
-            f'<text x="150" y="{y + row // 2 + 4}" text-anchor="end" fill="{INK}">{escape(name)}</text>'
-            f'<rect x="160" y="{y + 4}" width="{w}" height="{max(row - 8, 1)}" fill="{PALETTE[i % len(PALETTE)]}"/>'
-            f'<text x="{166 + w}" y="{y + row // 2 + 4}" fill="{INK}">{escape(label(value))}</text>'
+            f'<text x="200" y="{y + row // 2 + 4}" text-anchor="end" fill="{INK}">{escape(name)}</text>'
+            f'<rect x="210" y="{y + 4}" width="{w}" height="{max(row - 8, 1)}" fill="{PALETTE[i % len(PALETTE)]}"/>'
+            f'<text x="{216 + w}" y="{y + row // 2 + 4}" fill="{INK}">{escape(label(value))}</text>'
         )
     return _frame(title, desc, body, [])
