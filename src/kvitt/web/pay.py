@@ -160,10 +160,12 @@ def _follow(request: Request, token: str, request_id: int, *, fragment: bool) ->
         found = checkout.find_for_invoice(session, page.found.tenant.id, page.found.invoice.id, request_id)
     if found is None:
         return not_found()
-    if fragment and found.state != "created":
-        # The request has ended: the whole page shows the outcome (htmx reloads it).
-        return Response(status_code=200, headers={"HX-Refresh": "true", "Cache-Control": "no-store"})
     context = _context(page, **_request_context(request, page, found))
+    shown_ready = request.query_params.get("ready") == "1"
+    if fragment and (found.state != "created" or context["ready"] != shown_ready):
+        # The request has ended, or its Swish button / card link has come: the whole page
+        # shows it (htmx reloads the page).
+        return Response(status_code=200, headers={"HX-Refresh": "true", "Cache-Control": "no-store"})
     return html_response(request, render("pay_status.html" if fragment else "pay_follow.html", context))
 
 
@@ -174,7 +176,6 @@ def _request_context(request: Request, page: Page, found: PaymentRequest) -> dic
     context: dict[str, Any] = {
         "request": found,
         "paid_amount": kronor(found.paid_amount or found.amount, LOCALES[page.lang]),
-        "status_url": f"/i/{token}/betala/{found.id}/status" + (f"?lang={page.chosen}" if page.chosen else ""),
         "refresh": found.state == "created",
         "message": None,
     }
@@ -200,6 +201,11 @@ def _request_context(request: Request, page: Page, found: PaymentRequest) -> dic
         context["message"] = texts["ended"]
     else:
         context["message"] = why_not(found, page.lang)
+    context["ready"] = "swish_link" in context or "card_link" in context
+    query = [f"lang={page.chosen}"] if page.chosen else []
+    context["status_url"] = f"/i/{token}/betala/{found.id}/status?" + "&".join(
+        [*query, f"ready={int(context['ready'])}"]
+    )
     return context
 
 
