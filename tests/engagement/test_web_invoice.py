@@ -264,3 +264,14 @@ def test_a_click_on_an_offer_starts_an_event_chain_for_the_segment(
     run_worker(db, settings)
     tags = api.get(f"/customers/{setup['inside']['customer']}").json()["attributes"].get("tags")
     assert tags == ["upgrade-lead"]
+
+
+def test_a_broken_rule_never_breaks_the_page(client: TestClient, db: Database, setup: dict[str, Any]) -> None:
+    from sqlalchemy import update
+
+    from kvitt.segments.models import Segment
+
+    with db.transaction() as session:  # a rule no API would save (written past the checks)
+        session.execute(update(Segment).values(conditions=[{"field": "no_such_field", "op": "eq", "value": 1}]))
+    page = client.get(f"/i/{token_of(setup['inside'])}")
+    assert page.status_code == 200 and "Uppgradera till Global Plus" not in page.text

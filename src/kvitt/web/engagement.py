@@ -37,10 +37,10 @@ def shown(session: Session, found: service.WebInvoice, lang: str, now: datetime)
     if found.customer is None:
         return []
     try:
-        with session.begin_nested():
-            return engagement.fitting(
-                session, found.tenant, found.invoice, found.customer, channel="web", lang=lang, now=now
-            )
+        # Only reads, in the page's read-only unit (autocommit on PostgreSQL: no savepoint there).
+        return engagement.fitting(
+            session, found.tenant, found.invoice, found.customer, channel="web", lang=lang, now=now
+        )
     except Exception as exc:
         # May swallow any error of the engagement feature (a rule, a placement); the page is shown
         # without the area, and the log says why.
