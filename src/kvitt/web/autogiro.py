@@ -23,9 +23,11 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+import segno
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from kvitt.autogiro import service as autogiro
@@ -40,7 +42,7 @@ from kvitt.web import service, visits
 from kvitt.web.models import WebInvoiceVisit
 from kvitt.web.routes import _trusted, html_response, not_found, read_form, render
 from kvitt.web.texts import LANGUAGES, TEXTS
-from kvitt.web.view import language_of, page_url, qr_svg
+from kvitt.web.view import language_of, page_url
 
 PURPOSE = "autogiro"
 router = APIRouter(include_in_schema=False)
@@ -166,6 +168,14 @@ def _context(page: Page, **extra: Any) -> dict[str, Any]:
         "refresh": False,
         **extra,
     }
+
+
+def bankid_qr_svg(content: str, label: str) -> Markup:
+    """The QR code as inline SVG, drawn afresh: the content changes every second, so it is not
+    put in the web invoice's QR cache (kept for Swish codes, which stay the same)."""
+    svg = segno.make(content, error="l").svg_inline(scale=4, border=2, svgclass="qr", lineclass=None, omitsize=True)
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{Markup.escape(label)}" ', 1)
+    return Markup(svg)  # noqa: S704 - segno's SVG of our own content; the label is escaped
 
 
 def _masked(clearing: str, account: str) -> str:
@@ -312,7 +322,7 @@ def _order_context(page: Page, order: SignOrder) -> dict[str, Any]:
     }
     if order.status == "pending" and order.qr_start_secret:
         seconds = seconds_since(order.started_at, utcnow())
-        context["qr"] = qr_svg(qr_data(order.qr_start_token, order.qr_start_secret, seconds), texts["qr_label"])
+        context["qr"] = bankid_qr_svg(qr_data(order.qr_start_token, order.qr_start_secret, seconds), texts["qr_label"])
         context["autostart"] = autostart_url(order.auto_start_token)
         context["message"] = bankid_messages.pending_message(order.hint_code, page.lang)
     elif order.status == "complete":
