@@ -32,9 +32,9 @@ def tenant_of(session: Any, api: Api) -> Tenant:
     return tenant
 
 
-def issued_invoice(api: Api, customer_id: int) -> dict[str, Any]:
+def issued_invoice(api: Api, customer_id: int, due: str = "2026-03-31") -> dict[str, Any]:
     line = {"description": "Abonnemang", "quantity": "1", "unit_price": 10000, "vat_rate": 25}
-    body = {"customer": customer_id, "lines": [line], "invoice_date": "2026-03-01", "due_date": "2026-03-31"}
+    body = {"customer": customer_id, "lines": [line], "invoice_date": "2026-03-01", "due_date": due}
     draft = api.post("/invoices", body)
     assert draft.status_code == 201, draft.text
     issued = api.post(f"/invoices/{draft.json()['id']}/issue")
@@ -50,7 +50,7 @@ def advice(*records: tuple[str, str, str]) -> bytes:
     return ag.write_mandate_advice(ag.MandateAdvice(day, BGC, BANKGIRO, rows))
 
 
-def setup(db: Database, api: Api, count: int = 2) -> list[int]:
+def with_active_mandates(db: Database, api: Api, count: int = 2) -> list[int]:
     """``count`` customers with mandates, sent to Bankgirot on 2 March and accepted."""
     ids = []
     with db.transaction() as session:
@@ -110,7 +110,7 @@ def test_advice_rejects_and_cancels_with_the_manuals_texts(db: Database, api: Ap
 
 
 def test_a_cancelled_mandate_goes_as_tk03_and_its_pending_debits_are_dropped(db: Database, api: Api) -> None:
-    (first, _) = setup(db, api)
+    (first, _) = with_active_mandates(db, api)
     issued_invoice(api, first)
     with db.transaction() as session:
         tenant = tenant_of(session, api)
@@ -133,7 +133,7 @@ def test_export_needs_the_bgc_customer_number(db: Database, api: Api) -> None:
 
 
 def test_a_spec_whose_closing_does_not_add_up_changes_nothing(db: Database, api: Api) -> None:
-    (first, _) = setup(db, api)
+    (first, _) = with_active_mandates(db, api)
     made = issued_invoice(api, first)
     export(db, api, date(2026, 3, 30))
     record = ag.SpecRecord("debit", date(2026, 3, 31), 0, None, "1001", made["total"], BANKGIRO, made["ocr"], 0)
@@ -154,7 +154,7 @@ def test_a_spec_whose_closing_does_not_add_up_changes_nothing(db: Database, api:
 
 
 def test_rejected_payment_orders_fail_the_debit(db: Database, api: Api) -> None:
-    (first, second) = setup(db, api)
+    (first, second) = with_active_mandates(db, api)
     one = issued_invoice(api, first)
     two = issued_invoice(api, second)
     export(db, api, date(2026, 3, 30))
@@ -174,7 +174,7 @@ def test_rejected_payment_orders_fail_the_debit(db: Database, api: Api) -> None:
 
 
 def test_autogiro_results_in_bgmax_book_the_payment(db: Database, api: Api) -> None:
-    (first, _) = setup(db, api)
+    (first, _) = with_active_mandates(db, api)
     made = issued_invoice(api, first)
     export(db, api, date(2026, 3, 30))
     payment = bgmax.BgmaxPayment(
@@ -208,7 +208,7 @@ def test_autogiro_results_in_bgmax_book_the_payment(db: Database, api: Api) -> N
 
 
 def test_a_file_of_another_bankgiro_or_to_bankgirot_is_refused(db: Database, api: Api) -> None:
-    setup(db, api, count=1)
+    with_active_mandates(db, api, count=1)
     other = ag.write_mandate_advice(ag.MandateAdvice(date(2026, 3, 4), BGC, "9912346", ()))
     with pytest.raises(ValidationFailed, match="bankgiro 9912346"):
         import_(db, api, other)
@@ -218,7 +218,7 @@ def test_a_file_of_another_bankgiro_or_to_bankgirot_is_refused(db: Database, api
 
 
 def test_a_late_debit_moves_to_the_first_day_an_order_reaches(db: Database, api: Api) -> None:
-    (first, _) = setup(db, api)
+    (first, _) = with_active_mandates(db, api)
     issued_invoice(api, first)  # due Tuesday 31 March 2026
     exported = export(db, api, date(2026, 4, 2))  # Thursday 2 April, before Easter
     assert exported.data is not None

@@ -54,15 +54,40 @@ def planned_dates(due: date, *, lead: int, today: date) -> tuple[date, date]:
 def debit_date(session: Session, tenant: Tenant, invoice: Invoice, *, today: date) -> date | None:
     """The day autogiro takes the money for ``invoice``, or None when autogiro does not pay it
     (for "Dras via autogiro <date>" on the web invoice, the email and the PDF)."""
-    if invoice.kind != "invoice" or invoice.remaining <= 0 or invoice.due_date is None:
-        return None
-    debit = session.scalar(select(Debit).where(Debit.tenant_id == tenant.id, Debit.invoice_id == invoice.id))
-    if debit is not None:
-        return debit.debit_on if debit.status in OPEN else None
-    if mandates.active_mandate_for(session, tenant, invoice.customer_id) is None:
-        return None
-    lead = mandates.settings_of(session, tenant).banking_days_before
-    return planned_dates(invoice.due_date, lead=lead, today=today)[0]
+    return debit_dates(session, tenant, [invoice], today=today).get(invoice.id)
+
+
+def debit_dates(session: Session, tenant: Tenant, invoices_: list[Invoice], *, today: date) -> dict[int, date]:
+    """``debit_date`` of many invoices in two statements (a batch of emails)."""
+    payable = [i for i in invoices_ if i.kind == "invoice" and i.remaining > 0 and i.due_date is not None]
+    if not payable:
+        return {}
+    ids = [i.id for i in payable]
+    debits = {
+        d.invoice_id: d
+        for d in session.scalars(select(Debit).where(Debit.tenant_id == tenant.id, Debit.invoice_id.in_(ids)))
+    }
+    customer_ids = {i.customer_id for i in payable if i.id not in debits}
+    with_mandate = set()
+    if customer_ids:
+        with_mandate = set(
+            session.scalars(
+                select(Mandate.customer_id).where(
+                    Mandate.tenant_id == tenant.id, Mandate.status == "active", Mandate.customer_id.in_(customer_ids)
+                )
+            )
+        )
+    lead = mandates.settings_of(session, tenant).banking_days_before if with_mandate else 1
+    found: dict[int, date] = {}
+    for invoice in payable:
+        debit = debits.get(invoice.id)
+        if debit is not None:
+            if debit.status in OPEN:
+                found[invoice.id] = debit.debit_on
+        elif invoice.customer_id in with_mandate:
+            assert invoice.due_date is not None
+            found[invoice.id] = planned_dates(invoice.due_date, lead=lead, today=today)[0]
+    return found
 
 
 def plan(session: Session, tenant: Tenant, *, today: date) -> int:

@@ -57,6 +57,7 @@ class InvoiceFacts:
     url: str
     reminder: bool = False
     credit_note: bool = False
+    autogiro_date: str | None = None  # autogiro debits it on this day: no payment asked for
 
 
 def language_of(value: str | None) -> str:
@@ -113,6 +114,7 @@ def email_parts(facts: InvoiceFacts, lang: str, *, attached: bool) -> tuple[str,
         "url": facts.url,
         "reminder": facts.reminder,
         "credit_note": facts.credit_note,
+        "autogiro_date": facts.autogiro_date,
         "attached": attached,
         "subject": title,
         "heading": title,

@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, lazyload
 
+from kvitt.autogiro import debits as autogiro
+from kvitt.core import clock
 from kvitt.core.config import Settings, get_settings, web_base_url
 from kvitt.core.db import is_postgresql, utcnow
 from kvitt.core.errors import KvittError
@@ -109,6 +111,7 @@ class _Batch:
     base_url: str
     jobs: list[OutboxJob] = field(default_factory=list)
     lease_renewed: float = field(default_factory=time.monotonic)
+    autogiro_on: dict[int, date] = field(default_factory=dict)  # invoice id -> autogiro's debit day
 
     def renew_lease(self, session: Session) -> None:
         """Keep the batch's jobs ours while it runs: a batch against a slow provider can outlast
@@ -152,7 +155,8 @@ class _Batch:
         }
         settings = get_settings()
         attach = service.preferences(session, tenant_id).attach_pdf
-        return cls(settings, tenant, attach, invoices, customers, web_base_url(settings))
+        autogiro_on = autogiro.debit_dates(session, tenant, list(invoices.values()), today=clock.today())
+        return cls(settings, tenant, attach, invoices, customers, web_base_url(settings), autogiro_on=autogiro_on)
 
     def invoice(self, delivery: Delivery) -> Invoice:
         return self.invoices[delivery.invoice_id]
@@ -173,6 +177,7 @@ class _Batch:
             url=f"{self.base_url}/i/{invoice.token}",
             reminder=delivery.reminder_id is not None,
             credit_note=invoice.kind == "credit_note",
+            autogiro_date=on.isoformat() if (on := self.autogiro_on.get(invoice.id)) else None,
         )
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.orm import Session
 
+from kvitt.autogiro import debits as autogiro
+from kvitt.core import clock
 from kvitt.core.config import get_settings, web_base_url
 from kvitt.core.errors import InvalidState, NotFound
 from kvitt.invoices import service as invoices
@@ -22,6 +25,8 @@ class InvoiceDocument:
     credited: Invoice | None
     # The recipient's web invoice, ``{public base url}/i/<token>``.
     web_url: str
+    # The day autogiro debits the invoice ("Dras via autogiro <date>"); None: the payer pays.
+    autogiro_on: date | None = None
 
 
 def load(session: Session, tenant_id: int, invoice_id: int, *, base_url: str | None = None) -> InvoiceDocument:
@@ -40,4 +45,5 @@ def load(session: Session, tenant_id: int, invoice_id: int, *, base_url: str | N
     if invoice.credited_invoice_id is not None:
         credited = invoices.get(session, tenant, invoice.credited_invoice_id)
     base = (base_url or web_base_url(get_settings())).rstrip("/")
-    return InvoiceDocument(invoice, tenant, credited, f"{base}/i/{invoice.token}")
+    autogiro_on = autogiro.debit_date(session, tenant, invoice, today=clock.today())
+    return InvoiceDocument(invoice, tenant, credited, f"{base}/i/{invoice.token}", autogiro_on)

@@ -384,6 +384,13 @@ class _Page:
             pdf.multi_cell(100, 4.5, "Beloppet dras av från den krediterade fakturan.")
         elif invoice.remaining <= 0:
             pdf.cell(100, 6, "Fakturan är betald – tack!", new_x="LEFT", new_y="NEXT")
+        elif self.doc.autogiro_on is not None:
+            qr_text = None  # nothing to pay by hand: autogiro takes it
+            pdf.cell(100, 6, f"Dras via autogiro {day(self.doc.autogiro_on)}", new_x="LEFT", new_y="NEXT")
+            self.text(9)
+            pdf.multi_cell(100, 4.5, f"Att betala {money(invoice.remaining)} dras från ditt konto den dagen.")
+            pdf.set_x(MARGIN + 4)
+            pdf.multi_cell(100, 4.5, "Du behöver inte göra något.")
         else:
             pdf.cell(100, 6, "Betalningsinformation", new_x="LEFT", new_y="NEXT")
             rows = []

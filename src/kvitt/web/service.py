@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from kvitt.autogiro import debits as autogiro
+from kvitt.core import clock
 from kvitt.customers.models import Customer
 from kvitt.invoices import service as invoices
 from kvitt.invoices import states
@@ -37,6 +40,8 @@ class WebInvoice:
     customer: Customer | None = None
     # The visit row (first/last opened, the form key); None before the first view.
     visit: WebInvoiceVisit | None = None
+    # The day autogiro debits the invoice ("Dras via autogiro <date>"); None: the payer pays.
+    autogiro_on: date | None = None
 
     @property
     def customer_language(self) -> str | None:
@@ -82,4 +87,5 @@ def find_issued(session: Session, token: str) -> WebInvoice | None:
         return None
     invoice, tenant, customer, visit, credited_number = row
     events = invoices.events_of(session, tenant, [invoice.id])[invoice.id]
-    return WebInvoice(invoice, tenant, events, credited_number, customer, visit)
+    autogiro_on = autogiro.debit_date(session, tenant, invoice, today=clock.today())
+    return WebInvoice(invoice, tenant, events, credited_number, customer, visit, autogiro_on)

@@ -71,6 +71,8 @@ class PaymentDetails:
     # Card and autogiro come with the payment-methods work: each adds itself here when the
     # tenant has it, so nothing is shown that cannot be used yet.
     other_methods: list[dict[str, str]] = field(default_factory=list)
+    # "Dras via autogiro <date>" instead of the ways to pay (kvitt.autogiro debits it).
+    autogiro_date: str | None = None
 
 
 @dataclass
@@ -193,9 +195,10 @@ def invoice_view(
             swish=_swish(tenant.swish_number, invoice.remaining, invoice.ocr or number, t)
             if invoice.currency == "SEK"
             else None,
+            autogiro_date=day(found.autogiro_on),
         )
     offer = _autogiro_offer(invoice.token, lang, link_lang) if autogiro and found.customer is not None else None
-    if payment is not None and offer is not None:
+    if payment is not None and offer is not None and payment.autogiro_date is None:
         payment.other_methods.append({"url": offer["url"], "label": offer["label"]})
 
     if payment is not None and invoice.currency == "SEK":
