@@ -224,6 +224,7 @@ def page_etag(request: Request, found: service.WebInvoice, visit: visits.WebInvo
     digest.update(repr([_columns(line) for line in found.invoice.lines]).encode())
     parts = (CODE_VERSION, visit.form_key, found.credited_number, request.url.query, accepts_gzip(request), extra)
     digest.update(repr(parts).encode())
+    digest.update(repr(found.autogiro_on).encode())  # the autogiro debit day the page names
     return f'"{digest.hexdigest()}"'
 
 
