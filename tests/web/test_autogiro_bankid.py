@@ -248,3 +248,13 @@ def test_without_bankid_nothing_is_offered(api: Api, client: TestClient, app: An
     invoice = issued(api)
     assert "/autogiro" not in open_page(client, invoice)
     assert "går inte att teckna här just nu" in client.get(f"/i/{token_of(invoice)}/autogiro").text
+
+
+def test_a_half_configured_bankid_is_not_offered_and_breaks_nothing(
+    api: Api, client: TestClient, app: Any, certs: CertFiles, tmp_path: Any
+) -> None:
+    other = make_certs(tmp_path / "other")
+    app.state.settings = app.state.settings.model_copy(update={"bankid_key": str(other.client_key)})
+    invoice = issued(api)
+    page = client.get(f"/i/{token_of(invoice)}/autogiro")
+    assert page.status_code == 200 and "går inte att teckna här just nu" in page.text

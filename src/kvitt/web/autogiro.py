@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from kvitt.autogiro import service as autogiro
 from kvitt.bankid import messages as bankid_messages
 from kvitt.bankid import service as signing
-from kvitt.bankid.client import BankIDClient, BankIDError
+from kvitt.bankid.client import BankIDClient, BankIDError, BankIDNotConfigured
 from kvitt.bankid.models import SignOrder
 from kvitt.bankid.qr import autostart_url, qr_data, seconds_since
 from kvitt.core.db import Database, utcnow
@@ -115,7 +115,11 @@ def bankid_client(request: Request) -> BankIDClient | None:
     state = request.app.state
     if not hasattr(state, "bankid_client"):
         settings = state.settings
-        state.bankid_client = BankIDClient.from_settings(settings) if settings.bankid_url else None
+        try:
+            state.bankid_client = BankIDClient.from_settings(settings) if settings.bankid_url else None
+        except BankIDNotConfigured as exc:  # e.g. a key that is not the certificate's: say so once
+            log.error("bankid_not_configured", details=exc.details)
+            state.bankid_client = None
     client: BankIDClient | None = state.bankid_client
     return client
 
