@@ -6,7 +6,15 @@ import importlib
 
 from fastapi import APIRouter
 
-PAGE_MODULES: tuple[str, ...] = ("customers", "invoices", "deviations", "messages", "staff_pages", "integrations")
+PAGE_MODULES: tuple[str, ...] = (
+    "customers",
+    "invoices",
+    "deviations",
+    "messages",
+    "staff_pages",
+    "integrations",
+    "work_pages",
+)
 
 
 def routers() -> list[APIRouter]:

@@ -78,6 +78,7 @@ def moment(value: datetime | None, lang: str = "sv") -> str:
 
 
 templates.filters["day"] = day
+templates.tests["date"] = lambda value: isinstance(value, date)
 templates.globals["CSS_URL"] = CSS_URL
 templates.globals["JS_URL"] = JS_URL
 templates.globals["HTMX_URL"] = ASSET_URLS["htmx"]
