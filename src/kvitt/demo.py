@@ -37,6 +37,7 @@ from kvitt.catalog import service as catalog
 from kvitt.catalog.schemas import ItemCreate
 from kvitt.customers import service as customers_service
 from kvitt.customers.schemas import CustomerCreate
+from kvitt.engagement import demo as engagement_demo
 from kvitt.formats import bgmax
 from kvitt.invoices import service as invoices
 from kvitt.invoices import states
@@ -217,6 +218,7 @@ def seed_demo(session: Session, *, customers: int = 1000, seed: int = 2026, toda
     billed += drafts
     bank_file = _todays_bank_file(session, tenant, rng, billed, today)
     subscriptions = _subscriptions(session, tenant, people, items, {d.customer_id for d in drafts}, today)
+    engagement_demo.seed(session, tenant)  # segments, offers, information and a survey (docs/engagement.md)
     kinds = Counter(inv.kind for inv in billed)
     return {
         "tenant_id": tenant.id,
