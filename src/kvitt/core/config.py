@@ -215,10 +215,13 @@ class Settings(BaseSettings):
     bankid_cert: str | None = None
     bankid_key: str | None = None
     bankid_ca: str | None = None
+    # Where the worker writes the autogiro order file each banking day (docs/autogiro.md); unset: not written.
+    autogiro_outbox_dir: str | None = None
 
     @field_validator(
         "public_url",
         "inbox_dir",
+        "autogiro_outbox_dir",
         "billing_mappings_dir",
         "smtp_user",
         "smtp_password",
