@@ -50,6 +50,7 @@ log = structlog.get_logger("kvitt.worker")
 
 def load_job_handlers() -> None:
     """Import every feature's jobs module so that its handlers are registered."""
+    import kvitt.autogiro.jobs
     import kvitt.automation.jobs
     import kvitt.billing.jobs
     import kvitt.billing_files.inbox
