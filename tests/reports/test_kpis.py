@@ -382,3 +382,22 @@ def test_payment_methods() -> None:
         "bankgiro_unknown",
     ]
     assert facts.payment_method("swish", None) == "swish"
+
+
+def test_the_worker_refreshes_every_tenant_once_a_day(api: Api, db: Database, people: list[int]) -> None:
+    """What migration 0016 marks (an installation's history) is computed by the worker, not by a request."""
+    make_life(db, api.tenant_id, people[2], (2, 5, 10, 100, [], False, "none"))
+    drain(db)  # the events are handled; their slot refresh jobs wait (and are dropped here)
+    with db.transaction() as session:
+        session.execute(delete(OutboxJob).where(OutboxJob.kind == jobs.REFRESH_JOB))
+        facts.mark_dirty(session, api.tenant_id, [START + timedelta(days=5)])
+    worker = Worker(db, worker_id="daily")
+    worker.schedule_daily(date(2026, 1, 10))
+    with db.transaction() as session:
+        daily = session.scalars(select(OutboxJob.dedupe_key).where(OutboxJob.kind == jobs.REFRESH_JOB)).all()
+        assert daily == [f"{jobs.REFRESH_JOB}:{api.tenant_id}:2026-01-10"]
+        session.execute(update(OutboxJob).where(OutboxJob.state == PENDING).values(run_at=utcnow()))
+    worker.run_until_idle()
+    assert _all_facts(db, api.tenant_id)[0]
+    with db.transaction() as session:
+        assert session.scalars(select(DirtyDay.day).where(DirtyDay.tenant_id == api.tenant_id)).all() == []

@@ -3,7 +3,7 @@
 The subscriber marks days (idempotent, so a job run twice after a lost lease does no harm) and
 asks for one ``reports.refresh`` job per tenant and ten-second slot, due at the slot's end: a
 billing day's thousands of event batches for one invoice date cost one recomputation of that
-day per slot, not one per batch.
+day per slot, not one per batch. The same job also runs once a day for every tenant.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kvitt.core.clock import daily_job
 from kvitt.core.db import is_postgresql, utcnow
 from kvitt.core.events import subscribe_batch
 from kvitt.core.outbox import OutboxJob, handles
@@ -23,6 +24,9 @@ from kvitt.tenants.models import Tenant
 
 REFRESH_JOB = "reports.refresh"
 SLOT_SECONDS = 10
+# Also once a day, last: whatever is still marked (migration 0016 marks an installation's whole
+# history) is computed by the worker in the background, not by the first request that reads it.
+daily_job(REFRESH_JOB, order=95)
 
 
 @subscribe_batch("invoice.")
