@@ -129,7 +129,7 @@ def test_a_signed_mandate_is_pending_with_bankids_personal_number_and_evidence(
     assert mandate.evidence["completion_data"]["user"]["personalNumber"] == DEFAULT_USER[0]
     assert "Medgivande till Autogiro" in mandate.evidence["user_visible_data"]
     listed = api.get("/autogiro/mandates").json()["data"]
-    assert [m["id"] for m in listed] == [mandate.id]
+    assert [(m["id"], m["status"], m["signed_with_bankid"]) for m in listed] == [(mandate.id, "pending", True)]
     # The sign-up now shows the mandate instead of the form.
     again = client.get(f"/i/{token_of(invoice)}/autogiro").text
     assert "Du har ett medgivande för autogiro" in again and 'name="clearing"' not in again
