@@ -344,6 +344,11 @@ class Settings(BaseSettings):
     def _einvoice_dir(cls, value: str | None) -> str | None:
         return None if value is None else _writable_folder(value)
 
+    @field_validator("autogiro_outbox_dir")
+    @classmethod
+    def _autogiro_outbox_dir(cls, value: str | None) -> str | None:
+        return None if value is None else _writable_folder(value)
+
     @field_validator("print_dir")
     @classmethod
     def _print_dir(cls, value: str) -> str:
