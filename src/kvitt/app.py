@@ -50,8 +50,8 @@ from kvitt.subscriptions.api import router as subscriptions_router
 from kvitt.tenants.api import router as tenant_router
 from kvitt.tenants.keys import AUTHENTICATOR as api_key_authenticator
 from kvitt.web.api import router as web_api_router
-from kvitt.web.inbox_api import router as messages_router
 from kvitt.web.autogiro import router as web_autogiro_router
+from kvitt.web.inbox_api import router as messages_router
 from kvitt.web.routes import not_found as web_not_found
 from kvitt.web.pay import router as web_pay_router
 from kvitt.web.routes import router as web_router
