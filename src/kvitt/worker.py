@@ -63,6 +63,7 @@ def load_job_handlers() -> None:
     import kvitt.payments.inbox
     import kvitt.payments.jobs
     import kvitt.reports.jobs
+    import kvitt.segments.jobs
     import kvitt.webhooks.jobs  # noqa: F401
 
 

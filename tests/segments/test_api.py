@@ -114,3 +114,17 @@ def test_an_event_chain_can_name_segments(api: Api, db: Database) -> None:
         )
     rule = [{"field": "customer.segments", "op": "contains", "value": segment["id"]}]
     assert [conditions.holds(rule, f) for f in facts] == [True, False]
+
+
+def test_the_daily_job_keeps_the_count_current(api: Api, db: Database) -> None:
+    from kvitt.core.outbox import OutboxJob
+    from kvitt.segments.jobs import RECOUNT_JOB, run_recount
+
+    _customers(api, ["Medium"])
+    segment = _created(api.post("/segments", {"name": "Medium", "conditions": [MEDIUM]}))
+    assert segment["customer_count"] == 1
+    _created(api.post("/customers", {"customer_no": "NEW", "name": "Ny", "attributes": {"plan": "Medium"}}))
+    assert api.get(f"/segments/{segment['id']}").json()["customer_count"] == 1  # counted when saved
+    with db.transaction() as session:
+        run_recount(session, OutboxJob(kind=RECOUNT_JOB, tenant_id=api.tenant_id, payload={}))
+    assert api.get(f"/segments/{segment['id']}").json()["customer_count"] == 2
