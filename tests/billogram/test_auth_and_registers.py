@@ -174,3 +174,20 @@ def test_example2_raise_the_price_of_gadgets_by_ten_percent(bg: BillogramAPI, db
     with db.transaction() as session:
         prices = {number: price for number, price in session.execute(select(Item.article_no, Item.unit_price))}
     assert prices == {"1": 11000, "2": 5005, "3": 1000}
+
+
+def test_list_parameter_errors(bg: BillogramAPI, server: RunningServer) -> None:
+    with pytest.raises(E.RequestFormError):  # MISSING_QUERY_PARAMETER
+        bg.get("item", {"filter_type": "field", "filter_field": "title"})
+    with pytest.raises(E.RequestFormError):  # INVALID_QUERY_PARAMETER
+        bg.get("item", {"page_size": 101})
+    with pytest.raises(E.RequestFormError):
+        bg.get("billogram", {"filter_type": "field", "filter_field": "state", "filter_value": "Sleeping"})
+    answer = requests.get(server.url + PREFIX + "/customer", params={"page": 0}, auth=bg._auth, timeout=10).json()
+    assert answer == {
+        "status": "INVALID_QUERY_PARAMETER",
+        "data": {"message": "page must be a whole number from 1 to 1000000000", "field": "page"},
+    }
+    assert bg.get("billogram", {"filter_type": "field", "filter_field": "state", "filter_value": "Deleted"})[
+        "meta"
+    ] == {"total_count": 0}
