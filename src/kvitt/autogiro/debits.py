@@ -23,6 +23,7 @@ from kvitt.autogiro import service as mandates
 from kvitt.autogiro.models import Debit, Mandate
 from kvitt.core import events
 from kvitt.core.db import is_postgresql, utcnow
+from kvitt.core.errors import InternalError
 from kvitt.invoices import service as invoices
 from kvitt.invoices.models import Invoice
 from kvitt.invoices.timeline import Happening, record
@@ -242,7 +243,11 @@ def _book(session: Session, tenant: Tenant, booked: list[tuple[Debit, Result]], 
         for debit, result in booked
     ]
     received = payments.receive(session, tenant, incoming, file_id=None, today=today, actor=actor)
-    for (debit, result), payment_id in zip(booked, received.payments, strict=False):
+    if len(received.payments) != len(booked):  # a debit booked before under its bank key: stop, apply nothing
+        raise InternalError(
+            f"{len(booked) - len(received.payments)} autogiro debits were booked already; nothing of the file applied"
+        )
+    for (debit, result), payment_id in zip(booked, received.payments, strict=True):
         debit.status, debit.payment_id = "debited", payment_id
         debit.result_code, debit.result_text = result.code, result.text
     events.publish(
