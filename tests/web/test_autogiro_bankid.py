@@ -258,3 +258,18 @@ def test_a_half_configured_bankid_is_not_offered_and_breaks_nothing(
     invoice = issued(api)
     page = client.get(f"/i/{token_of(invoice)}/autogiro")
     assert page.status_code == 200 and "går inte att teckna här just nu" in page.text
+
+
+def test_an_order_bankid_no_longer_knows_fails_instead_of_polling_forever(
+    api: Api, client: TestClient, db: Database, bankid: tuple[BankIDSimulator, RunningServer]
+) -> None:
+    invoice = issued(api)
+    order_url = start(client, invoice, clearing="3300", account="8112189876").headers["location"]
+    with db.read() as session:
+        order_ref = session.scalars(select(SignOrder.order_ref)).one()
+    bankid[0].orders.pop(order_ref)  # forgotten by BankID (e.g. ended in another window)
+    page = client.get(order_url).text
+    assert "Okänt fel. Försök igen." in page and 'id="again"' in page
+    with db.read() as session:
+        order = session.scalars(select(SignOrder)).one()
+    assert (order.status, order.error) == ("failed", "invalidParameters")

@@ -36,6 +36,8 @@ from kvitt.invoices.models import Invoice
 from kvitt.tenants.models import Tenant
 
 COLLECT_EVERY = timedelta(seconds=2)
+# collect's answers for an order BankID does not know (any more): the order has ended.
+GONE = frozenset({"invalidParameters", "notFound"})
 
 
 @dataclass(frozen=True)
@@ -232,18 +234,29 @@ def _finish(
 
 def poll(database: Database, client: BankIDClient, tenant_id: int, order_id: int, now: datetime) -> None:
     """Collect the order if it is due (every ``COLLECT_EVERY`` at most) and store the answer.
-    A BankIDError from collect is left to the caller (the order stays pending)."""
+    An order BankID does not know any more fails (error ``invalidParameters``); any other
+    BankIDError from collect is left to the caller (the order stays pending, asked again later)."""
     with database.transaction() as session:
         order = session.scalar(select(SignOrder).where(SignOrder.tenant_id == tenant_id, SignOrder.id == order_id))
         if order is None or not claim_collect(session, order, now):
             return
         order_ref = order.order_ref
-    collected = client.collect(order_ref)
+    gone: str | None = None
+    try:
+        collected = client.collect(order_ref)
+    except BankIDError as exc:
+        if exc.error_code not in GONE:
+            raise
+        # BankID no longer knows the order (ended elsewhere, or long forgotten): it has failed.
+        collected = Collected(order_ref, "failed", None, None)
+        gone = exc.error_code
     with database.transaction() as session:
         order = session.scalar(select(SignOrder).where(SignOrder.tenant_id == tenant_id, SignOrder.id == order_id))
         tenant = session.get(Tenant, tenant_id)
         if order is not None and tenant is not None:
             record_collected(session, tenant, order, collected, now)
+            if gone and order.status == "failed":
+                order.error = gone
 
 
 def cancel(database: Database, client: BankIDClient, tenant_id: int, order_id: int, now: datetime) -> None:
