@@ -59,6 +59,7 @@ EN: dict[str, str] = {
     # the shell
     "Hoppa till innehållet": "Skip to content",
     "Back office": "Back office",
+    "Tabell": "Table",
     "Huvudmeny": "Main menu",
     "Meny": "Menu",
     "Logga ut": "Log out",
