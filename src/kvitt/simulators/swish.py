@@ -123,6 +123,7 @@ class SwishSimulator:
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     posted: list[dict[str, Any]] = field(default_factory=list)  # callbacks: url, body, status
+    fetched: list[str] = field(default_factory=list)  # the ids of every GET of a payment request
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> Starlette:
@@ -206,6 +207,7 @@ class SwishSimulator:
         if self._unavailable():
             return JSONResponse({"error": "simulated outage"}, status_code=500)
         found = self.requests.get(request.path_params["id"])
+        self.fetched.append(request.path_params["id"])
         if found is None:
             return JSONResponse([{"errorCode": "RP04", "errorMessage": "No payment request found"}], status_code=404)
         return _object(found)
