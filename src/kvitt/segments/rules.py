@@ -26,10 +26,8 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     ColumnElement,
-    String,
     and_,
     case,
-    cast,
     exists,
     false,
     func,
@@ -44,8 +42,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from kvitt.catalog.models import Item
 from kvitt.core.clock import STOCKHOLM
 from kvitt.customers.models import Customer
-from kvitt.invoices.models import Invoice, InvoiceEvent, InvoiceLine
-from kvitt.payments.models import Payment
+from kvitt.invoices.models import Invoice, InvoiceLine
 from kvitt.subscriptions.models import Subscription, SubscriptionLine
 
 OPERATORS = (
@@ -448,7 +445,11 @@ def condition_sql(condition: dict[str, Any], tenant_id: int, today: date) -> Col
         return found if op == "contains" else ~found
     if field in ("age_years", "tenure_days"):
         return _tenure_sql(field, op, value if isinstance(value, int) else 0, today)
-    return compare_sql(behaviour_column(field, tenant_id, today), op, value)
+    if field in TEXT_FIELDS:
+        return compare_sql(getattr(Customer, field), op, value)
+    from kvitt.segments import behaviour  # set-based queries over invoices, events, payments
+
+    return behaviour.condition(field, op, value, tenant_id, today)
 
 
 def _attribute_sql(key: str, op: str, value: Any) -> Any:
@@ -467,32 +468,6 @@ def _attribute_sql(key: str, op: str, value: Any) -> Any:
     if op in ORDERING and isinstance(value, str):
         kind = "date"
     return compare_sql(attribute(key, kind), op, value)
-
-
-def behaviour_column(field: str, tenant_id: int, today: date) -> Any:
-    """A customer column, or a correlated subquery computing one fact of the customer's behaviour."""
-    if field in TEXT_FIELDS:
-        return getattr(Customer, field)
-    late = LATE_FIELD.match(field)
-    if late:
-        return _late_count(int(late.group(1)), tenant_id, today)
-    makers = {
-        "open_balance": lambda: _open_balance(tenant_id),
-        "last_invoice_total": lambda: _last_invoice_total(tenant_id),
-        "avg_days_late": lambda: _avg_days_late(tenant_id, today),
-        "reminders_last_year": lambda: _reminders_last_year(tenant_id, today),
-        "payment_method": lambda: _payment_method(tenant_id),
-    }
-    return makers[field]()
-
-
-def _own_invoices(tenant_id: int) -> list[ColumnElement[bool]]:
-    return [
-        Invoice.tenant_id == tenant_id,
-        Invoice.customer_id == Customer.id,
-        Invoice.kind == "invoice",
-        Invoice.state.in_(ISSUED_STATES),
-    ]
 
 
 def cutoff_day(field: str, today: date, n: int) -> date:
@@ -534,103 +509,13 @@ def _tenure_sql(field: str, op: str, value: int, today: date) -> ColumnElement[b
             return false()
 
 
-def _open_balance(tenant_id: int) -> Any:
-    query = select(func.coalesce(func.sum(Invoice.remaining), 0)).where(
-        Invoice.tenant_id == tenant_id, Invoice.customer_id == Customer.id, Invoice.state.in_(OPEN_STATES)
-    )
-    return query.correlate(Customer).scalar_subquery()
-
-
-def _last_invoice_total(tenant_id: int) -> Any:
-    query = select(Invoice.total).where(*_own_invoices(tenant_id)).order_by(Invoice.id.desc()).limit(1)
-    return query.correlate(Customer).scalar_subquery()
-
-
-def _paid_on(tenant_id: int) -> Any:
-    """The day of the invoice's last payment (an ISO date string on its ``payment`` events)."""
-    query = select(func.max(InvoiceEvent.data["date"].as_string())).where(
-        InvoiceEvent.tenant_id == tenant_id, InvoiceEvent.invoice_id == Invoice.id, InvoiceEvent.type == "payment"
-    )
-    return query.correlate(Invoice).scalar_subquery()
-
-
-def _is_late(tenant_id: int, today: date) -> ColumnElement[bool]:
-    """Paid after its due date, or open past it, or it went overdue at some point."""
-    went_overdue = exists(
-        select(InvoiceEvent.id).where(
-            InvoiceEvent.tenant_id == tenant_id, InvoiceEvent.invoice_id == Invoice.id, InvoiceEvent.type == "overdue"
-        )
-    ).correlate(Invoice)
-    paid_late = exists(
-        select(InvoiceEvent.id).where(
-            InvoiceEvent.tenant_id == tenant_id,
-            InvoiceEvent.invoice_id == Invoice.id,
-            InvoiceEvent.type == "payment",
-            InvoiceEvent.data["date"].as_string() > cast(Invoice.due_date, String),
-        )
-    ).correlate(Invoice)
-    open_late = and_(Invoice.state.in_(OPEN_STATES), Invoice.due_date < today)
-    return or_(open_late, went_overdue, paid_late)
-
-
-def _late_count(last: int, tenant_id: int, today: date) -> Any:
-    """How many of the customer's ``last`` newest invoices (by id) were late."""
-    nth_newest = (
-        select(Invoice.id).where(*_own_invoices(tenant_id)).order_by(Invoice.id.desc()).offset(last - 1).limit(1)
-    )
-    query = select(func.count(Invoice.id)).where(
-        *_own_invoices(tenant_id),
-        Invoice.id >= func.coalesce(nth_newest.correlate(Customer).scalar_subquery(), 0),
-        _is_late(tenant_id, today),
-    )
-    return query.correlate(Customer).scalar_subquery()
-
-
-def _avg_days_late(tenant_id: int, today: date) -> Any:
-    """Average days past due of the invoices due in the last year: to the last payment for a
-    paid one, to today for an open one, 0 for one credited or written off; never below 0."""
-    paid_on = _paid_on(tenant_id)
-    due = cast(Invoice.due_date, String)
-    end = case(
-        (Invoice.state.in_(OPEN_STATES), literal(today.isoformat(), String)),
-        (and_(Invoice.state == "paid", paid_on.is_not(None)), paid_on),
-        else_=due,
-    )
-    days = DaysBetween(end, due)
-    late = case((days > 0, days), else_=0)
-    query = select(func.avg(late)).where(
-        *_own_invoices(tenant_id),
-        Invoice.due_date.is_not(None),
-        Invoice.due_date >= today - timedelta(days=AVG_LATE_WINDOW_DAYS),
-        Invoice.due_date <= today,
-    )
-    return query.correlate(Customer).scalar_subquery()
-
-
-def _reminders_last_year(tenant_id: int, today: date) -> Any:
-    since = datetime.combine(today - timedelta(days=365), time(0), tzinfo=STOCKHOLM)
-    query = (
-        select(func.count(InvoiceEvent.id))
-        .join(Invoice, and_(Invoice.id == InvoiceEvent.invoice_id, Invoice.tenant_id == tenant_id))
-        .where(
-            InvoiceEvent.tenant_id == tenant_id,
-            Invoice.customer_id == Customer.id,
-            InvoiceEvent.type == "reminder_sent",
-            InvoiceEvent.at >= since,
-        )
-    )
-    return query.correlate(Customer).scalar_subquery()
-
-
-def _payment_method(tenant_id: int) -> Any:
-    """How the customer paid last: the latest payment's source (bankgiro, swish, card, autogiro, ...)."""
-    query = (
-        select(Payment.source)
-        .where(Payment.tenant_id == tenant_id, Payment.customer_id == Customer.id, Payment.amount > 0)
-        .order_by(Payment.date.desc(), Payment.id.desc())
-        .limit(1)
-    )
-    return query.correlate(Customer).scalar_subquery()
+def _own_invoices(tenant_id: int) -> list[ColumnElement[bool]]:
+    return [
+        Invoice.tenant_id == tenant_id,
+        Invoice.customer_id == Customer.id,
+        Invoice.kind == "invoice",
+        Invoice.state.in_(ISSUED_STATES),
+    ]
 
 
 def _article_column(field: str) -> Any:

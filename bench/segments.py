@@ -1,0 +1,135 @@
+"""Segment evaluation over N customers on PostgreSQL (issue 16: 1,000,000 customers in ≤ 5 s).
+
+    .venv/bin/python bench/segments.py                  # 1,000,000 customers
+    .venv/bin/python bench/segments.py --count 100000
+
+A fresh database, one tenant, N customers with attributes (plan, data_usage_gb, contract_end)
+and two issued invoices each (one paid on time, one open; a third of the open ones past due),
+seeded with SQL (not timed), then ANALYZE. Timed: the count of customers in a segment, as
+``segments.service.count_and_examples`` makes it (the count query alone), for rules of each kind.
+Baseline in the same run: ``SELECT count(*)`` of the tenant's customers (the least reading a
+segment count can do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from kvitt.core.db import Database  # noqa: E402
+from kvitt.customers.models import Customer  # noqa: E402
+from kvitt.migrations import upgrade  # noqa: E402
+from kvitt.segments import rules  # noqa: E402
+from kvitt.tenants import service as tenants  # noqa: E402
+from kvitt.tenants.schemas import TenantCreate  # noqa: E402
+
+DAY = date(2026, 12, 6)
+GOAL = 5.0
+RULES = {
+    "attribute eq": ("all", [{"field": "attributes.plan", "op": "eq", "value": "Medium"}]),
+    "attribute gt + type": (
+        "all",
+        [
+            {"field": "attributes.data_usage_gb", "op": "gt", "value": 20},
+            {"field": "type", "op": "eq", "value": "individual"},
+        ],
+    ),
+    "attribute date lt": ("all", [{"field": "attributes.contract_end", "op": "lt", "value": "2027-03-01"}]),
+    "open_balance gt": ("all", [{"field": "open_balance", "op": "gt", "value": 0}]),
+    "late_invoices_last_3 gte": ("all", [{"field": "late_invoices_last_3", "op": "gte", "value": 1}]),
+    "any of plan / late": (
+        "any",
+        [
+            {"field": "attributes.plan", "op": "eq", "value": "Global Plus"},
+            {"field": "late_invoices_last_3", "op": "gte", "value": 1},
+        ],
+    ),
+}
+
+
+def seed(url: str, count: int) -> int:
+    upgrade(url)
+    db = Database(url)
+    with db.transaction() as session:
+        tenant, _ = tenants.create(
+            session, TenantCreate(name="Bench AB", org_number="556036-0793", bankgiro="5050-1055")
+        )
+        tenant_id = tenant.id
+    db.dispose()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO customers (tenant_id, customer_no, type, name, country, delivery_method, language,
+                                      attributes, created_at, updated_at)
+               SELECT %s, 'C' || g, CASE WHEN g %% 7 = 0 THEN 'company' ELSE 'individual' END, 'Kund ' || g,
+                      'SE', 'email', 'sv',
+                      jsonb_build_object('plan', (ARRAY['Bas', 'Medium', 'Global Plus'])[1 + g %% 3],
+                                         'data_usage_gb', (g %% 80) / 2.0,
+                                         'contract_end', to_char(date '2027-01-01' + (g %% 365), 'YYYY-MM-DD')),
+                      now() - (g %% 3000) * interval '1 day', now()
+               FROM generate_series(1, %s) g""",
+            (tenant_id, count),
+        )
+        first = conn.execute("SELECT min(id) FROM customers").fetchone()[0]  # type: ignore[index]
+        conn.execute(
+            """INSERT INTO invoices (tenant_id, customer_id, kind, state, number, ocr, token, currency, invoice_date,
+                                     due_date, net, vat, rounding, total, paid, credited, written_off, remaining,
+                                     vat_summary, with_invoice_fee, buyer, info, metadata, created_at, updated_at,
+                                     issued_at)
+               SELECT %s, %s + (g %% %s), 'invoice',
+                      CASE WHEN g <= %s THEN 'paid' WHEN g %% 3 = 0 THEN 'overdue' ELSE 'unpaid' END,
+                      g, g::text, md5(g::text), 'SEK', date '2026-11-01',
+                      CASE WHEN g <= %s THEN date '2026-11-30' WHEN g %% 3 = 0 THEN date '2026-11-30'
+                           ELSE date '2026-12-31' END,
+                      10000, 0, 0, 10000, 0, 0, 0, CASE WHEN g <= %s THEN 0 ELSE 10000 END,
+                      '[]', false, '{}', '[]', '{}', now(), now(), now()
+               FROM generate_series(1, %s) g""",
+            (tenant_id, first, count, count, count, count, 2 * count),
+        )
+        conn.execute("VACUUM ANALYZE")
+    return tenant_id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--url", default="postgresql://postgres@localhost:5432")
+    args = parser.parse_args()
+    name = "kvitt_bench_segments"
+    with psycopg.connect(args.url + "/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    url = f"{args.url}/{name}"
+    started = time.perf_counter()
+    tenant_id = seed(url, args.count)
+    print(f"seeded {args.count:,} customers and {2 * args.count:,} invoices in {time.perf_counter() - started:.1f} s")
+    db = Database(url)
+    with psycopg.connect(url) as conn:
+        start = time.perf_counter()
+        conn.execute("SELECT count(*) FROM customers WHERE tenant_id = %s", (tenant_id,)).fetchone()
+        floor = time.perf_counter() - start
+    print(f"\n| customers | rule | in segment | seconds | goal ≤ {GOAL:.0f} s |")
+    print("| ---: | --- | ---: | ---: | --- |")
+    print(f"| {args.count:,} | baseline: count(*) of the tenant's customers | {args.count:,} | {floor:.2f} | |")
+    for label, (match, conditions) in RULES.items():
+        checked = rules.check_rule(match, conditions)
+        start = time.perf_counter()
+        with db.read() as session:
+            where = rules.customer_sql(match, checked, tenant_id, DAY)
+            found = session.scalar(select(func.count(Customer.id)).where(Customer.tenant_id == tenant_id, where))
+        seconds = time.perf_counter() - start
+        met = "met" if seconds <= GOAL else "not met"
+        print(f"| {args.count:,} | {label} | {found:,} | {seconds:.2f} | {met} |", flush=True)
+    db.dispose()
+
+
+if __name__ == "__main__":
+    main()

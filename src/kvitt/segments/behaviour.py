@@ -1,0 +1,168 @@
+"""The customer's behaviour as set-based SQL: each fact is one grouped query over the tenant's
+invoices, events or payments (one row per customer who has the fact), and a condition on it is
+``customers.id IN (those whose value holds)``, plus ``NOT IN (all of them)`` when the fact's
+default (0, or missing) holds too. PostgreSQL and SQLite run these as hash joins over one pass of
+each table, instead of one correlated lookup per customer (bench/segments.py).
+
+The meaning of every fact is documented in docs/engagement.md and pinned by the Hypothesis test
+that compares this SQL with the Python evaluation (tests/segments/test_rules_sql.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy.sql import Select
+
+from kvitt.core.clock import STOCKHOLM
+from kvitt.customers.models import Customer
+from kvitt.invoices.models import Invoice, InvoiceEvent
+from kvitt.payments.models import Payment
+from kvitt.segments import rules
+
+AVG_LATE_WINDOW_DAYS = 365
+# What a customer without any row has: a sum or a count is 0, anything else is missing.
+DEFAULTS: dict[str, Any] = {"open_balance": 0, "reminders_last_year": 0}
+
+
+def condition(field: str, op: str, value: Any, tenant_id: int, today: date) -> ColumnElement[bool]:
+    values = _values(field, tenant_id, today).subquery()
+    holds = Customer.id.in_(select(values.c.customer_id).where(rules.compare_sql(values.c.value, op, value)))
+    default = 0 if rules.LATE_FIELD.match(field) else DEFAULTS.get(field)
+    if rules.holds_one({"field": "x", "op": op, "value": value}, {"x": default}):
+        return or_(holds, Customer.id.not_in(select(values.c.customer_id)))
+    return holds
+
+
+def _values(field: str, tenant_id: int, today: date) -> Select[Any, Any]:
+    late = rules.LATE_FIELD.match(field)
+    if late:
+        return _late_count(int(late.group(1)), tenant_id, today)
+    makers = {
+        "open_balance": lambda: _open_balance(tenant_id),
+        "last_invoice_total": lambda: _last_invoice_total(tenant_id),
+        "avg_days_late": lambda: _avg_days_late(tenant_id, today),
+        "reminders_last_year": lambda: _reminders_last_year(tenant_id, today),
+        "payment_method": lambda: _payment_method(tenant_id),
+    }
+    return makers[field]()
+
+
+def _own_invoices(tenant_id: int) -> list[ColumnElement[bool]]:
+    return [Invoice.tenant_id == tenant_id, Invoice.kind == "invoice", Invoice.state.in_(rules.ISSUED_STATES)]
+
+
+def _open_balance(tenant_id: int) -> Select[Any, Any]:
+    return (
+        select(Invoice.customer_id.label("customer_id"), func.sum(Invoice.remaining).label("value"))
+        .where(Invoice.tenant_id == tenant_id, Invoice.state.in_(rules.OPEN_STATES))
+        .group_by(Invoice.customer_id)
+    )
+
+
+def _newest_first() -> Any:
+    return func.row_number().over(partition_by=Invoice.customer_id, order_by=Invoice.id.desc())
+
+
+def _last_invoice_total(tenant_id: int) -> Select[Any, Any]:
+    ranked = (
+        select(Invoice.customer_id.label("customer_id"), Invoice.total.label("value"), _newest_first().label("rn"))
+        .where(*_own_invoices(tenant_id))
+        .subquery()
+    )
+    return select(ranked.c.customer_id, ranked.c.value).where(ranked.c.rn == 1)
+
+
+def _invoice_events(tenant_id: int) -> Any:
+    """Per invoice: whether it was ever marked overdue, and the day of its last payment."""
+    return (
+        select(
+            InvoiceEvent.invoice_id.label("invoice_id"),
+            func.max(case((InvoiceEvent.type == "overdue", 1), else_=0)).label("went_overdue"),
+            func.max(case((InvoiceEvent.type == "payment", InvoiceEvent.data["date"].as_string()), else_=None)).label(
+                "paid_on"
+            ),
+        )
+        .where(InvoiceEvent.tenant_id == tenant_id, InvoiceEvent.type.in_(("overdue", "payment")))
+        .group_by(InvoiceEvent.invoice_id)
+        .subquery()
+    )
+
+
+def _late_count(last: int, tenant_id: int, today: date) -> Select[Any, Any]:
+    """How many of the customer's ``last`` newest invoices (by id) were late: paid after the due
+    date, open past it, or marked overdue at some point."""
+    events = _invoice_events(tenant_id)
+    due = cast(Invoice.due_date, String)
+    late = or_(
+        and_(Invoice.state.in_(rules.OPEN_STATES), Invoice.due_date < today),
+        events.c.went_overdue == 1,
+        events.c.paid_on > due,
+    )
+    ranked = (
+        select(
+            Invoice.customer_id.label("customer_id"),
+            case((late, 1), else_=0).label("late"),
+            _newest_first().label("rn"),
+        )
+        .select_from(Invoice)
+        .outerjoin(events, events.c.invoice_id == Invoice.id)
+        .where(*_own_invoices(tenant_id))
+        .subquery()
+    )
+    return (
+        select(ranked.c.customer_id, func.sum(ranked.c.late).label("value"))
+        .where(ranked.c.rn <= last)
+        .group_by(ranked.c.customer_id)
+    )
+
+
+def _avg_days_late(tenant_id: int, today: date) -> Select[Any, Any]:
+    events = _invoice_events(tenant_id)
+    due = cast(Invoice.due_date, String)
+    end = case(
+        (Invoice.state.in_(rules.OPEN_STATES), literal(today.isoformat(), String)),
+        (and_(Invoice.state == "paid", events.c.paid_on.is_not(None)), events.c.paid_on),
+        else_=due,
+    )
+    days = rules.DaysBetween(end, due)
+    return (
+        select(Invoice.customer_id.label("customer_id"), func.avg(case((days > 0, days), else_=0)).label("value"))
+        .select_from(Invoice)
+        .outerjoin(events, events.c.invoice_id == Invoice.id)
+        .where(
+            *_own_invoices(tenant_id),
+            Invoice.due_date.is_not(None),
+            Invoice.due_date >= today - timedelta(days=AVG_LATE_WINDOW_DAYS),
+            Invoice.due_date <= today,
+        )
+        .group_by(Invoice.customer_id)
+    )
+
+
+def _reminders_last_year(tenant_id: int, today: date) -> Select[Any, Any]:
+    since = datetime.combine(today - timedelta(days=365), time(0), tzinfo=STOCKHOLM)
+    return (
+        select(Invoice.customer_id.label("customer_id"), func.count(InvoiceEvent.id).label("value"))
+        .join(Invoice, and_(Invoice.id == InvoiceEvent.invoice_id, Invoice.tenant_id == tenant_id))
+        .where(InvoiceEvent.tenant_id == tenant_id, InvoiceEvent.type == "reminder_sent", InvoiceEvent.at >= since)
+        .group_by(Invoice.customer_id)
+    )
+
+
+def _payment_method(tenant_id: int) -> Select[Any, Any]:
+    """The source of the customer's newest payment (by date, then id)."""
+    ranked = (
+        select(
+            Payment.customer_id.label("customer_id"),
+            Payment.source.label("value"),
+            func.row_number()
+            .over(partition_by=Payment.customer_id, order_by=(Payment.date.desc(), Payment.id.desc()))
+            .label("rn"),
+        )
+        .where(Payment.tenant_id == tenant_id, Payment.customer_id.is_not(None), Payment.amount > 0)
+        .subquery()
+    )
+    return select(ranked.c.customer_id, ranked.c.value).where(ranked.c.rn == 1)
