@@ -4,6 +4,7 @@ waits), a rerun fires nothing new, and the statements of a batch do not grow wit
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from kvitt.automation.models import AutomationFiring, AutomationRule
 from kvitt.automation.schemas import RuleCreate
 from kvitt.core.db import Database
 from kvitt.core.outbox import OutboxJob
+from kvitt.customers.models import Customer
 from kvitt.invoices.models import Invoice
 from kvitt.tenants.models import Tenant
 from tests.conftest import TENANT_A, TENANT_B, make_tenant
@@ -217,8 +219,65 @@ def test_a_batch_of_firings_runs_as_the_firings_one_by_one_in_constant_statement
     assert states.count(("Företag", "done")) == 10
     assert states.count(("Inte företag, sedan", "done")) == 20
     assert states.count(("Inte företag, sedan", "skipped")) == 10
-    # The firings, rules, invoices and customers are read once; per firing only its savepoint
-    # and its own writes.
+    # The firings, rules, invoices and customers are read once; per firing only its own writes,
+    # and one savepoint for the whole batch (none per firing while no action fails).
     per_firing = ("UPDATE automation_firings", "UPDATE customers", "SAVEPOINT", "RELEASE SAVEPOINT")
     reads = [s for s in seen if not s.startswith(per_firing)]
     assert len(reads) <= 6, reads
+    assert sum(s.startswith("SAVEPOINT") for s in seen) == 1, [s for s in seen if "SAVEPOINT" in s]
+
+
+def test_a_failing_firing_in_a_batch_fails_alone_and_undoes_only_its_own_actions(db: Database) -> None:
+    """The batch runs under one savepoint; when an action fails, the batch runs again with a
+    savepoint per firing: the failed firing's other actions are undone, the rest done once."""
+    batched, _ = make_tenant(db, **TENANT_A)
+    single, _ = make_tenant(db, **TENANT_B)
+    fails_for_companies = {
+        "name": "SMS till företag",  # the customers have no phone number: the send fails
+        "trigger": "invoice.issued",
+        "conditions": [{"field": "customer.type", "op": "eq", "value": "company"}],
+        "actions": [{"type": "add_tag", "tag": "sms"}, {"type": "send", "channel": "sms"}],
+    }
+    for tenant_id in (batched, single):
+        add_rules(db, tenant_id)
+        with db.transaction() as session:
+            tenant = session.get(Tenant, tenant_id)
+            assert tenant is not None
+            automation.create_rule(session, tenant, RuleCreate.model_validate(fails_for_companies))
+        issue_many(db, tenant_id, 30)
+        with db.transaction() as session:
+            automation.on_events(session, tenant_id, pending_events(db, tenant_id))
+
+    def due_now(tenant_id: int) -> list[int]:
+        with db.transaction() as session:
+            query = select(AutomationFiring.id).where(
+                AutomationFiring.tenant_id == tenant_id,
+                AutomationFiring.state == "waiting",
+                AutomationFiring.run_at <= AutomationFiring.created_at,
+            )
+            return sorted(session.scalars(query))
+
+    due = due_now(batched)
+    with db.transaction() as session:
+        tenant = session.get(Tenant, batched)
+        assert tenant is not None
+        automation.run_firings(session, tenant, due)
+    for firing_id in due_now(single):
+        with db.transaction() as session:
+            tenant = session.get(Tenant, single)
+            assert tenant is not None
+            automation.run_firing(session, tenant, firing_id)
+
+    def without_ids(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:  # errors name customer ids
+        return [(*row[:3], re.sub(r"\d+", "N", row[3]), *row[4:]) for row in rows]
+
+    assert without_ids(firings(db, batched)) == without_ids(firings(db, single))
+    states = [(m[0], m[2]) for m in firings(db, batched)]
+    assert states.count(("SMS till företag", "failed")) == 10
+    assert states.count(("Företag", "done")) == 10
+    with db.transaction() as session:
+        tags = [
+            (c.attributes or {}).get("tags", [])
+            for c in session.scalars(select(Customer).where(Customer.tenant_id == batched, Customer.type == "company"))
+        ]
+    assert tags == [["b2b"]] * 10  # the failed firings' "sms" tags undone, "b2b" written once

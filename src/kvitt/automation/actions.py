@@ -93,7 +93,6 @@ def remove_tag(context: Context, action: dict[str, Any]) -> dict[str, Any]:
 
 def _tag(context: Context, tag: str, *, add: bool) -> dict[str, Any]:
     from kvitt.customers import service as customers
-    from kvitt.customers.schemas import CustomerUpdate
 
     session, tenant, _, _, _ = context
     customer = customers.get(session, tenant, _customer_id(context))
@@ -102,7 +101,7 @@ def _tag(context: Context, tag: str, *, add: bool) -> dict[str, Any]:
     changed = (tag not in tags) if add else (tag in tags)
     if changed:
         tags = [*tags, tag] if add else [t for t in tags if t != tag]
-        customers.update(session, tenant, customer.id, CustomerUpdate(attributes={**attributes, "tags": tags}))
+        customers.set_attributes(session, tenant, customer.id, {**attributes, "tags": tags})
     return {"customer": customer.id, "tag": tag, "changed": changed}
 
 

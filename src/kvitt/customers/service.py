@@ -68,6 +68,14 @@ def update(session: Session, tenant: Tenant, customer_id: int, data: CustomerUpd
     return customer
 
 
+def set_attributes(session: Session, tenant: Tenant, customer_id: int, attributes: dict[str, Any]) -> Customer:
+    """Replace a customer's attributes, written at the next flush with the rest of the unit of
+    work (an event chain tagging a batch of customers sends their UPDATEs together)."""
+    customer = get(session, tenant, customer_id)
+    customer.attributes = attributes
+    return customer
+
+
 def delete(session: Session, tenant: Tenant, customer_id: int) -> None:
     customer = get(session, tenant, customer_id)
     try:
