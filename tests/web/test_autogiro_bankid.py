@@ -273,3 +273,20 @@ def test_an_order_bankid_no_longer_knows_fails_instead_of_polling_forever(
     with db.read() as session:
         order = session.scalars(select(SignOrder)).one()
     assert (order.status, order.error) == ("failed", "invalidParameters")
+
+
+def test_a_mandate_made_meanwhile_is_not_doubled(
+    api: Api, client: TestClient, db: Database, bankid: tuple[BankIDSimulator, RunningServer], sim_clock: Clock
+) -> None:
+    customer = make_customer(api)
+    invoice = issued(api, customer)
+    order_url = start(client, invoice, clearing="3300", account="8112189876").headers["location"]
+    created = api.post("/autogiro/mandates", {"customer": customer["id"], "clearing": "5000", "account": "1234567"})
+    assert created.status_code in (200, 201), created.text
+    sim_clock.now += 5
+    page = client.get(order_url).text
+    assert "Det finns redan ett medgivande för autogiro för dig." in page
+    with db.read() as session:
+        order = session.scalars(select(SignOrder)).one()
+    assert (order.status, order.error, order.mandate_id) == ("failed", "mandate_exists", None)
+    assert [m.clearing for m in mandates(db)] == ["5000"]

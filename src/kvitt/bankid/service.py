@@ -187,8 +187,8 @@ def record_collected(session: Session, tenant: Tenant, order: SignOrder, collect
         return
     if collected.status == "pending":
         order.hint_code = collected.hint_code
-    elif collected.status == "complete" and collected.completion_data is not None:
-        _complete(session, tenant, order, collected.completion_data, now)
+    elif collected.status == "complete" and _personal_number(collected.completion_data):
+        _complete(session, tenant, order, collected.completion_data or {}, now)
     else:
         _finish(order, "failed", now, hint_code=collected.hint_code)
 
@@ -212,7 +212,7 @@ def _complete(session: Session, tenant: Tenant, order: SignOrder, data: dict[str
                 order.customer_id,
                 clearing=order.clearing,
                 account=order.account,
-                personal_number=str(data["user"]["personalNumber"]),
+                personal_number=_personal_number(data),
                 evidence=evidence,
             )
     except KvittError as exc:
@@ -220,6 +220,12 @@ def _complete(session: Session, tenant: Tenant, order: SignOrder, data: dict[str
         return
     order.mandate_id = mandate.id
     _finish(order, "complete", now)
+
+
+def _personal_number(data: dict[str, Any] | None) -> str:
+    """The signer's personal number in BankID's completionData ("" when it is missing)."""
+    user = (data or {}).get("user")
+    return str(user.get("personalNumber") or "") if isinstance(user, dict) else ""
 
 
 def _finish(
