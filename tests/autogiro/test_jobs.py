@@ -6,13 +6,21 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from kvitt.autogiro.jobs import EXPORT_JOB
+from kvitt.autogiro import files, service
+from kvitt.autogiro.jobs import EXPORT_JOB, read_inbox
+from kvitt.autogiro.models import Mandate
 from kvitt.core.config import Settings, get_settings
 from kvitt.core.db import Database
 from kvitt.core.outbox import enqueue
+from kvitt.customers import service as customers
+from kvitt.customers.schemas import CustomerCreate
 from kvitt.formats import autogiro as ag
-from tests.autogiro.test_files import issued_invoice, with_active_mandates
+from kvitt.payments.inbox import read_inbox as read_payments_inbox
+from kvitt.payments.models import PaymentFile
+from kvitt.tenants.models import Tenant
+from tests.autogiro.test_files import BGC, advice, issued_invoice, with_active_mandates
 from tests.conftest import Api
 from tests.webhooks.helpers import run_worker
 
@@ -46,3 +54,32 @@ def test_the_worker_writes_each_due_order_once_on_banking_days(
     export_day(db, api, "2099-09-30")
     run_worker(db, settings)
     assert list(outbox.iterdir()) == [written]  # nothing is due twice
+
+
+def test_the_inbox_reads_bankgirots_autogiro_files_once(
+    api: Api, db: Database, settings: Settings, tmp_path: Path
+) -> None:
+
+    with db.transaction() as session:
+        tenant = session.get(Tenant, api.tenant_id)
+        assert tenant is not None
+        service.update_settings(session, tenant, bgc_customer_number=BGC)
+        customer = customers.create(session, tenant, CustomerCreate(customer_no="1001", name="K", email="k@example.se"))
+        service.create_mandate(session, tenant, customer.id, clearing="5001", account="1")
+        files.export_orders(session, tenant, day=date(2026, 3, 2), name="m.txt")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "medavi.txt").write_bytes(advice(("1001", "04", "32")))
+    (inbox / "other-bankgiro.txt").write_bytes(
+        ag.write_mandate_advice(ag.MandateAdvice(date(2026, 3, 4), BGC, "9912346", ()))
+    )
+    with db.transaction() as session:
+        outcomes = read_inbox(session, inbox, today=date(2026, 3, 5))
+    assert outcomes == {"medavi.txt": "imported", "other-bankgiro.txt": "unknown_payee"}
+    with db.transaction() as session:
+        assert [m.status for m in session.scalars(select(Mandate))] == ["active"]
+        assert read_inbox(session, inbox, today=date(2026, 3, 5)) == {"other-bankgiro.txt": "unknown_payee"}
+        # The payments inbox leaves Bankgirot's autogiro files alone (no rejected BGMax file).
+
+        assert read_payments_inbox(session, inbox, today=date(2026, 3, 5)) == []
+        assert session.scalars(select(PaymentFile)).all() == []

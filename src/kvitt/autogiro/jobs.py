@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import date
 from pathlib import Path
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kvitt.autogiro import bankdays, files, service
+from kvitt.autogiro.models import AutogiroFile
 from kvitt.core.clock import daily_job
 from kvitt.core.config import get_settings
+from kvitt.core.errors import KvittError
 from kvitt.core.outbox import OutboxJob, handles
 from kvitt.tenants.models import Tenant
 
@@ -49,3 +53,51 @@ def run_export(session: Session, job: OutboxJob) -> None:
     partial.write_bytes(exported.data)
     os.replace(partial, target)
     log.info("autogiro order file written", file=str(target), debits=exported.debits, mandates=exported.new_mandates)
+
+
+# --- the bank-file inbox -------------------------------------------------------------------------
+
+READ_INBOX_JOB = "autogiro.read_inbox"
+# Bankgirot's autogiro files (mandate advice, payment specification, rejected orders) open with
+# this; autogiro results in BGMax format start ``01BGMAX`` and are left to the payments inbox.
+AUTOGIRO_OPENING = b"01AUTOGIRO"
+
+
+def read_inbox(session: Session, inbox: Path, *, today: date, actor: str = "inbox") -> dict[str, str]:
+    """Import every autogiro file of the inbox not read before, each for the tenant whose bankgiro
+    it names, each in a savepoint: a refused file is logged and tried again at the next read."""
+    outcomes: dict[str, str] = {}
+    known = set(session.scalars(select(AutogiroFile.sha256).where(AutogiroFile.direction == "from")))
+    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
+        data = path.read_bytes()
+        if not data.startswith(AUTOGIRO_OPENING) or hashlib.sha256(data).hexdigest() in known:
+            continue
+        outcomes[path.name] = _read_one(session, path.name, data, today=today, actor=actor)
+    return outcomes
+
+
+def _read_one(session: Session, name: str, data: bytes, *, today: date, actor: str) -> str:
+    bankgiro = data[70:80].decode("ascii", "replace").strip()
+    digits = str(int(bankgiro)) if bankgiro.isdigit() else ""
+    tenants = [t for t in session.scalars(select(Tenant).where(Tenant.bankgiro.is_not(None))) if _digits(t) == digits]
+    if len(tenants) != 1:
+        log.error("autogiro inbox file names no tenant's bankgiro", file=name, bankgiro=bankgiro)
+        return "unknown_payee"
+    try:
+        with session.begin_nested():
+            imported = files.import_file(session, tenants[0], data, name=name, today=today, actor=actor)
+    except KvittError as exc:
+        log.error("autogiro inbox file refused", file=name, error=exc.message)
+        return "refused"
+    log.info("autogiro inbox file imported", file=name, kind=imported.kind, **imported.summary)
+    return "imported"
+
+
+def _digits(tenant: Tenant) -> str:
+    digits = (tenant.bankgiro or "").replace("-", "")
+    return str(int(digits)) if digits.isdigit() else ""
+
+
+@handles(READ_INBOX_JOB)
+def run_read_inbox(session: Session, job: OutboxJob) -> None:
+    read_inbox(session, Path(job.payload["inbox"]), today=date.fromisoformat(job.payload["date"]))
