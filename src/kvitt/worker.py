@@ -122,13 +122,14 @@ class Worker:
 
     def schedule_inbox(self, now: datetime) -> None:
         """Enqueue a read of the inbox for each of today's read times that has come (once each)."""
+        from kvitt.autogiro.jobs import READ_INBOX_JOB as READ_AUTOGIRO_INBOX_JOB
         from kvitt.billing_files.inbox import READ_BILLING_INBOX_JOB
         from kvitt.payments.inbox import READ_INBOX_JOB
 
         if not self.settings.inbox_dir:
             return
         for slot in inbox_slots(self.settings):
-            for kind in (READ_INBOX_JOB, READ_BILLING_INBOX_JOB):
+            for kind in (READ_INBOX_JOB, READ_BILLING_INBOX_JOB, READ_AUTOGIRO_INBOX_JOB):
                 key = f"{kind}:all:{now.date().isoformat()}T{slot.isoformat('minutes')}"
                 if now.time() < slot or key in self._inbox_reads:
                     continue
