@@ -41,8 +41,8 @@ def read_inbox(session: Session, inbox: Path, *, today: date, actor: str = "inbo
     known = set(session.scalars(select(PaymentFile.content_hash)))
     for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
         data = path.read_bytes()
-        if content_hash(data) in known:
-            continue
+        if content_hash(data) in known or data.startswith(b"01AUTOGIRO"):
+            continue  # Bankgirot's autogiro files are read by kvitt.autogiro (autogiro.read_inbox)
         results.append(_read_one(session, path, data, today=today, actor=actor))
     return results
 
