@@ -75,7 +75,7 @@ def test_the_worker_reads_the_inbox_at_its_times(db: Database, tmp_path: Path) -
     assert keys == [f"{READ_INBOX_JOB}:all:2026-11-25T07:00", f"{READ_INBOX_JOB}:all:2026-11-25T12:00"]
     make_tenant(db, **TENANT_B)
     (tmp_path / "a.bgmax").write_bytes(SAMPLE.read_bytes())
-    assert worker.run_until_idle() == 4  # two reads of the bank files, two of the billing files
+    assert worker.run_until_idle() == 6  # two reads each: bank files, billing files, autogiro files
     with db.transaction() as session:
         assert [f.payments for f in session.scalars(select(PaymentFile))] == [7]
         payloads = [
