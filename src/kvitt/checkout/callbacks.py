@@ -93,7 +93,7 @@ def recheck_request(db: Database, method: str, reference: str) -> tuple[int, str
             log.warning("checkout.callback_unknown", method=method, reference=reference, outcome="not booked: unknown")
             return 404, "unknown payment request"
         tenant = _tenant(session, found.tenant_id)
-        provider = providers.for_method(method, tenant.id)
+        provider = providers.for_method(method, tenant)
         try:
             answer = provider.fetch(found)
         except (ProviderUnavailable, ProviderRefused) as exc:
@@ -131,7 +131,7 @@ def recheck_card_refunds(db: Database, intent: str) -> tuple[int, str]:
 
 def _recheck_one_refund(session: Session, refund: Refund) -> tuple[int, str]:
     tenant = _tenant(session, refund.tenant_id)
-    provider = providers.for_method(refund.method, tenant.id)
+    provider = providers.for_method(refund.method, tenant)
     try:
         answer = provider.fetch_refund(refund)
     except (ProviderUnavailable, ProviderRefused) as exc:

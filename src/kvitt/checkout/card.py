@@ -20,6 +20,7 @@ import stripe
 from kvitt.checkout.models import PaymentRequest, Refund
 from kvitt.checkout.providers import Answer, ProviderRefused, ProviderUnavailable, Start
 from kvitt.core.config import Settings, get_settings
+from kvitt.tenants.models import Tenant
 
 _INTENT_STATES = {"succeeded": "paid", "canceled": "cancelled"}
 _REFUND_STATES = {"succeeded": "paid", "failed": "error", "canceled": "cancelled"}
@@ -125,5 +126,5 @@ def refund_answer(stripe_refund: Any) -> Answer:
     )
 
 
-def factory(_tenant_id: int) -> CardClient:
+def factory(_tenant: Tenant) -> CardClient:
     return CardClient.from_settings()

@@ -42,7 +42,7 @@ def send_request(session: Session, job: OutboxJob) -> None:
     if request.state != CREATED or request.sent_at is not None:
         return
     start = service.start_of(session, tenant, request)
-    provider = providers.for_method(request.method, tenant.id)
+    provider = providers.for_method(request.method, tenant)
     try:
         answer = provider.start(request, start)
     except ProviderRefused as exc:
@@ -65,7 +65,7 @@ def poll_request(session: Session, job: OutboxJob) -> None:
     if request.sent_at is None:
         service.schedule_poll(session, request, attempt + 1)
         return
-    provider = providers.for_method(request.method, tenant.id)
+    provider = providers.for_method(request.method, tenant)
     try:
         answer = provider.fetch(request)
     finally:

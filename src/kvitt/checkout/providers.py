@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from kvitt.checkout.models import PaymentRequest, Refund
+from kvitt.tenants.models import Tenant
 
 
 @dataclass
@@ -73,21 +74,21 @@ class Provider(Protocol):
     def fetch_refund(self, refund: Refund) -> Answer: ...
 
 
-_factories: dict[str, Callable[[int], Provider]] = {}
+_factories: dict[str, Callable[[Tenant], Provider]] = {}
 
 
-def register(method: str, factory: Callable[[int], Provider]) -> None:
-    """The adapter for ``method``, made per tenant (its certificate, its keys)."""
+def register(method: str, factory: Callable[[Tenant], Provider]) -> None:
+    """The adapter for ``method``, made per tenant (its own certificate, where it has one)."""
     _factories[method] = factory
 
 
-def for_method(method: str, tenant_id: int) -> Provider:
+def for_method(method: str, tenant: Tenant) -> Provider:
     if method not in _factories:
         raise LookupError(f"no provider for {method!r}")
-    return _factories[method](tenant_id)
+    return _factories[method](tenant)
 
 
-def use(method: str, factory: Callable[[int], Provider]) -> Callable[[], None]:
+def use(method: str, factory: Callable[[Tenant], Provider]) -> Callable[[], None]:
     """Replace the adapter for ``method`` (tests); returns a function that puts the old one back."""
     old = _factories.get(method)
     _factories[method] = factory

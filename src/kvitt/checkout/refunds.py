@@ -103,7 +103,7 @@ def send(session: Session, tenant: Tenant, refund_id: int) -> None:
         return
     request = service.get(session, tenant, refund.request_id)
     base = request.details.get("callback_base", "")
-    provider = providers.for_method(refund.method, tenant.id)
+    provider = providers.for_method(refund.method, tenant)
     try:
         answer = provider.refund(request, refund, f"{base}/callbacks/{refund.method}/refunds")
     except ProviderRefused as exc:
@@ -121,7 +121,7 @@ def poll(session: Session, tenant: Tenant, refund_id: int, attempt: int) -> None
     refund = get(session, tenant, refund_id)
     if refund.state != CREATED or refund.provider_reference is None:
         return
-    provider = providers.for_method(refund.method, tenant.id)
+    provider = providers.for_method(refund.method, tenant)
     try:
         answer = provider.fetch_refund(refund)
     finally:

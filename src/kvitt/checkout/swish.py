@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import json
 import ssl
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +31,7 @@ from kvitt.checkout.models import PaymentRequest, Refund
 from kvitt.checkout.providers import Answer, ProviderRefused, ProviderUnavailable, Start
 from kvitt.core.config import Settings, get_settings
 from kvitt.formats import swish_commerce as codec
+from kvitt.tenants.models import Tenant
 
 PAYMENT_REQUESTS = "/swish-cpcapi/api/v2/paymentrequests/"
 REFUNDS = "/swish-cpcapi/api/v2/refunds/"
@@ -170,6 +173,36 @@ def _raise_for(response: httpx.Response) -> None:
     raise ProviderRefused(f"HTTP{response.status_code}", response.text[:200] or "refused")
 
 
-def factory(_tenant_id: int) -> SwishClient:
-    """One client per job, with the installation's certificate (per-tenant certificates: not yet)."""
-    return SwishClient.from_settings()
+@dataclass(frozen=True)
+class Credentials:
+    cert: str | None
+    key: str | None
+    ca: str | None
+
+
+def credentials_for(tenant: Tenant, settings: Settings | None = None) -> Credentials:
+    """The tenant's own Swish certificate, key and CA where it has them: files in
+    ``KVITT_SWISH_CERTS_DIR/<organisation number, digits>/`` (``client.pem``, ``client.key``,
+    ``ca.pem``); each one it lacks is the installation's (``KVITT_SWISH_CERT``/``KEY``/``CA``)."""
+    settings = settings or get_settings()
+    own = (
+        Path(settings.swish_certs_dir) / "".join(ch for ch in tenant.org_number if ch.isdigit())
+        if settings.swish_certs_dir
+        else None
+    )
+
+    def pick(name: str, default: str | None) -> str | None:
+        return str(own / name) if own is not None and (own / name).is_file() else default
+
+    return Credentials(
+        pick("client.pem", settings.swish_cert),
+        pick("client.key", settings.swish_key),
+        pick("ca.pem", settings.swish_ca),
+    )
+
+
+def factory(tenant: Tenant) -> SwishClient:
+    """One client per job or callback, with the tenant's certificate (else the installation's)."""
+    settings = get_settings()
+    found = credentials_for(tenant, settings)
+    return SwishClient(settings.swish_url, tls_context(found.cert, found.key, found.ca))

@@ -195,6 +195,8 @@ class Settings(BaseSettings):
     swish_key: str | None = None
     swish_ca: str | None = None
     swish_payee_alias: str | None = None
+    # A tenant's own Swish certificate: <dir>/<organisation number, digits>/client.pem, client.key, ca.pem.
+    swish_certs_dir: str | None = None
     # Card payments through Stripe (or `kvitt simulate card`): the API's address, the secret key,
     # the webhook endpoint's signing secret, and the card page a payer is sent to (the
     # simulator's; unset: no card button).
@@ -235,6 +237,7 @@ class Settings(BaseSettings):
         "swish_key",
         "swish_ca",
         "swish_payee_alias",
+        "swish_certs_dir",
         "stripe_secret_key",
         "stripe_webhook_secret",
         "stripe_card_page",
@@ -277,6 +280,13 @@ class Settings(BaseSettings):
     @classmethod
     def _swish_key(cls, value: str | None) -> str | None:
         return None if value is None else _pem_file(value, "PRIVATE KEY", "a PEM private key file (unencrypted)")
+
+    @field_validator("swish_certs_dir")
+    @classmethod
+    def _swish_certs_dir(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().is_dir():
+            raise ValueError("no such folder; allowed: a folder with one folder per tenant's organisation number")
+        return value
 
     @field_validator("swish_payee_alias")
     @classmethod

@@ -1,11 +1,12 @@
 """Paying on the spot from the web invoice: which methods are set up, their buttons and words.
 
 Swish is offered when the tenant has a Swish number (or ``KVITT_SWISH_PAYEE_ALIAS`` is set) and
-Kvitt has a Swish certificate; card when ``KVITT_STRIPE_SECRET_KEY`` and the card page are set.
+a Swish certificate (its own, or the installation's); card when ``KVITT_STRIPE_SECRET_KEY`` and the card page are set.
 """
 
 from __future__ import annotations
 
+from kvitt.checkout.swish import credentials_for
 from kvitt.core.config import get_settings
 from kvitt.tenants.models import Tenant
 
@@ -85,7 +86,7 @@ def methods_for(tenant: Tenant) -> list[str]:
     """The on-the-spot methods this installation and tenant have set up."""
     settings = get_settings()
     found = []
-    if (tenant.swish_number or settings.swish_payee_alias) and settings.swish_cert:
+    if (tenant.swish_number or settings.swish_payee_alias) and credentials_for(tenant, settings).cert:
         found.append("swish")
     if settings.stripe_secret_key and settings.stripe_card_page:
         found.append("card")
