@@ -109,7 +109,11 @@ def test_a_signed_mandate_is_pending_with_bankids_personal_number_and_evidence(
     assert f"autostarttoken={order.auto_start_token}" in page
     assert "Starta BankID-appen." in page and 'http-equiv="refresh"' in page
     sim_clock.now += 1.5
-    assert "Skriv in din säkerhetskod" in client.get(order_url + "/status").text
+    status_html = client.get(order_url + "/status?hint=outstandingTransaction").text
+    assert "Skriv in din säkerhetskod" in status_html and 'hx-swap-oob="true"' in status_html
+    # Asked again with the hint it now shows: a fresh QR code, the message not sent again.
+    unchanged = client.get(order_url + "/status?hint=userSign").text
+    assert "<svg" in unchanged and "bankid-message" not in unchanged and "hint=userSign" in unchanged
 
     sim_clock.now += 2
     status = client.get(order_url + "/status")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import segno
 import structlog
@@ -182,6 +183,10 @@ def bankid_qr_svg(content: str, label: str) -> Markup:
     return Markup(svg)  # noqa: S704 - segno's SVG of our own content; the label is escaped
 
 
+def _with_query(url: str, **params: str) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
 def _masked(clearing: str, account: str) -> str:
     return f"{clearing}-{'*' * max(0, len(account) - 4)}{account[-4:]}"
 
@@ -310,6 +315,10 @@ def _order(request: Request, token: str, order_id: int, *, fragment: bool) -> Re
         # The order has ended: the whole page shows the outcome (htmx reloads it).
         return Response(status_code=200, headers={"HX-Refresh": "true", "Cache-Control": "no-store"})
     context = _context(page, **_order_context(page, order))
+    # The message goes out again only when the hint code differs from the one the page shows.
+    shown_hint = request.query_params.get("hint")
+    context["fragment"] = fragment
+    context["message_changed"] = not fragment or shown_hint != (order.hint_code or "")
     name = "autogiro_order.html" if not fragment else "autogiro_status.html"
     return html_response(request, render(name, context))
 
@@ -320,7 +329,9 @@ def _order_context(page: Page, order: SignOrder) -> dict[str, Any]:
     context: dict[str, Any] = {
         "order": order,
         "account": _masked(order.clearing, order.account),
-        "status_url": autogiro_url(token, page.chosen, str(order.id), "status"),
+        "status_url": _with_query(
+            autogiro_url(token, page.chosen, str(order.id), "status"), hint=order.hint_code or ""
+        ),
         "cancel_url": autogiro_url(token, None, str(order.id), "cancel"),
         "refresh": order.status == "pending",
     }
