@@ -288,49 +288,71 @@ def _lines(session: Session, tenant: Tenant, value: Any) -> tuple[list[dict[str,
 
 
 def _line(entry: dict[str, Any], path: list[Any], register: dict[str, Item]) -> tuple[dict[str, Any], str]:
+    """A v1 line (``LineIn`` fields) of one billogram item, and the item's own description."""
     fields.check_keys(entry, ITEM_FIELDS, path=path)
+    quantity = _count(entry, path)
+    item = _register_item(entry, path, register)
+    description = fields.text(entry, "description", path) or ""
+    shown = _shown_text(entry, path, item, description)
+    line: dict[str, Any] = {"quantity": quantity}
+    if item is not None:
+        line["item"] = item.id
+    if shown != (item.title if item else None):
+        line["description"] = shown
+    line.update(_price_and_vat(entry, path, item))
+    unit = fields.text(entry, "unit", path)
+    if unit:
+        line["unit"] = unit
+    discount = fields.money(entry, "discount", path)
+    if discount:
+        unit_price = line.get("unit_price", item.unit_price if item else 0)
+        line["discount_percent"] = _discount_percent(discount, unit_price, quantity, path)
+    return line, description
+
+
+def _count(entry: dict[str, Any], path: list[Any]) -> Decimal:
     count = fields.decimal(entry, "count", path)
     if count is None:
         raise invalid("count is not set", "count", path)
     try:
-        quantity = parse_quantity(count)
+        return parse_quantity(count)
     except MoneyError as exc:
         raise invalid(str(exc), "count", path) from None
-    line: dict[str, Any] = {"quantity": quantity}
+
+
+def _register_item(entry: dict[str, Any], path: list[Any], register: dict[str, Item]) -> Item | None:
     number = fields.number_text(entry, "item_no", path)
-    item = None
-    if number:
-        item = register.get(number)
-        if item is None:
-            raise invalid(f"no item {number} in the item register", "item_no", path)
-        line["item"] = item.id
-    title = fields.text(entry, "title", path)
-    if item is None and not title:
-        raise invalid("Title not set", "title", path)
+    if not number:
+        return None
+    item = register.get(number)
+    if item is None:
+        raise invalid(f"no item {number} in the item register", "item_no", path)
+    return item
+
+
+def _price_and_vat(entry: dict[str, Any], path: list[Any], item: Item | None) -> dict[str, Any]:
+    """``price`` and ``vat``: needed for an inline item, overrides for one from the register."""
     price = fields.money(entry, "price", path)
     rate = fields.vat(entry, "vat", path)
     if item is None and price is None:
         raise invalid("price is not set", "price", path)
     if item is None and rate is None:
         raise invalid("vat is not set", "vat", path)
+    values: dict[str, Any] = {}
     if price is not None:
-        line["unit_price"] = price
+        values["unit_price"] = price
     if rate is not None:
-        line["vat_rate"] = rate
-    unit = fields.text(entry, "unit", path)
-    if unit:
-        line["unit"] = unit
-    description = fields.text(entry, "description", path) or ""
+        values["vat_rate"] = rate
+    return values
+
+
+def _shown_text(entry: dict[str, Any], path: list[Any], item: Item | None, description: str) -> str:
+    """The line's printed text: the title (the register's when not given), then the description."""
+    title = fields.text(entry, "title", path)
+    if item is None and not title:
+        raise invalid("Title not set", "title", path)
     shown = title or (item.title if item else "")
-    if description:
-        shown = f"{shown}{SEPARATOR}{description}"
-    if shown != (item.title if item else None):
-        line["description"] = shown
-    discount = fields.money(entry, "discount", path)
-    if discount:
-        unit_price = price if price is not None else (item.unit_price if item else 0)
-        line["discount_percent"] = _discount_percent(discount, unit_price, quantity, path)
-    return line, description
+    return f"{shown}{SEPARATOR}{description}" if description else shown
 
 
 def _discount_percent(discount: int, unit_price: int, quantity: Decimal, path: list[Any]) -> Decimal:
