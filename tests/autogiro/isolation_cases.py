@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
+from kvitt.autogiro import files
+from kvitt.formats import autogiro as ag
+from kvitt.tenants.models import Tenant
 from tests.conftest import Api
 
 
@@ -68,7 +72,31 @@ def _settings_patch(api: Api, api_b: Api) -> None:
     assert api_b.get("/autogiro/settings").json()["banking_days_before"] == 1
 
 
+def _debits_list(api: Api, api_b: Api) -> None:
+    # B's debit: B's mandate accepted by Bankgirot and an invoice of B's due on a banking day.
+    assert api_b.patch("/autogiro/settings", {"bgc_customer_number": "471117"}).status_code == 200
+    mandate = _mandate(api_b, "9005")
+    db, tenant_b = api_b.client.app.state.db, api_b.tenant_id  # type: ignore[attr-defined]
+    day = date(2099, 9, 29)
+    record = ag.MandateAdviceRecord("9912346", mandate["payer_number"], None, None, "04", "32", day)
+    with db.transaction() as session:
+        tenant = session.get(Tenant, tenant_b)
+        files.export_orders(session, tenant, day=day, name="m")
+        advice = ag.write_mandate_advice(ag.MandateAdvice(day, "471117", "9912346", (record,)))
+        files.import_file(session, tenant, advice, name="a", today=day, actor="test")
+    line = {"description": "Abonnemang", "quantity": "1", "unit_price": 100, "vat_rate": 25}
+    body = {"customer": mandate["customer"], "lines": [line], "due_date": "2099-09-30"}
+    draft = _created(api_b.post("/invoices", body))
+    assert api_b.post(f"/invoices/{draft['id']}/issue").status_code == 200
+    with db.transaction() as session:
+        files.export_orders(session, session.get(Tenant, tenant_b), day=day, name="p")
+    assert len(api_b.get("/autogiro/debits").json()["data"]) == 1
+    assert api.get("/autogiro/debits").json()["data"] == []
+    assert api.get("/autogiro/debits", params={"invoice": draft["id"]}).json()["data"] == []
+
+
 AUTOGIRO_OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
+    ("GET", "/autogiro/debits"): _debits_list,
     ("POST", "/autogiro/mandates"): _mandates_post,
     ("GET", "/autogiro/mandates"): _mandates_list,
     ("GET", "/autogiro/settings"): _settings_get,

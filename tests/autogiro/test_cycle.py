@@ -128,6 +128,9 @@ def test_the_whole_cycle(
     events = api.get(f"/invoices/{second['id']}/events").json()["data"]
     (failed,) = [e for e in events if e["type"] == "autogiro_failed"]
     assert failed["data"]["code"] == "insufficient_funds" and failed["data"]["reason"] == "Täckning saknas."
+    debits = {d["invoice"]: d for d in api.get("/autogiro/debits").json()["data"]}
+    assert (debits[first["id"]]["status"], debits[first["id"]]["debit_on"]) == ("debited", "2026-03-31")
+    assert (debits[second["id"]]["status"], debits[second["id"]]["result_text"]) == ("failed", "Täckning saknas.")
     payments = api.get("/payments").json()["data"]
     assert [(p["amount"], p["source"]) for p in payments] == [(first["total"], "autogiro")]
 

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from kvitt.autogiro import service
-from kvitt.autogiro.models import Mandate
-from kvitt.autogiro.schemas import MandateCreate, MandateOut, SettingsOut, SettingsUpdate
+from kvitt.autogiro import debits, service
+from kvitt.autogiro.models import Debit, Mandate
+from kvitt.autogiro.schemas import DebitOut, MandateCreate, MandateOut, SettingsOut, SettingsUpdate
 from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
@@ -103,3 +103,34 @@ def update_settings(body: SettingsUpdate, session: SessionDep, tenant: TenantDep
         banking_days_before=body.banking_days_before,
     )
     return _settings_out(session, tenant)
+
+
+def debit_out(debit: Debit) -> DebitOut:
+    return DebitOut(
+        id=debit.id,
+        invoice=debit.invoice_id,
+        mandate=debit.mandate_id,
+        amount=debit.amount,
+        debit_on=debit.debit_on,
+        order_on=debit.order_on,
+        status=debit.status,
+        result_code=debit.result_code,
+        result_text=debit.result_text,
+    )
+
+
+@router.get("/debits", response_model=ListResponse[DebitOut])
+def list_debits(
+    session: SessionDep,
+    tenant: TenantDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    starting_after: QueryId = None,
+    invoice: QueryId = None,
+    status: Annotated[str | None, Query(pattern=r"^(pending|sent|debited|failed|cancelled)$")] = None,
+) -> ListResponse[DebitOut]:
+    """The invoices autogiro debits (planned when an order file is written): pending, sent, then
+    debited or failed (with Bankgirot's code and text), or cancelled."""
+    page = debits.list_page(
+        session, tenant, limit=limit, starting_after=starting_after, invoice_id=invoice, status=status
+    )
+    return ListResponse[DebitOut](data=[debit_out(d) for d in page.items], has_more=page.has_more)

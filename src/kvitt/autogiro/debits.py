@@ -24,6 +24,7 @@ from kvitt.autogiro.models import Debit, Mandate
 from kvitt.core import events
 from kvitt.core.db import is_postgresql, utcnow
 from kvitt.core.errors import InternalError
+from kvitt.core.pagination import Page, paginate
 from kvitt.invoices import service as invoices
 from kvitt.invoices.models import Invoice
 from kvitt.invoices.timeline import Happening, record
@@ -278,3 +279,20 @@ def _failure_code(result: Result) -> str:
     if result.code.isdigit() and len(result.code) == 1:
         return FAILURE_CODES.get(int(result.code), "failed")
     return "rejected"  # a comment code of a rejected payment order
+
+
+def list_page(
+    session: Session,
+    tenant: Tenant,
+    *,
+    limit: int,
+    starting_after: int | None,
+    invoice_id: int | None = None,
+    status: str | None = None,
+) -> Page[Debit]:
+    query = select(Debit).where(Debit.tenant_id == tenant.id)
+    if invoice_id is not None:
+        query = query.where(Debit.invoice_id == invoice_id)
+    if status is not None:
+        query = query.where(Debit.status == status)
+    return paginate(session, query, Debit.id, limit=limit, starting_after=starting_after)
