@@ -75,7 +75,12 @@ def test_every_page_at_both_widths_without_serious_violations(
         found = serious_violations(page)
         if found:
             problems[item.path] = found
-    for path in (f"/admin/kunder/{world['asked']['customer']}", f"/admin/fakturor/{world['asked']['id']}"):
+    extra = (
+        f"/admin/kunder/{world['asked']['customer']}",
+        "/admin/tvastegs",
+        f"/admin/fakturor/{world['asked']['id']}",
+    )
+    for path in extra:
         page.goto(path)
         found = serious_violations(page)
         if found:

@@ -14,6 +14,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "staff_pages",
     "integrations",
     "work_pages",
+    "totp",
 )
 
 

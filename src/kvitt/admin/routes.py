@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from kvitt.admin import render, sessions, users
+from kvitt.admin import render, sessions, totp, users
 from kvitt.admin.audit import audit
 from kvitt.admin.auth import (
     Forbidden,
@@ -143,13 +143,28 @@ def _login(request: Request, form: dict[str, str]) -> Response:
     database: Database = request.app.state.db
     with database.transaction() as session:
         user = users.authenticate(session, email, password)
-        if user is not None:
+        second_step = user is not None and user.totp_secret is not None
+        if user is not None and second_step:
+            pending = totp.pending_cookie(user, next_url, now_seconds())
+        elif user is not None:
             audit(session, user, "staff.login", None, None, target=f"staff_user:{user.id}")
             cookie = sessions.encode(sessions.start(user.id, now_seconds()), user.session_key)
             must_change = user.must_change_password
     if user is None:
         failed_logins.failed(address)
         return _login_page(request, status_code=401, error=wrong, email=email, next_url=next_url)
+    if second_step:  # the password was right: now the code (kvitt.admin.totp)
+        response = render.see_other(request, None, "/admin/login/kod")
+        response.set_cookie(
+            totp.PENDING_COOKIE,
+            pending,
+            max_age=totp.PENDING_SECONDS,
+            path="/admin",
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+        return response
     response = render.see_other(request, None, "/admin/password" if must_change else next_url)
     render.set_session_cookie(request, response, cookie)
     return response

@@ -59,6 +59,22 @@ EN: dict[str, str] = {
     # the shell
     "Hoppa till innehållet": "Skip to content",
     "Back office": "Back office",
+    # the second factor
+    "Tvåstegsinloggning": "Two-step login",
+    "Tvåstegsinloggning är på.": "Two-step login is on.",
+    "Tvåstegsinloggning är av.": "Two-step login is off.",
+    "Skanna QR-koden med en app för engångskoder, eller skriv in nyckeln.": (
+        "Scan the QR code with an app for one-time codes, or type the key."
+    ),
+    "Nyckel": "Key",
+    "Kod från appen": "Code from the app",
+    "Sex siffror.": "Six digits.",
+    "Slå på": "Turn on",
+    "Slå av": "Turn off",
+    "Fel kod. Försök igen med koden som visas nu.": "Wrong code. Try again with the code shown now.",
+    "Fel kod, eller för många försök.": "Wrong code, or too many attempts.",
+    "Skriv koden från din app för engångskoder.": "Type the code from your app for one-time codes.",
+    "Fortsätt": "Continue",
     "Tabell": "Table",
     "Huvudmeny": "Main menu",
     "Meny": "Menu",

@@ -79,10 +79,7 @@ def authenticate(session: Session, email: str, password: str, now: datetime | No
         return None
     if not passwords.verify(user.password_hash if user else None, password) or user is None or not user.active:
         if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILURES:
-                user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                user.failed_logins = 0
+            count_failure(user, now)
         return None
     user.failed_logins = 0
     user.locked_until = None
@@ -90,6 +87,14 @@ def authenticate(session: Session, email: str, password: str, now: datetime | No
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     return user
+
+
+def count_failure(user: StaffUser, now: datetime | None = None) -> None:
+    """One more failed login (a wrong password or second-factor code); MAX_FAILURES in a row lock."""
+    user.failed_logins += 1
+    if user.failed_logins >= MAX_FAILURES:
+        user.locked_until = (now or utcnow()) + timedelta(minutes=LOCK_MINUTES)
+        user.failed_logins = 0
 
 
 def change_password(session: Session, user: StaffUser, current: str, new: str) -> str | None:
@@ -159,8 +164,13 @@ def reset_password(session: Session, actor: Actor, user_id: int) -> str:
     user.must_change_password = True
     user.failed_logins = 0
     user.locked_until = None
+    # A lost phone is the usual reason: the second factor goes too (they may turn it on again).
+    had_totp = user.totp_secret is not None
+    user.totp_secret = None
+    user.totp_last_step = None
     end_sessions(user)
-    audit(session, actor, "user.reset_password", None, {"must_change_password": True}, target=f"staff_user:{user.id}")
+    after = {"must_change_password": True, "totp_removed": had_totp}
+    audit(session, actor, "user.reset_password", None, after, target=f"staff_user:{user.id}")
     return password
 
 

@@ -37,6 +37,8 @@ def upgrade() -> None:
         sa.Column("failed_logins", sa.Integer(), nullable=False),
         sa.Column("locked_until", kvitt.core.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("last_login_at", kvitt.core.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("totp_secret", sa.String(length=64), nullable=True),
+        sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
         sa.Column("created_at", kvitt.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", kvitt.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_staff_users_tenant_id_tenants")),
