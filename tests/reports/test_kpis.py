@@ -412,3 +412,22 @@ def test_the_worker_refreshes_every_tenant_once_a_day(api: Api, db: Database, pe
     assert _all_facts(db, api.tenant_id)[0]
     with db.transaction() as session:
         assert session.scalars(select(DirtyDay.day).where(DirtyDay.tenant_id == api.tenant_id)).all() == []
+
+
+def test_the_subscriber_costs_the_same_statements_for_3_events_or_120(db: Database) -> None:
+    from tests.conftest import TENANT_A, make_tenant
+    from tests.webhooks.batching import counting_statements, issue_many, pending_events
+
+    tenant_id, _ = make_tenant(db, **TENANT_A)
+    issue_many(db, tenant_id, 3)
+    small = pending_events(db, tenant_id)
+    issue_many(db, tenant_id, 60, first=3)
+    large = [e for e in pending_events(db, tenant_id) if e not in small]
+    assert len(small) == 6 and len(large) == 120  # created and issued, each invoice
+    seen_counts = []
+    for batch in (small, large):
+        with db.transaction() as session, counting_statements(db) as seen:
+            jobs.mark_touched_days(session, tenant_id, batch)
+        seen_counts.append(len(seen))
+    # Two reads (invoice dates, booking dates) and the marks; the bulk batch also asks for its job.
+    assert seen_counts == [3, 4], seen_counts
