@@ -33,6 +33,7 @@ TEXTS_PAY: dict[str, dict[str, str]] = {
         "amount": "Belopp",
         "not_through": "Betalningen gick inte igenom.",
         "try_other": "Försök igen, eller välj ett annat sätt att betala.",
+        "all_ways": "Alla sätt att betala",
         "ended": "Betalningen avbröts.",
         "back": "Tillbaka till fakturan",
         "not_available": "Det går inte att betala med Swish eller kort här just nu. "
@@ -67,6 +68,7 @@ TEXTS_PAY: dict[str, dict[str, str]] = {
         "amount": "Amount",
         "not_through": "The payment did not go through.",
         "try_other": "Try again, or choose another way to pay.",
+        "all_ways": "All ways to pay",
         "ended": "The payment was cancelled.",
         "back": "Back to the invoice",
         "not_available": "Swish and card payments are not available here just now. "
