@@ -203,7 +203,10 @@ def test_a_customer_with_a_mandate_cannot_start_another(
 ) -> None:
     customer = make_customer(api)
     invoice = issued(api, customer)
-    created = api.post("/autogiro/mandates", {"customer": customer["id"], "clearing": "3300", "account": "8112189876"})
+    created = api.post(
+        "/autogiro/mandates",
+        {"customer": customer["id"], "clearing": "3300", "account": "8112189876", "personal_number": "811218-9876"},
+    )
     assert created.status_code in (200, 201), created.text
     page = client.get(f"/i/{token_of(invoice)}/autogiro").text
     assert "Du har ett medgivande för autogiro från konto 3300-******9876" in page
@@ -285,7 +288,10 @@ def test_a_mandate_made_meanwhile_is_not_doubled(
     customer = make_customer(api)
     invoice = issued(api, customer)
     order_url = start(client, invoice, clearing="3300", account="8112189876").headers["location"]
-    created = api.post("/autogiro/mandates", {"customer": customer["id"], "clearing": "5000", "account": "1234567"})
+    created = api.post(
+        "/autogiro/mandates",
+        {"customer": customer["id"], "clearing": "5000", "account": "1234567", "personal_number": "811218-9876"},
+    )
     assert created.status_code in (200, 201), created.text
     sim_clock.now += 5
     page = client.get(order_url).text
