@@ -74,3 +74,17 @@ def make_issued(api: Any, customer_id: int, unit_price: int = 31600) -> dict[str
     lines = [{"description": "Mobilabonnemang Fri", "quantity": "1", "unit_price": unit_price, "vat_rate": 25}]
     draft = created(api.post("/invoices", {"customer": customer_id, "lines": lines}))
     return created(api.post(f"/invoices/{draft['id']}/issue"))
+
+
+def admin_routes(app: Any) -> list[tuple[str, set[str], Any]]:
+    """Every /admin route as (path, methods, route as declared). FastAPI 0.165 keeps included
+    routers as branches (``_IncludedRouter``): ``iter_route_contexts`` walks them."""
+    from fastapi.routing import iter_route_contexts
+
+    found = []
+    for context in iter_route_contexts(app.routes):
+        path = context.path or ""
+        if path == "/admin" or path.startswith("/admin/"):
+            found.append((path, set(context.methods or ()) - {"HEAD"}, context.original_route))
+    assert len(found) > 30, found  # the walk found the back office
+    return found

@@ -1,0 +1,112 @@
+"""Every back-office route that names an object: tenant A's admin gets 404 for tenant B's object,
+and B's object is unchanged (B's view through the API before and after). A new route with an id
+fails here until it has its case."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.admin.conftest import Staff, admin_routes, make_customer, make_issued, make_staff
+
+
+def _customer(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    customer = make_customer(api_b, "B-1")
+    return customer["id"], lambda: api_b.get(f"/customers/{customer['id']}").json()
+
+
+def _invoice(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    invoice = make_issued(api_b, make_customer(api_b, "B-1")["id"])
+
+    def snapshot() -> Any:
+        found = api_b.get(f"/invoices/{invoice['id']}").json()
+        return found, api_b.get(f"/invoices/{invoice['id']}/deliveries").json()
+
+    return invoice["id"], snapshot
+
+
+def _draft(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    customer = make_customer(api_b, "B-1")
+    lines = [{"description": "Abonnemang", "quantity": "1", "unit_price": 10000, "vat_rate": 25}]
+    draft = api_b.post("/invoices", {"customer": customer["id"], "lines": lines}).json()
+    return draft["id"], lambda: api_b.get(f"/invoices/{draft['id']}").json()
+
+
+def _deviation(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    assert api_b.post("/payments", {"amount": 12345, "payer_name": "B"}).status_code == 201
+    deviation = api_b.get("/deviations").json()["data"][0]
+    return deviation["id"], lambda: api_b.get(f"/deviations/{deviation['id']}").json()
+
+
+def _staff_user(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    from sqlalchemy import select
+
+    from kvitt.admin.models import StaffUser
+
+    make_staff(db, tenant_b, "boss@fjallstrom.test", "admin")
+
+    def snapshot() -> Any:
+        with db.read() as session:
+            user = session.scalar(select(StaffUser).where(StaffUser.email == "boss@fjallstrom.test"))
+            return user.id, user.role, user.active, user.password_hash, user.session_key
+
+    return snapshot()[0], snapshot
+
+
+def _api_key(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    key = api_b.get("/api-keys").json()["data"][0]
+    return key["id"], lambda: api_b.get("/api-keys").json()
+
+
+def _endpoint(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    endpoint = api_b.post("/webhook-endpoints", {"url": "https://b.example/hooks", "events": ["*"]}).json()
+    return endpoint["id"], lambda: api_b.get(f"/webhook-endpoints/{endpoint['id']}/deliveries").json()
+
+
+# (method, path) -> (how B makes the object, the form A sends)
+CASES: dict[tuple[str, str], tuple[Callable[..., tuple[int, Callable[[], Any]]], dict[str, str]]] = {
+    ("GET", "/admin/kunder/{customer_id}"): (_customer, {}),
+    ("POST", "/admin/kunder/{customer_id}/kontakt"): (_customer, {"delivery_method": "letter"}),
+    ("POST", "/admin/kunder/{customer_id}/paus"): (_customer, {"reason": "x"}),
+    ("GET", "/admin/fakturor/{invoice_id}"): (_invoice, {}),
+    ("POST", "/admin/fakturor/{invoice_id}/utfarda"): (_draft, {}),
+    ("POST", "/admin/fakturor/{invoice_id}/skicka"): (_invoice, {"method": "email"}),
+    ("POST", "/admin/fakturor/{invoice_id}/kreditera"): (_invoice, {"mode": "full"}),
+    ("POST", "/admin/fakturor/{invoice_id}/skriv-av"): (_invoice, {}),
+    ("POST", "/admin/fakturor/{invoice_id}/betalning"): (_invoice, {"amount": "10"}),
+    ("POST", "/admin/fakturor/{invoice_id}/meddelanden"): (_invoice, {"text": "Hej"}),
+    ("POST", "/admin/avvikelser/{deviation_id}/losning"): (_deviation, {"action": "keep"}),
+    ("POST", "/admin/anvandare/{user_id}"): (_staff_user, {"role": "read_only", "active": "0"}),
+    ("POST", "/admin/anvandare/{user_id}/nytt-losenord"): (_staff_user, {}),
+    ("POST", "/admin/api-nycklar/{key_id}/aterkalla"): (_api_key, {}),
+    ("GET", "/admin/webhooks/{endpoint_id}"): (_endpoint, {}),
+    ("POST", "/admin/webhooks/{endpoint_id}/leveranser/{delivery_id}/skicka-igen"): (_endpoint, {}),
+}
+
+
+def admin_routes_with_ids(app: Any) -> set[tuple[str, str]]:
+    found = set()
+    for path, methods, _ in admin_routes(app):
+        if "_id}" in path:  # a route that names an object of the tenant
+            found |= {(method, path) for method in methods}
+    return found
+
+
+def test_every_admin_route_with_an_id_has_a_case(app: Any) -> None:
+    assert admin_routes_with_ids(app) == set(CASES)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(CASES), ids=str)
+def test_a_foreign_object_is_not_found_and_unchanged(
+    admin: Staff, api_b: Any, db: Any, tenant_b: tuple[int, str], method: str, path: str
+) -> None:
+    make_b, form = CASES[(method, path)]
+    foreign_id, snapshot = make_b(api_b, db, tenant_b[0])
+    before = snapshot()
+    url = path.split("{")[0] + str(foreign_id) + path.split("}", 1)[1]
+    url = url.replace("{delivery_id}", str(foreign_id))
+    answer = admin.get(url) if method == "GET" else admin.post(url, form)
+    assert answer.status_code == 404, (url, answer.status_code)
+    assert snapshot() == before
