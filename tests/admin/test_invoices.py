@@ -3,6 +3,7 @@ tenant."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -109,3 +110,21 @@ def test_another_tenants_invoice_is_not_found(admin: Staff, api_b: Any, invoice:
         assert admin.post(f"/admin/fakturor/{theirs['id']}/{action}", form).status_code == 404, action
     assert api_b.get(f"/invoices/{theirs['id']}").json()["state"] == "unpaid"
     assert api_b.get(f"/invoices/{theirs['id']}/messages").json()["data"] == []
+
+
+def test_support_gives_a_payment_extension_through_the_dunning_service(
+    staff_factory: Any, api: Any, invoice: dict[str, Any]
+) -> None:
+    support = staff_factory("support")
+    until = (date.fromisoformat(invoice["due_date"]) + timedelta(days=20)).isoformat()
+    answer = support.post(f"/admin/fakturor/{invoice['id']}/anstand", {"until": until, "reason": "Sjuk"})
+    assert answer.status_code == 303, answer.text
+    extensions = api.get("/payment-extensions").json()["data"]
+    assert [(e["invoice"], e["until"], e["state"]) for e in extensions] == [(invoice["id"], until, "approved")]
+    # The service's own rule: a date before the due date is refused.
+    early = support.post(f"/admin/fakturor/{invoice['id']}/anstand", {"until": "2020-01-01"})
+    assert early.status_code == 422
+    assert (
+        staff_factory("read_only").post(f"/admin/fakturor/{invoice['id']}/anstand", {"until": "2027-02-01"}).status_code
+        == 403
+    )

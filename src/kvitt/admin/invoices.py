@@ -8,6 +8,8 @@ SAME service function the API's endpoint calls (never a second copy of a rule), 
 - issue a draft, credit (whole, what is left, or an amount), write off, register a manual payment
   (finance, admin): ``invoices.service.issue/credit/write_off``, ``payments.service.pay_invoice``;
 - send again (support, finance, admin): ``delivery.service.start_delivery(reason=RESEND)``;
+- a payment extension (support, finance, admin): ``dunning.extensions.request``, then ``decide``
+  (approved by the staff member) when it is beyond the tenant's automatic limit;
 - answer the customer (support, finance, admin): ``web.messages.post_message(author="staff")``.
 """
 
@@ -31,6 +33,7 @@ from kvitt.core.config import web_base_url
 from kvitt.core.errors import ValidationFailed
 from kvitt.delivery import service as delivery
 from kvitt.delivery.models import Delivery
+from kvitt.dunning import extensions
 from kvitt.invoices import service as invoices
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice
@@ -221,6 +224,28 @@ async def manual_payment(invoice_id: int, request: Request, staff: StaffMember =
         return _back(invoice.id, "paid")
 
     return await act(request, staff, FINANCE_ACTORS, work, f"/admin/fakturor/{invoice_id}")
+
+
+@router.post("/admin/fakturor/{invoice_id}/anstand")
+async def payment_extension(invoice_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """A payment extension (anstånd) given by staff: the recipient's own request service, then
+    approved by the staff member when it is not within the tenant's automatic limit."""
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        until = _day(form.get("until", ""), "until")
+        if until is None:
+            raise ValidationFailed("until: the new due date", param="until")
+        reason = form.get("reason") or None
+        row = extensions.request(
+            session, tenant, invoice_id, until=until, reason=reason, today=clock.today(), actor=actor(staff)
+        )
+        if row.state == "pending":
+            row = extensions.decide(session, tenant, row.id, approve=True, actor=actor(staff), note=reason)
+        after = {"extension": row.id, "until": row.until, "state": row.state}
+        audit(session, staff, "invoice.payment_extension", None, after, target=f"invoice:{invoice_id}")
+        return _back(invoice_id, "extended")
+
+    return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/fakturor/{invoice_id}")
 
 
 @router.post("/admin/fakturor/{invoice_id}/meddelanden")
