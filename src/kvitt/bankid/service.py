@@ -166,6 +166,10 @@ def find(session: Session, tenant_id: int, invoice_id: int, order_id: int) -> Si
     )
 
 
+def _collect_due(order: SignOrder, now: datetime) -> bool:
+    return order.status == "pending" and (order.last_collect_at is None or order.last_collect_at <= now - COLLECT_EVERY)
+
+
 def claim_collect(session: Session, order: SignOrder, now: datetime) -> bool:
     """True for the one caller that may collect now (none had in the last ``COLLECT_EVERY``)."""
     result = session.execute(
@@ -242,6 +246,10 @@ def poll(database: Database, client: BankIDClient, tenant_id: int, order_id: int
     """Collect the order if it is due (every ``COLLECT_EVERY`` at most) and store the answer.
     An order BankID does not know any more fails (error ``invalidParameters``); any other
     BankIDError from collect is left to the caller (the order stays pending, asked again later)."""
+    with database.read() as session:  # most views come between two collects: no write for them
+        seen = session.scalar(select(SignOrder).where(SignOrder.tenant_id == tenant_id, SignOrder.id == order_id))
+        if seen is None or not _collect_due(seen, now):
+            return
     with database.transaction() as session:
         order = session.scalar(select(SignOrder).where(SignOrder.tenant_id == tenant_id, SignOrder.id == order_id))
         if order is None or not claim_collect(session, order, now):
