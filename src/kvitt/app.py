@@ -28,11 +28,11 @@ from kvitt.checkout.callbacks import callbacks as checkout_callbacks
 from kvitt.core.api import error_response, provide_authenticator, validation_error
 from kvitt.core.config import Settings, get_settings
 from kvitt.core.db import Database
+from kvitt.core.edge import install as install_edge
 from kvitt.core.errors import InternalError, KvittError, NotFound
 from kvitt.core.health import install as install_health
-from kvitt.core.http import install as install_http_policies
-from kvitt.core.logging import RequestIdMiddleware, configure_logging
-from kvitt.core.metrics import MetricsMiddleware, exposition
+from kvitt.core.logging import configure_logging
+from kvitt.core.metrics import exposition
 from kvitt.customers.api import router as customers_router
 from kvitt.customers.ledger_api import router as customer_ledger_router
 from kvitt.delivery.api import callbacks as delivery_callbacks
@@ -93,12 +93,9 @@ def create_app(
     )
     app.state.db = database
     app.state.settings = settings
-    # Body limit, rate limit, security headers; inside the request-id and metrics middlewares
-    # below (added later, so outside), which thus count and label its 413 and 429 answers too.
-    install_http_policies(app, settings)
-    # Request ids and metrics (docs/operations.md); the last added is the outermost.
-    app.add_middleware(MetricsMiddleware)
-    app.add_middleware(RequestIdMiddleware)
+    # Request ids, metrics, body limit, rate limit, security headers (docs/operations.md), in one
+    # pass (core/edge.py); its 413 and 429 answers are counted and labelled too.
+    install_edge(app, settings)
 
     api = APIRouter(prefix=API_PREFIX)
     for router in (
@@ -120,11 +117,10 @@ def create_app(
         dunning_router,
         autogiro_router,
         web_api_router,
+        messages_router,
+        checkout_router,
         segments_router,
         engagement_router,
-        messages_router,
-        segments_router,
-        checkout_router,
     ):
         api.include_router(router)
     app.include_router(api)

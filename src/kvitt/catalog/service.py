@@ -23,7 +23,10 @@ def get(session: Session, tenant: Tenant, item_id: int) -> Item:
 
 
 def get_many(session: Session, tenant: Tenant, item_ids: Iterable[int]) -> dict[int, Item]:
-    rows = session.scalars(select(Item).where(Item.tenant_id == tenant.id, Item.id.in_(set(item_ids))))
+    ids = set(item_ids)
+    if not ids:  # a draft of free-text lines: no statement (inside SQLite's write gate, issue 20)
+        return {}
+    rows = session.scalars(select(Item).where(Item.tenant_id == tenant.id, Item.id.in_(ids)))
     return {item.id: item for item in rows}
 
 

@@ -205,10 +205,19 @@ def _rate_limited(wait: float, buckets: TokenBuckets) -> Response:
 
 
 def install(app: Any, settings: Settings) -> None:
-    """Add the policies to ``app`` (a FastAPI/Starlette app) as its outermost middleware."""
+    """Add the policies to ``app`` (a FastAPI/Starlette app) as its outermost middleware. The app
+    itself installs ``core.edge.Edge`` instead, which does this and more in one pass."""
+    app.add_middleware(HttpPolicies, max_body_bytes=settings.max_body_bytes, buckets=buckets_of(settings))
+    install_too_large_handler(app, settings)
+
+
+def buckets_of(settings: Settings) -> TokenBuckets | None:
     rate = settings.rate_limit_per_second
-    buckets = TokenBuckets(rate, settings.rate_limit_burst) if rate > 0 else None
-    app.add_middleware(HttpPolicies, max_body_bytes=settings.max_body_bytes, buckets=buckets)
+    return TokenBuckets(rate, settings.rate_limit_burst) if rate > 0 else None
+
+
+def install_too_large_handler(app: Any, settings: Settings) -> None:
+    """A body found too large while an endpoint reads it: the same 413 as the edge's."""
 
     async def too_large(request: Request, exc: Exception) -> Response:
         limit = exc.limit if isinstance(exc, BodyTooLarge) else settings.max_body_bytes

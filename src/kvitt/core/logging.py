@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -146,7 +146,7 @@ class RequestIdMiddleware:
                     log.info("request", **fields)
 
 
-def route_template(scope: dict[str, Any]) -> str:
+def route_template(scope: Mapping[str, Any]) -> str:
     """The matched route's path template (``/api/v1/invoices/{invoice_id}``), never the raw path."""
     route = scope.get("route")
     if route is None:
