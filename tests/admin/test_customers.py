@@ -107,3 +107,12 @@ def test_finance_pauses_dunning(staff_factory: Any, astrid: dict[str, Any]) -> N
     assert answer.status_code == 303, answer.text
     page = finance.get(f"/admin/kunder/{astrid['id']}").text
     assert "Tvist om fakturan" in page and "Pausad" in page
+
+
+def test_the_customer_page_lists_subscriptions(admin: Staff, api: Any, astrid: dict[str, Any]) -> None:
+    item = api.post("/items", {"article_no": "MOB-1", "title": "Mobil", "unit_price": 31600, "vat_rate": 25}).json()
+    body = {"customer": astrid["id"], "interval": "month", "start_date": "2026-12-01", "lines": [{"item": item["id"]}]}
+    created = api.post("/subscriptions", body)
+    assert created.status_code == 201, created.text
+    page = admin.get(f"/admin/kunder/{astrid['id']}").text
+    assert "Abonnemang och autogiro" in page and "2026-12-01" in page and "Inga abonnemang." not in page

@@ -2,10 +2,10 @@
 
 Search (``q``): name (part of it), customer number, personal or organisation number, e-mail,
 phone (any Swedish way of writing it), invoice number or OCR reference; at most 50 hits.
-The page: details and delivery preference, balance, invoices, the ledger with its running
-balance (the API's own ``/customers/{id}/ledger`` code), payments, messages, dunning pauses and
-a timeline. Actions (support, finance, admin): contact details and channel through
-``customers.service.update``; pause dunning through ``dunning.pauses.pause``.
+The page: details and delivery preference, balance, subscriptions, autogiro mandates, invoices,
+the ledger with its running balance (the API's own ``/customers/{id}/ledger`` code), payments,
+messages, dunning pauses and a timeline. Actions (support, finance, admin): contact details and
+channel through ``customers.service.update``; pause dunning through ``dunning.pauses.pause``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from kvitt.admin.audit import audit
 from kvitt.admin.auth import SUPPORT_ACTORS, StaffMember, require_staff
 from kvitt.admin.common import PAGE_SIZE, act, actor, read
 from kvitt.admin.nav import roles_of
+from kvitt.autogiro.models import Mandate
 from kvitt.core import clock, identity
 from kvitt.core.errors import ValidationFailed
 from kvitt.customers import service as customers
@@ -33,6 +34,7 @@ from kvitt.customers.schemas import CustomerUpdate
 from kvitt.dunning import pauses
 from kvitt.invoices.models import Invoice, InvoiceEvent
 from kvitt.payments.models import Payment
+from kvitt.subscriptions.models import Subscription
 from kvitt.tenants.models import Tenant
 from kvitt.web.messages import MESSAGE_TYPES
 
@@ -129,6 +131,22 @@ def customer_page_data(session: Session, tenant: Tenant, customer_id: int) -> di
             .limit(100)
         )
     )
+    subscriptions = list(
+        session.scalars(
+            select(Subscription)
+            .where(Subscription.tenant_id == tenant.id, Subscription.customer_id == customer.id)
+            .order_by(Subscription.id.desc())
+            .limit(20)
+        )
+    )
+    mandates = list(
+        session.scalars(
+            select(Mandate)
+            .where(Mandate.tenant_id == tenant.id, Mandate.customer_id == customer.id)
+            .order_by(Mandate.id.desc())
+            .limit(20)
+        )
+    )
     numbers = {invoice.id: invoice.number for invoice in invoices}
     today = clock.today()
     customer_pauses = pauses.list_page(session, tenant, limit=20, starting_after=None, customer=customer.id).items
@@ -142,6 +160,8 @@ def customer_page_data(session: Session, tenant: Tenant, customer_id: int) -> di
         "numbers": numbers,
         "pauses": [(p, pauses.is_active(p, today)) for p in customer_pauses],
         "channels": CHANNELS,
+        "subscriptions": subscriptions,
+        "mandates": mandates,
     }
 
 
