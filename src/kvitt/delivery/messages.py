@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
@@ -58,6 +58,8 @@ class InvoiceFacts:
     reminder: bool = False
     credit_note: bool = False
     autogiro_date: str | None = None  # autogiro debits it on this day: no payment asked for
+    # Offers and information for this recipient (kvitt.engagement): title, text, cta, link.
+    placements: list[dict[str, str]] = field(default_factory=list)
 
 
 def language_of(value: str | None) -> str:
@@ -115,6 +117,7 @@ def email_parts(facts: InvoiceFacts, lang: str, *, attached: bool) -> tuple[str,
         "reminder": facts.reminder,
         "credit_note": facts.credit_note,
         "autogiro_date": facts.autogiro_date,
+        "placements": facts.placements,
         "attached": attached,
         "subject": title,
         "heading": title,

@@ -19,10 +19,11 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+import structlog
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, lazyload
 
@@ -49,6 +50,7 @@ from kvitt.delivery.channels import (
     sms,
 )
 from kvitt.delivery.models import PENDING, SENDING, SENT, UNKNOWN, Delivery
+from kvitt.engagement import service as engagement
 from kvitt.invoices.models import Invoice
 from kvitt.tenants.models import Tenant
 
@@ -77,6 +79,8 @@ def facts_of(tenant: Tenant, invoice: Invoice, customer: Customer, delivery: Del
         credit_note=invoice.kind == "credit_note",
     )
 
+
+log = structlog.get_logger("kvitt.delivery")
 
 # Outcomes are committed every GROUP_SIZE messages. Email sends one group while the previous
 # one's outcomes are written, so a worker killed mid-batch leaves at most RESEND_BOUND emails
@@ -112,6 +116,7 @@ class _Batch:
     jobs: list[OutboxJob] = field(default_factory=list)
     lease_renewed: float = field(default_factory=time.monotonic)
     autogiro_on: dict[int, date] = field(default_factory=dict)  # invoice id -> autogiro's debit day
+    placements: dict[int, list[Any]] = field(default_factory=dict)  # invoice id -> engagement's placements
 
     def renew_lease(self, session: Session) -> None:
         """Keep the batch's jobs ours while it runs: a batch against a slow provider can outlast
@@ -156,7 +161,9 @@ class _Batch:
         settings = get_settings()
         attach = service.preferences(session, tenant_id).attach_pdf
         autogiro_on = autogiro.debit_dates(session, tenant, list(invoices.values()), today=clock.today())
-        return cls(settings, tenant, attach, invoices, customers, web_base_url(settings), autogiro_on=autogiro_on)
+        batch = cls(settings, tenant, attach, invoices, customers, web_base_url(settings), autogiro_on=autogiro_on)
+        batch.placements = email_placements(session, tenant, deliveries, invoices, customers)
+        return batch
 
     def invoice(self, delivery: Delivery) -> Invoice:
         return self.invoices[delivery.invoice_id]
@@ -178,7 +185,64 @@ class _Batch:
             reminder=delivery.reminder_id is not None,
             credit_note=invoice.kind == "credit_note",
             autogiro_date=on.isoformat() if (on := self.autogiro_on.get(invoice.id)) else None,
+            placements=[placement_lines(p, self.base_url, invoice.token) for p in self.placements.get(invoice.id, [])],
         )
+
+
+def email_placements(
+    session: Session,
+    tenant: Tenant,
+    deliveries: list[Delivery],
+    invoices: dict[int, Invoice],
+    customers: dict[int, Customer],
+) -> dict[int, list[Any]]:
+    """The offers and information (kvitt.engagement, channel ``email``) of the batch's invoice
+    emails (not reminders, not credit notes), with one impression each; never fails the batch."""
+    wanted = [
+        invoices[d.invoice_id]
+        for d in deliveries
+        if d.channel == "email" and d.reminder_id is None and invoices[d.invoice_id].kind == "invoice"
+    ]
+    if not wanted:
+        return {}
+    langs = {c.id: messages.language_of(c.language) for c in customers.values()}
+    now = utcnow()
+    try:
+        shown = _fitting(session, tenant, wanted, customers, langs, now)
+    except Exception as exc:
+        # May swallow any error of the engagement feature: the invoice goes out without offers.
+        log.warning("email_placements_not_added", tenant_id=tenant.id, error=str(exc)[:300])
+        return {}
+    if any(shown.values()):
+        engagement.record_sent(session, wanted, shown, channel="email", now=now)
+    return shown
+
+
+def _fitting(
+    session: Session,
+    tenant: Tenant,
+    wanted: list[Invoice],
+    customers: dict[int, Customer],
+    langs: dict[int, str],
+    now: datetime,
+) -> dict[int, list[Any]]:
+    if not is_postgresql(session):  # a failed statement leaves SQLite's transaction as it was
+        return engagement.fitting_many(session, tenant, wanted, customers, channel="email", langs=langs, now=now)
+    # On a connection of its own: a failing rule cannot abort the batch's transaction.
+    with Session(session.get_bind()) as reader:
+        return engagement.fitting_many(reader, tenant, wanted, customers, channel="email", langs=langs, now=now)
+
+
+def placement_lines(shown: Any, base_url: str, token: str) -> dict[str, str]:
+    """One placement as the email shows it: plain text (the templates escape it) and its link:
+    an offer through the click redirect, a survey to its place on the web invoice."""
+    link = ""
+    if shown.kind == "offer":
+        link = f"{base_url}/e/{token}.{shown.id}"
+    elif shown.kind == "survey":
+        link = f"{base_url}/i/{token}#placement-{shown.id}"
+    cta = shown.cta or shown.title
+    return {"title": shown.title, "text": shown.text, "cta": cta, "link": link}
 
 
 def send_batch(session: Session, jobs: list[OutboxJob]) -> JobFailures:

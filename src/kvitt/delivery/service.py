@@ -617,22 +617,9 @@ def notify_staff(session: Session, tenant_id: int, subject: str, text: str) -> N
     )
 
 
-def email_recipient(session: Session, tenant_id: int, to: str, subject: str, text: str) -> None:
-    """Enqueue a plain-text email to one recipient (e.g. the magic link to their own pages); the
-    same job as a note to staff, sent by the worker with retries."""
-    enqueue(
-        session,
-        STAFF_EMAIL_JOB,
-        {"to": to, "subject": subject[:200], "text": text},
-        tenant_id=tenant_id,
-        max_attempts=get_settings().job_max_attempts,
-    )
-
-
 __all__ = [
     "DEFAULT_FALLBACK",
     "deliveries_of",
-    "email_recipient",
     "mark_sent_many",
     "notify_staff",
     "report_bounce",

@@ -121,22 +121,50 @@ def fitting(
     session: Session, tenant: Tenant, invoice: Invoice, customer: Customer, *, channel: str, lang: str, now: datetime
 ) -> list[Shown]:
     """The placements the invoice's recipient sees on ``channel`` now, by priority."""
+    langs = {customer.id: lang}
+    return fitting_many(session, tenant, [invoice], {customer.id: customer}, channel=channel, langs=langs, now=now)[
+        invoice.id
+    ]
+
+
+def fitting_many(
+    session: Session,
+    tenant: Tenant,
+    invoices: list[Invoice],
+    customers: dict[int, Customer],
+    *,
+    channel: str,
+    langs: dict[int, str],
+    now: datetime,
+) -> dict[int, list[Shown]]:
+    """:func:`fitting` for many invoices at once (a delivery batch): the placements, the
+    memberships, the caps and the answers are read with one query each."""
+    found: dict[int, list[Shown]] = {invoice.id: [] for invoice in invoices}
     candidates = [p for p in _live(session, tenant.id, now) if channel in (p.channels or [])]
-    if not candidates:
-        return []
+    if not candidates or not invoices:
+        return found
     wanted = sorted({s for p in candidates for s in p.segments or []})
-    member = segments.memberships(session, tenant, [customer.id], wanted).get(customer.id, set()) if wanted else set()
-    seen = _impressions_per_placement(session, tenant.id, customer.id, [p for p in candidates if p.cap_per_customer])
-    answered = _answered(session, tenant.id, invoice.id, [p.id for p in candidates if p.kind == "survey"])
-    shown = []
-    for placement in candidates:
-        segment_id = next((s for s in placement.segments if s in member), None)
-        if placement.segments and segment_id is None:
+    ids = sorted({invoice.customer_id for invoice in invoices})
+    member = segments.memberships(session, tenant, ids, wanted) if wanted else {}
+    capped = [p for p in candidates if p.cap_per_customer]
+    seen = _impressions_per_placement(session, tenant.id, ids, capped)
+    answered = _answered(session, tenant.id, [i.id for i in invoices], [p.id for p in candidates if p.kind == "survey"])
+    for invoice in invoices:
+        customer = customers.get(invoice.customer_id)
+        if customer is None:
             continue
-        if placement.cap_per_customer and seen.get(placement.id, 0) >= placement.cap_per_customer:
-            continue
-        shown.append(_shown(placement, customer, lang, segment_id, placement.id in answered))
-    return shown[:MAX_SHOWN]
+        mine = member.get(customer.id, set())
+        shown = []
+        for placement in candidates:
+            segment_id = next((s for s in placement.segments if s in mine), None)
+            if placement.segments and segment_id is None:
+                continue
+            if placement.cap_per_customer and seen.get((customer.id, placement.id), 0) >= placement.cap_per_customer:
+                continue
+            done = (invoice.id, placement.id) in answered
+            shown.append(_shown(placement, customer, langs.get(customer.id, "sv"), segment_id, done))
+        found[invoice.id] = shown[:MAX_SHOWN]
+    return found
 
 
 def _live(session: Session, tenant_id: int, now: datetime) -> list[Placement]:
@@ -154,32 +182,32 @@ def _live(session: Session, tenant_id: int, now: datetime) -> list[Placement]:
 
 
 def _impressions_per_placement(
-    session: Session, tenant_id: int, customer_id: int, capped: list[Placement]
-) -> dict[int, int]:
+    session: Session, tenant_id: int, customer_ids: list[int], capped: list[Placement]
+) -> dict[tuple[int, int], int]:
     if not capped:
         return {}
     query = (
-        select(EngagementEvent.placement_id, func.count(EngagementEvent.id))
+        select(EngagementEvent.customer_id, EngagementEvent.placement_id, func.count(EngagementEvent.id))
         .where(
             EngagementEvent.tenant_id == tenant_id,
-            EngagementEvent.customer_id == customer_id,
+            EngagementEvent.customer_id.in_(customer_ids),
             EngagementEvent.kind == IMPRESSION,
             EngagementEvent.placement_id.in_([p.id for p in capped]),
         )
-        .group_by(EngagementEvent.placement_id)
+        .group_by(EngagementEvent.customer_id, EngagementEvent.placement_id)
     )
-    return {placement_id: count for placement_id, count in session.execute(query)}
+    return {(customer_id, placement_id): count for customer_id, placement_id, count in session.execute(query)}
 
 
-def _answered(session: Session, tenant_id: int, invoice_id: int, survey_ids: list[int]) -> set[int]:
+def _answered(session: Session, tenant_id: int, invoice_ids: list[int], survey_ids: list[int]) -> set[tuple[int, int]]:
     if not survey_ids:
         return set()
-    query = select(SurveyAnswer.placement_id).where(
+    query = select(SurveyAnswer.invoice_id, SurveyAnswer.placement_id).where(
         SurveyAnswer.tenant_id == tenant_id,
-        SurveyAnswer.invoice_id == invoice_id,
+        SurveyAnswer.invoice_id.in_(invoice_ids),
         SurveyAnswer.placement_id.in_(survey_ids),
     )
-    return set(session.scalars(query))
+    return {(invoice_id, placement_id) for invoice_id, placement_id in session.execute(query)}
 
 
 def _shown(placement: Placement, customer: Customer, lang: str, segment_id: int | None, answered: bool) -> Shown:
@@ -244,6 +272,29 @@ def record_impressions(session: Session, invoice: Invoice, shown: list[Shown], *
         }
         for s in shown
         if s.id not in recent
+    ]
+    if rows:
+        bulk_insert(session, EngagementEvent, rows)
+    return len(rows)
+
+
+def record_sent(
+    session: Session, invoices: list[Invoice], shown: dict[int, list[Shown]], *, channel: str, now: datetime
+) -> int:
+    """One impression per placement in each message sent (email): no visit to dedupe within."""
+    rows = [
+        {
+            "tenant_id": invoice.tenant_id,
+            "kind": IMPRESSION,
+            "placement_id": s.id,
+            "invoice_id": invoice.id,
+            "customer_id": invoice.customer_id,
+            "segment_id": s.segment_id,
+            "channel": channel,
+            "at": now,
+        }
+        for invoice in invoices
+        for s in shown.get(invoice.id, [])
     ]
     if rows:
         bulk_insert(session, EngagementEvent, rows)
