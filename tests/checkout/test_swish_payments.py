@@ -157,3 +157,17 @@ def test_a_request_is_refused_for_an_invoice_that_is_not_open(shop: Shop) -> Non
     assert wrong.status_code == 422 and wrong.json()["error"]["param"] == "payer_alias"
     amount = shop.api.post(f"/invoices/{open_one['id']}/payment-requests", json={"method": "swish", "amount": 1})
     assert amount.status_code == 422  # the amount is Kvitt's to decide
+
+
+def test_the_payers_request_goes_out_ahead_of_a_backlog_of_other_jobs(shop: Shop) -> None:
+    from kvitt.core.outbox import claim_due, enqueue
+
+    invoice = shop.issued_invoice()
+    with shop.db.transaction() as session:
+        for n in range(20):  # a billing day's deliveries, queued before the payer pressed the button
+            enqueue(session, "backlog.noop", {"n": n}, tenant_id=shop.tenant_id)
+    ask(shop, invoice)
+    with shop.db.transaction() as session:
+        (first,) = claim_due(session, "test-worker", 1, 60)
+        session.rollback()
+    assert first.kind == "checkout.send"

@@ -45,6 +45,10 @@ METHODS = ("swish", "card")
 POLL_DELAYS = (2, 3, 5, 10, 20, 30, 60)
 # A request still open after this is given up as expired (Swish ends its own after 3 minutes).
 GIVE_UP_AFTER = timedelta(minutes=30)
+# A payer is waiting on the page: the send job is due as if it had waited this long, so the
+# worker (which takes the longest-waiting jobs first) runs it ahead of a backlog of deliveries
+# younger than that (a billing day's emails). The outbox has no priorities; its order does it.
+PAYER_WAITING = timedelta(hours=1)
 _NOT_PAYABLE = {
     states.DRAFT: ("invoice_not_issued", "is a draft: issue it first"),
     states.PAID: ("invoice_paid", "is already paid"),
@@ -84,7 +88,12 @@ def create_request(
     session.add(request)
     session.flush()
     outbox.enqueue(
-        session, SEND_JOB, {"request": request.id}, tenant_id=tenant.id, dedupe_key=f"{SEND_JOB}:{request.id}"
+        session,
+        SEND_JOB,
+        {"request": request.id},
+        tenant_id=tenant.id,
+        run_at=utcnow() - PAYER_WAITING,
+        dedupe_key=f"{SEND_JOB}:{request.id}",
     )
     log.info("checkout.requested", request=request.id, invoice=invoice.id, method=request.method, amount=request.amount)
     return request
