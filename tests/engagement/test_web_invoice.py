@@ -275,3 +275,14 @@ def test_a_broken_rule_never_breaks_the_page(client: TestClient, db: Database, s
         session.execute(update(Segment).values(conditions=[{"field": "no_such_field", "op": "eq", "value": 1}]))
     page = client.get(f"/i/{token_of(setup['inside'])}")
     assert page.status_code == 200 and "Uppgradera till Global Plus" not in page.text
+
+
+def test_bad_placement_and_rule_values_are_refused_not_errors(api: Api) -> None:
+    naive = api.post("/placements", {"kind": "info", "title": "X", "starts_at": "2026-12-01T00:00:00"})
+    assert naive.status_code in (400, 422), naive.text
+    assert api.post("/placements", {"kind": "info", "title": "X", "segments": [0]}).status_code in (400, 422)
+    assert api.post("/placements", {"kind": "info", "title": "X", "segments": [2**70]}).status_code in (400, 422)
+    huge = {"name": "X", "conditions": [{"field": "open_balance", "op": "gt", "value": 10**30}]}
+    assert api.post("/segments", huge).status_code in (400, 422)
+    policy = {"name": "P", "rules": [{"field": "segment", "op": "eq", "value": 2**70}], "steps": [{"days": 1}]}
+    assert api.post("/dunning-policies", policy).status_code in (400, 422)

@@ -27,7 +27,7 @@ class Rule(Input):
         if self.field == "segment":
             values = self.value if isinstance(self.value, list) else [self.value]
             if self.op not in ("eq", "ne", "in", "not_in") or not all(
-                isinstance(v, int) and not isinstance(v, bool) for v in values
+                isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**63 for v in values
             ):
                 raise ValueError("segment names segment ids: eq/ne one id, in/not_in a list of ids")
             if (self.op in ("in", "not_in")) != isinstance(self.value, list):

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kvitt.core.schemas import Input
+from kvitt.core.schemas import Id, Input
 
 Kind = Literal["offer", "info", "survey"]
 Channel = Literal["web", "email", "pdf", "sms"]
@@ -50,10 +50,10 @@ class PlacementFields(Input):
     cta: str | None = Field(default=None, max_length=80, description="the call to action's label")
     cta_en: str | None = Field(default=None, max_length=80)
     survey: Survey | None = None
-    segments: list[int] = Field(default_factory=list, max_length=20, description="[] = every customer")
+    segments: list[Id] = Field(default_factory=list, max_length=20, description="[] = every customer")
     channels: list[Channel] = Field(default_factory=lambda: list[Channel](("web",)), max_length=4)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
     priority: int = Field(default=100, ge=0, le=1_000_000)
     cap_per_customer: int | None = Field(default=None, ge=1, le=10_000, description="impressions per customer")
     active: bool = True
@@ -93,10 +93,10 @@ class PlacementUpdate(Input):
     cta: str | None = Field(default=None, max_length=80)
     cta_en: str | None = Field(default=None, max_length=80)
     survey: Survey | None = None
-    segments: list[int] | None = Field(default=None, max_length=20)
+    segments: list[Id] | None = Field(default=None, max_length=20)
     channels: list[Channel] | None = Field(default=None, max_length=4)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
     priority: int | None = Field(default=None, ge=0, le=1_000_000)
     cap_per_customer: int | None = Field(default=None, ge=1, le=10_000)
     active: bool | None = None

@@ -62,6 +62,7 @@ OPERATORS = (
 ORDERING = ("lt", "lte", "gt", "gte")
 MAX_LIST = 100
 MAX_CONDITIONS = 20
+MAX_NUMBER = 10**15  # far inside BIGINT and a float's exact integers
 
 
 class MissingFact:
@@ -410,6 +411,8 @@ def _check_value(field: str, kind: str, op: str, value: Any) -> None:
         raise ValueError("a list compares with values of one kind")
     if kind in ("text", "list") and not all(isinstance(v, str) for v in values):
         raise ValueError(f"{field} is text: compare it with text")
+    if any(is_int(v) and abs(v) > MAX_NUMBER for v in values):
+        raise ValueError(f"numbers are at most {MAX_NUMBER:,} (öre, days, counts)")
     if kind == "number" and not all(is_int(v) for v in values):
         raise ValueError(f"{field} is a whole number: compare it with a whole number")
     if op in ORDERING and not (is_int(value) or is_date(value)):
