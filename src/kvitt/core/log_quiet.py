@@ -24,7 +24,7 @@ import structlog
 FIRST = 3
 WINDOW_SECONDS = 60.0
 COLLAPSED = frozenset({"warning", "error", "critical"})
-CHATTY = ("httpx", "httpcore", "fontTools", "fontTools.subset", "fontTools.ttLib")
+CHATTY = ("httpx", "httpcore", "stripe", "fontTools", "fontTools.subset", "fontTools.ttLib")
 
 
 class Repeats:
