@@ -11,6 +11,8 @@ from kvitt.formats import autogiro as ag
 from kvitt.tenants.models import Tenant
 from tests.conftest import Api
 
+PN = "19121212-1212"  # a valid personal number (Skatteverket's test number)
+
 
 def _created(response: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
@@ -18,7 +20,9 @@ def _created(response: Any) -> dict[str, Any]:
 
 
 def _customer(api: Api, no: str) -> dict[str, Any]:
-    return _created(api.post("/customers", {"customer_no": no, "name": "Bo Ek", "email": f"g{no}@example.se"}))
+    return _created(
+        api.post("/customers", {"customer_no": no, "name": "Bo Ek", "email": f"g{no}@example.se", "id_number": PN})
+    )
 
 
 def _mandate(api: Api, no: str) -> dict[str, Any]:

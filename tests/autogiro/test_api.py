@@ -10,9 +10,11 @@ from kvitt.core.db import Database
 from kvitt.core.outbox import OutboxJob
 from tests.conftest import Api
 
+PN = "19121212-1212"
+
 
 def customer(api: Api, number: str = "1001", **fields: Any) -> dict[str, Any]:
-    body = {"customer_no": number, "name": "Anna Berg", "email": f"c{number}@example.se", **fields}
+    body = {"customer_no": number, "name": "Anna Berg", "email": f"c{number}@example.se", "id_number": PN, **fields}
     response = api.post("/customers", body)
     assert response.status_code == 201, response.text
     return dict(response.json())

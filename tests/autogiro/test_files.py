@@ -24,6 +24,7 @@ from tests.conftest import Api
 BGC = "471117"
 BANKGIRO = "50501055"
 TODAY = date(2026, 4, 15)
+PN = "19121212-1212"  # a valid personal number
 
 
 def tenant_of(session: Any, api: Api) -> Tenant:
@@ -57,7 +58,7 @@ def with_active_mandates(db: Database, api: Api, count: int = 2) -> list[int]:
         tenant = tenant_of(session, api)
         service.update_settings(session, tenant, bgc_customer_number=BGC)
         for n in range(count):
-            data = CustomerCreate(customer_no=str(1001 + n), name=f"Kund {n}", email=f"k{n}@example.se")
+            data = CustomerCreate(customer_no=str(1001 + n), name=f"Kund {n}", email=f"k{n}@example.se", id_number=PN)
             customer = customers.create(session, tenant, data)
             service.create_mandate(session, tenant, customer.id, clearing="5001", account=str(1000 + n))
             ids.append(customer.id)
@@ -93,7 +94,7 @@ def test_advice_rejects_and_cancels_with_the_manuals_texts(db: Database, api: Ap
         tenant = tenant_of(session, api)
         service.update_settings(session, tenant, bgc_customer_number=BGC)
         for n in range(3):
-            data = CustomerCreate(customer_no=str(2001 + n), name="K", email=f"r{n}@example.se")
+            data = CustomerCreate(customer_no=str(2001 + n), name="K", email=f"r{n}@example.se", id_number=PN)
             service.create_mandate(
                 session, tenant, customers.create(session, tenant, data).id, clearing="5001", account="1"
             )

@@ -64,7 +64,11 @@ def test_the_inbox_reads_bankgirots_autogiro_files_once(
         tenant = session.get(Tenant, api.tenant_id)
         assert tenant is not None
         service.update_settings(session, tenant, bgc_customer_number=BGC)
-        customer = customers.create(session, tenant, CustomerCreate(customer_no="1001", name="K", email="k@example.se"))
+        customer = customers.create(
+            session,
+            tenant,
+            CustomerCreate(customer_no="1001", name="K", email="k@example.se", id_number="19121212-1212"),
+        )
         service.create_mandate(session, tenant, customer.id, clearing="5001", account="1")
         files.export_orders(session, tenant, day=date(2026, 3, 2), name="m.txt")
     inbox = tmp_path / "inbox"

@@ -21,6 +21,7 @@ def _customer(db: Database, tenant_id: int, number: str = "1001", **fields: Any)
         tenant = session.get(Tenant, tenant_id)
         assert tenant is not None
         data = {"customer_no": number, "type": "individual", "name": "Anna Berg", "email": "anna@example.se"}
+        data["id_number"] = "19121212-1212"
         return customers.create(session, tenant, CustomerCreate(**{**data, **fields})).id
 
 
@@ -94,3 +95,18 @@ def test_payer_number_is_unique_per_tenant_and_free_again_after_cancel(
         assert (mandate.status, mandate.outgoing) == ("cancelled", None)  # never sent: nothing to send
         again = service.create_mandate(session, a, first, clearing="5001", account="5")
         assert again.payer_number == "1001"
+
+
+def test_a_mandate_needs_a_personal_or_organisation_number(db: Database, tenant_a: tuple[int, str]) -> None:
+    unknown = _customer(db, tenant_a[0], "1001", id_number=None)
+    company = _customer(db, tenant_a[0], "1002", id_number=None, type="company")
+    with db.transaction() as session:
+        tenant = session.get(Tenant, tenant_a[0])
+        assert tenant is not None
+        with pytest.raises(ValidationFailed) as caught:
+            service.create_mandate(session, tenant, unknown, clearing="5001", account="1")
+        assert caught.value.param == "personal_number"
+        made = service.create_mandate(
+            session, tenant, company, clearing="5001", account="1", personal_number="556036-0793"
+        )
+        assert made.personal_number == "005560360793"  # an organisation number: 00 + its 10 digits

@@ -120,13 +120,19 @@ def _create(
             code="mandate_exists",
         )
     id_number = personal_number or customer.id_number
+    if not id_number:
+        raise ValidationFailed(
+            "a mandate needs the payer's personal or organisation number: give personal_number, "
+            "or set the customer's id_number",
+            param="personal_number",
+        )
     mandate = Mandate(
         tenant_id=tenant.id,
         customer_id=customer.id,
         payer_number=payer_number_for(session, tenant, customer.id, payer_number),
         clearing=normalise_clearing(clearing),
         account=normalise_account(account),
-        personal_number=id_number_12(id_number) if id_number else None,
+        personal_number=id_number_12(id_number),
         status="pending",
         source=source,
         evidence=evidence,
