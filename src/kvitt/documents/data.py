@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -10,7 +10,10 @@ from sqlalchemy.orm import Session
 from kvitt.autogiro import debits as autogiro
 from kvitt.core import clock
 from kvitt.core.config import get_settings, web_base_url
+from kvitt.core.db import utcnow
 from kvitt.core.errors import InvalidState, NotFound
+from kvitt.customers.models import Customer
+from kvitt.engagement import service as engagement
 from kvitt.invoices import service as invoices
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice
@@ -27,6 +30,8 @@ class InvoiceDocument:
     web_url: str
     # The day autogiro debits the invoice ("Dras via autogiro <date>"); None: the payer pays.
     autogiro_on: date | None = None
+    # Offers and information for the recipient on paper (kvitt.engagement, channel ``pdf``).
+    placements: list[dict[str, str]] = field(default_factory=list)
 
 
 def load(session: Session, tenant_id: int, invoice_id: int, *, base_url: str | None = None) -> InvoiceDocument:
@@ -46,4 +51,31 @@ def load(session: Session, tenant_id: int, invoice_id: int, *, base_url: str | N
         credited = invoices.get(session, tenant, invoice.credited_invoice_id)
     base = (base_url or web_base_url(get_settings())).rstrip("/")
     autogiro_on = autogiro.debit_date(session, tenant, invoice, today=clock.today())
-    return InvoiceDocument(invoice, tenant, credited, f"{base}/i/{invoice.token}", autogiro_on)
+    shown = _placements(session, tenant, invoice, base)
+    return InvoiceDocument(invoice, tenant, credited, f"{base}/i/{invoice.token}", autogiro_on, shown)
+
+
+def _placements(session: Session, tenant: Tenant, invoice: Invoice, base: str) -> list[dict[str, str]]:
+    """The placements for the PDF (not on credit notes): title, text and the offer's address
+    through the click redirect. Read only; a failure leaves the PDF without them."""
+    if invoice.kind != "invoice":
+        return []
+    try:
+        customer = session.get(Customer, invoice.customer_id)
+        if customer is None or customer.tenant_id != tenant.id:
+            return []
+        lang = customer.language if customer.language in ("sv", "en") else "sv"
+        shown = engagement.fitting(session, tenant, invoice, customer, channel="pdf", lang=lang, now=utcnow())
+    except Exception:
+        # May swallow any error of the engagement feature (a rule, a placement): the PDF goes without.
+        return []
+    return [
+        {
+            "title": item.title,
+            "text": item.text,
+            "link": f"{base}/e/{invoice.token}.{item.id}" if item.kind == "offer" else "",
+            "cta": item.cta or item.title,
+        }
+        for item in shown
+        if item.kind != "survey"
+    ]

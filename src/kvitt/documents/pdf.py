@@ -130,6 +130,7 @@ def _draw(document: InvoiceDocument, *, letter: bool, full_fonts: bool) -> FPDF:
     page.facts()
     page.lines()
     page.totals()
+    page.placements()
     page.payment()
     return pdf
 
@@ -366,6 +367,22 @@ class _Page:
             self.text(8.5)
             pdf.ln(2)
             pdf.multi_cell(CONTENT_WIDTH, 4.5, self.invoice.notes)
+
+    def placements(self) -> None:
+        """Offers and information for the recipient (kvitt.engagement), under the totals."""
+        pdf = self.pdf
+        for item in self.doc.placements:
+            pdf.ln(3)
+            pdf.set_x(MARGIN)
+            self.text(9.5, bold=True)
+            pdf.multi_cell(CONTENT_WIDTH, 5, item["title"])
+            self.text(8.5)
+            if item["text"]:
+                pdf.set_x(MARGIN)
+                pdf.multi_cell(CONTENT_WIDTH, 4.5, item["text"])
+            if item["link"]:
+                pdf.set_x(MARGIN)
+                pdf.multi_cell(CONTENT_WIDTH, 4.5, f"{item['cta']}: {item['link']}")
 
     def payment(self) -> None:
         pdf, invoice, tenant = self.pdf, self.invoice, self.tenant
