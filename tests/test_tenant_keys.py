@@ -38,7 +38,9 @@ UNIQUE_WITHOUT_TENANT = {
     "unique dunning_reminders(invoice_id, level)": "invoice_id is one tenant's",
     "unique webhook_deliveries(endpoint_id, event_id)": "endpoint and event are one tenant's",
     "unique staff_users(email)": "the /admin login form names no tenant: a staff user is found by e-mail alone",
-    "unique payment_requests(method, provider_reference)": "a Swish callback or Stripe webhook names only the provider's id",
+    "unique payment_requests(method, provider_reference)": (
+        "a Swish callback or Stripe webhook names only the provider's id"
+    ),
     "unique payment_refunds(method, provider_reference)": "a refund callback names only the provider's id",
 }
 

@@ -52,8 +52,8 @@ from kvitt.tenants.keys import AUTHENTICATOR as api_key_authenticator
 from kvitt.web.api import router as web_api_router
 from kvitt.web.autogiro import router as web_autogiro_router
 from kvitt.web.inbox_api import router as messages_router
-from kvitt.web.routes import not_found as web_not_found
 from kvitt.web.pay import router as web_pay_router
+from kvitt.web.routes import not_found as web_not_found
 from kvitt.web.routes import router as web_router
 from kvitt.webhooks.api import router as webhooks_router
 from kvitt.worker import Worker  # also provides the job runner the test clock's API uses
