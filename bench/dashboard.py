@@ -33,6 +33,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -198,8 +199,10 @@ def full_scan(session: Session, tenant: Tenant, start: date, end: date) -> dict[
         select(func.count(Invoice.id), func.coalesce(func.sum(Invoice.total), 0)).where(Invoice.id.in_(cohort))
     ).one()
     channels = facts.first_channels(t, cohort)
-    sent = dict(session.execute(select(channels.c.channel, func.count()).group_by(channels.c.channel)).all())
-    failed = dict(
+    sent: dict[str, int] = dict(
+        session.execute(select(channels.c.channel, func.count()).group_by(channels.c.channel)).all()
+    )
+    failed: dict[str, int] = dict(
         session.execute(
             select(Delivery.channel, func.count())
             .where(Delivery.tenant_id == t, Delivery.invoice_id.in_(cohort), Delivery.state == "failed")
@@ -352,8 +355,8 @@ def measure(db: Database, tenant_id: int, count: int) -> tuple[list[tuple[str, s
     with db.transaction() as session:
         tenant = session.get_one(Tenant, tenant_id)
         for label, start, end in periods:
-            answer, k = timed(lambda s=start, e=end: _answer(session, tenant, s, e), repeat=5)
-            scan, scanned = timed(lambda s=start, e=end: full_scan(session, tenant, s, e))
+            answer, k = timed(partial(_answer, session, tenant, start, end), repeat=5)
+            scan, scanned = timed(partial(full_scan, session, tenant, start, end))
             equal = equal and from_kpis(k) == scanned
             if from_kpis(k) != scanned:
                 print("DIFFERENT:", label, from_kpis(k), scanned, sep="\n  ")
