@@ -7,26 +7,15 @@ import hashlib
 import re
 from typing import Any
 
-import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from kvitt.core.db import Database
 from kvitt.core.outbox import OutboxJob
-from kvitt.web.routes import router as web_router
 from tests.conftest import Api
 from tests.invoices.test_api_flow import make_customer, make_draft
 
 NBSP = "\u00a0"
-
-
-@pytest.fixture
-def app(app: FastAPI) -> FastAPI:
-    """The app with the web pages, whether or not app.py includes them yet."""
-    if not any(getattr(route, "path", None) == "/i/{token}" for route in app.routes):
-        app.include_router(web_router)
-    return app
 
 
 def issued(api: Api, customer: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:

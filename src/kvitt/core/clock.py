@@ -20,6 +20,19 @@ def today() -> date:
     return datetime.now(STOCKHOLM).date()
 
 
+# The days a report period may name: a day a year before or after the calendar's end would
+# overflow as soon as a period is widened by a day or a month (schemathesis found 9999-12-31).
+EARLIEST_REPORT_DAY = date(1900, 1, 1)
+LATEST_REPORT_DAY = date(9998, 12, 31)
+
+
+def report_day_error(day: date) -> str | None:
+    """Why ``day`` cannot bound a report period, or None."""
+    if EARLIEST_REPORT_DAY <= day <= LATEST_REPORT_DAY:
+        return None
+    return f"{day.isoformat()} is outside {EARLIEST_REPORT_DAY.isoformat()}..{LATEST_REPORT_DAY.isoformat()}"
+
+
 def daily_job(kind: str, order: int) -> None:
     """Run outbox job ``kind`` once per tenant and day, with payload ``{"date": "YYYY-MM-DD"}``.
 

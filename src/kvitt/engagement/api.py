@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from kvitt.core import clock
 from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
 from kvitt.core.errors import ValidationFailed
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -58,6 +59,9 @@ def delete_placement(placement_id: PathId, session: SessionDep, tenant: TenantDe
 
 
 def _period(date_from: date, date_to: date) -> None:
+    for param, day in (("from", date_from), ("to", date_to)):
+        if (error := clock.report_day_error(day)) is not None:
+            raise ValidationFailed(error, param=param)
     if date_to < date_from:
         raise ValidationFailed("to is before from", param="to")
     if (date_to - date_from).days > MAX_DAYS:

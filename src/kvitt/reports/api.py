@@ -96,6 +96,9 @@ Figure = Annotated[str | None, Query(description="one figure (a field of the KPI
 
 
 def kpi_period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
+    for param, day in (("from", date_from), ("to", date_to)):
+        if day is not None and (error := clock.report_day_error(day)) is not None:
+            raise ValidationFailed(error, param=param)
     end = date_to or clock.today()
     start = date_from or kpis.month_start(end)
     if start > end:
