@@ -27,8 +27,8 @@ from tests.autogiro.isolation_cases import AUTOGIRO_ID_ROUTES, AUTOGIRO_OTHER_RO
 from tests.checkout.isolation_cases import CHECKOUT_ID_ROUTES
 from tests.conftest import Api
 from tests.dunning.isolation_cases import DUNNING_ID_ROUTES, DUNNING_OTHER_ROUTES
-from tests.segments.isolation_cases import SEGMENTS_ID_ROUTES, SEGMENTS_OTHER_ROUTES
 from tests.reports.isolation_cases import REPORTS_OTHER_ROUTES
+from tests.segments.isolation_cases import SEGMENTS_ID_ROUTES, SEGMENTS_OTHER_ROUTES
 
 PREFIX = "/api/v1"
 ERROR_FIELDS = {"type", "code", "message", "param"}
@@ -363,9 +363,9 @@ ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Foreign], Any, int]] = {
     ("GET", "/billing-runs/{run_id}"): (_b_billing_run, None, 200),
 }
 ID_ROUTES.update(DUNNING_ID_ROUTES)
-ID_ROUTES.update(SEGMENTS_ID_ROUTES)
 ID_ROUTES.update(AUTOGIRO_ID_ROUTES)
 ID_ROUTES.update(CHECKOUT_ID_ROUTES)
+ID_ROUTES.update(SEGMENTS_ID_ROUTES)
 
 
 # --- routes without an id: what each one must show -------------------------------------------
@@ -803,9 +803,9 @@ OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
 }
 OTHER_ROUTES.update(DUNNING_OTHER_ROUTES)
 OTHER_ROUTES.update(MESSAGES_OTHER_ROUTES)
-OTHER_ROUTES.update(SEGMENTS_OTHER_ROUTES)
 OTHER_ROUTES.update(AUTOGIRO_OTHER_ROUTES)
 OTHER_ROUTES.update(REPORTS_OTHER_ROUTES)
+OTHER_ROUTES.update(SEGMENTS_OTHER_ROUTES)
 
 
 # --- the tests ---------------------------------------------------------------------------------
