@@ -290,3 +290,23 @@ def test_bad_placement_and_rule_values_are_refused_not_errors(api: Api) -> None:
     assert api.post("/segments", huge).status_code in (400, 422)
     policy = {"name": "P", "rules": [{"field": "segment", "op": "eq", "value": 2**70}], "steps": [{"days": 1}]}
     assert api.post("/dunning-policies", policy).status_code in (400, 422)
+
+
+def test_the_back_office_overview_shows_the_months_click_through(
+    app: Any, client: TestClient, api: Api, api_b: Api, db: Database, setup: dict[str, Any]
+) -> None:
+    """The marketer's figure on *Översikt*: the engagement report's rows of this month."""
+    import re
+
+    from tests.reports.test_dashboard import login
+
+    invoice = setup["inside"]
+    open_page(client, invoice)
+    client.get(f"/e/{token_of(invoice)}.{setup['offer']['id']}", follow_redirects=False)
+    html = login(app, db, api.tenant_id, "marketing").get("/admin").text
+    row = re.search(r'<tr><th scope="row">Uppgradera till Global Plus</th>(.*?)</tr>', html)
+    assert row is not None, html
+    # impressions, clicks, click-through rate, survey answers
+    assert re.findall(r'<td class="num">(.*?)</td>', row.group(1)) == ["1", "1", "100,0\u00a0%", "0"]
+    theirs = login(app, db, api_b.tenant_id, "admin").get("/admin").text
+    assert "Uppgradera till Global Plus" not in theirs and "Inga erbjudanden eller enkäter" in theirs

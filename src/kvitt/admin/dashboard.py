@@ -22,6 +22,8 @@ from kvitt.admin.auth import StaffMember, require_staff
 from kvitt.admin.common import database, tenant_of
 from kvitt.admin.nav import roles_of
 from kvitt.core import clock
+from kvitt.engagement import report as engagement_report
+from kvitt.engagement.schemas import ReportRow
 from kvitt.payments.models import Deviation
 from kvitt.reports import charts, kpis
 from kvitt.reports.aging import BUCKETS
@@ -48,6 +50,14 @@ EN = {
     "Påminnelser": "Reminders",
     "Inkassoärenden": "Collection cases",
     "Leveransfel": "Delivery failures",
+    "Erbjudanden och enkäter denna månad": "Offers and surveys this month",
+    "Placering": "Placement",
+    "Visningar": "Impressions",
+    "Klick": "Clicks",
+    "Klickfrekvens": "Click-through rate",
+    "Enkätsvar": "Survey answers",
+    "Totalt": "Total",
+    "Inga erbjudanden eller enkäter har visats denna månad.": "No offers or surveys were shown this month.",
     "Avvikelser att hantera": "Deviations to handle",
     "Fakturerat och inbetalt per månad": "Invoiced and paid per month",
     "Utestående och förfallet vid månadens slut": "Outstanding and overdue at each month's end",
@@ -201,6 +211,21 @@ def figures(request: Request, staff: StaffMember, end: date) -> tuple[list[kpis.
     return trend, int(open_deviations or 0)
 
 
+def engagement(request: Request, staff: StaffMember, end: date) -> tuple[list[ReportRow], dict[str, Any]]:
+    """The month of ``end`` up to ``end`` in the engagement report (``/api/v1/reports/engagement``
+    computes the same rows): per placement and segment, and the month's totals."""
+    with database(request).read() as session:
+        rows = engagement_report.rows(session, tenant_of(session, staff), end.replace(day=1), end)
+    impressions, clicks = sum(r.impressions for r in rows), sum(r.clicks for r in rows)
+    totals = {
+        "impressions": impressions,
+        "clicks": clicks,
+        "ctr": kpis.Ratio(clicks, impressions),
+        "answers": sum(r.answers for r in rows),
+    }
+    return rows, totals
+
+
 def drawings(trend: list[kpis.Kpis], t: Callable[[str], str], n: Numbers) -> dict[str, Any]:
     months = [chart_month(k, n.lang) for k in trend]
     now = trend[-1]
@@ -265,6 +290,7 @@ def _tenths(ratio: kpis.Ratio) -> int | None:
 def overview(request: Request, staff: StaffMember = Depends(READ)) -> Response:
     end = last_day(request)
     trend, open_deviations = figures(request, staff, end)
+    placements, placement_totals = engagement(request, staff, end)
     lang = render.language_of(request, staff)
     t, n = translate(lang), Numbers(lang)
     context = {
@@ -276,6 +302,9 @@ def overview(request: Request, staff: StaffMember = Depends(READ)) -> Response:
         "month_label": month_label,
         "charts": drawings(trend, t, n),
         "open_deviations": open_deviations,
+        "placements": placements,
+        "placement_totals": placement_totals,
+        "ratio": kpis.Ratio,
         "GROUPS": GROUP_LABELS,
         "CHANNELS": CHANNEL_LABELS,
         "METHODS": METHOD_LABELS,
