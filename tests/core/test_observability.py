@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -190,3 +191,16 @@ def test_json_logs_carry_request_and_job_ids(database_url: str) -> None:
     library = next(line for line in lines if line["event"] == "from the standard library")
     assert (library["job_id"], library["logger"], library["level"]) == (77, "some.library", "warning")
     assert "request_id" not in job
+
+
+def test_probes_and_good_provider_callbacks_log_at_debug_everything_else_at_info() -> None:
+    """`kvitt run` must not flood: the SMS simulator's delivery reports alone were hundreds of
+    request lines a minute. A failed callback still shows."""
+    from kvitt.core.logging import request_log_level
+
+    assert request_log_level("/livez", 200) == logging.DEBUG
+    assert request_log_level("/callbacks/sms/abc", 204) == logging.DEBUG
+    assert request_log_level("/callbacks/sms/abc", 404) == logging.INFO
+    assert request_log_level("/callbacks/stripe", 400) == logging.INFO
+    assert request_log_level("/api/v1/invoices", 200) == logging.INFO
+    assert request_log_level("/i/token", 200) == logging.INFO

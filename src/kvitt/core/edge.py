@@ -42,7 +42,7 @@ from kvitt.core.http import (
     buckets_of,
     install_too_large_handler,
 )
-from kvitt.core.logging import REQUEST_ID_HEADER, RequestIdMiddleware, log, request_id_from, route_template
+from kvitt.core.logging import REQUEST_ID_HEADER, log, request_id_from, request_log_level, route_template
 from kvitt.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 _WANTED = frozenset({REQUEST_ID_HEADER.encode(), b"authorization", b"content-length"})
@@ -140,10 +140,7 @@ def _note(scope: Scope, status: int, seconds: float) -> None:
     HTTP_LATENCY.labels(*labels).observe(seconds)
     path = scope.get("path", "")
     fields = {"method": method, "path": path, "route": route, "status": status, "duration_ms": round(seconds * 1000, 1)}
-    if path in RequestIdMiddleware.QUIET_PATHS:
-        log.debug("request", **fields)
-    else:
-        log.info("request", **fields)
+    log.log(request_log_level(path, status), "request", **fields)
 
 
 def install(app: Any, settings: Settings) -> None:

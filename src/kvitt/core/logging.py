@@ -140,10 +140,20 @@ class RequestIdMiddleware:
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 }
-                if path in self.QUIET_PATHS:
-                    log.debug("request", **fields)
-                else:
-                    log.info("request", **fields)
+                log.log(request_log_level(path, status), "request", **fields)
+
+
+QUIET_PREFIXES_WHEN_OK = ("/callbacks/",)
+
+
+def request_log_level(path: str, status: int) -> int:
+    """DEBUG for what would flood the log without telling anyone anything: probes and metrics
+    scrapes, and providers' callbacks that went well (an SMS provider reports every message's
+    delivery; the demo's simulators alone wrote hundreds of lines a minute). Everything else,
+    and every failed callback, is INFO."""
+    if path in RequestIdMiddleware.QUIET_PATHS or (status < 400 and path.startswith(QUIET_PREFIXES_WHEN_OK)):
+        return logging.DEBUG
+    return logging.INFO
 
 
 def route_template(scope: Mapping[str, Any]) -> str:
