@@ -304,6 +304,7 @@ def test_the_back_office_overview_shows_the_months_click_through(
     open_page(client, invoice)
     client.get(f"/e/{token_of(invoice)}.{setup['offer']['id']}", follow_redirects=False)
     html = login(app, db, api.tenant_id, "marketing").get("/admin").text
+    assert html.count('id="h-engagement"') == 1 and re.search(r"<title>[^<]*</title>", html), "one section, in main"
     row = re.search(r'<tr><th scope="row">Uppgradera till Global Plus</th>(.*?)</tr>', html)
     assert row is not None, html
     # impressions, clicks, click-through rate, survey answers
