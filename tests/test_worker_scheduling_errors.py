@@ -78,9 +78,9 @@ def test_the_inbox_read_race_is_the_one_error_taken_and_every_read_is_scheduled_
     worker = Worker(db, settings)
     with capture_logs() as logs:
         worker.schedule_inbox(datetime(2026, 11, 25, 12, 30))
-    assert len(raced) == 4  # two times of day, bank files and billing files
+    assert len(raced) == 6  # two times of day; bank files, billing files and autogiro files
     assert _jobs_by_key(db) == dict.fromkeys(raced, 1)
-    assert [e["event"] for e in logs].count("inbox read already scheduled") == 4
+    assert [e["event"] for e in logs].count("inbox read already scheduled") == 6
     assert set(raced) <= worker._inbox_reads  # not looked at again every second
 
 
