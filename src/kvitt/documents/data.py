@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import structlog
 from sqlalchemy.orm import Session
 
 from kvitt.autogiro import debits as autogiro
@@ -32,6 +33,9 @@ class InvoiceDocument:
     autogiro_on: date | None = None
     # Offers and information for the recipient on paper (kvitt.engagement, channel ``pdf``).
     placements: list[dict[str, str]] = field(default_factory=list)
+
+
+log = structlog.get_logger("kvitt.documents")
 
 
 def load(session: Session, tenant_id: int, invoice_id: int, *, base_url: str | None = None) -> InvoiceDocument:
@@ -66,8 +70,10 @@ def _placements(session: Session, tenant: Tenant, invoice: Invoice, base: str) -
             return []
         lang = customer.language if customer.language in ("sv", "en") else "sv"
         shown = engagement.fitting(session, tenant, invoice, customer, channel="pdf", lang=lang, now=utcnow())
-    except Exception:
-        # May swallow any error of the engagement feature (a rule, a placement): the PDF goes without.
+    except Exception as exc:
+        # May swallow any error of the engagement feature (a rule, a placement): the PDF goes
+        # without, and the log says why (as the web invoice and the email do).
+        log.warning("engagement_not_on_pdf", invoice_id=invoice.id, error=str(exc)[:300])
         return []
     return [
         {
