@@ -208,6 +208,9 @@ def attribute(key: str, kind: str) -> Any:
         if kind == "date":
             guard = and_(guard, text.like("____-__-__"))
         return case((guard, text), else_=None)
+    # A number in a customer's free attributes (data_usage_gb, age ...) is never money: money in
+    # rules comes from the öre integer columns (amounts, balances). SQLite has no exact JSON
+    # numeric, so attribute numbers compare as the database's double, on both engines alike.
     value = element.as_boolean() if kind == "boolean" else element.as_float()
     return case((JsonKindIs(Customer.attributes, key, kind), value), else_=None)
 
