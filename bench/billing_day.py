@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import resource
@@ -75,8 +76,9 @@ def smtp_server(port: int, received: Any) -> None:
         time.sleep(3600)
 
 
-def http_receiver(port: int, received: Any) -> None:
-    """A bare HTTP server that answers 200 to every POST (the webhook endpoint's ceiling)."""
+def http_receiver(port: int, received: Any, events: Any) -> None:
+    """A bare HTTP server that answers 200 to every POST (the webhook endpoint's ceiling) and
+    counts the requests and the events in them (a list body carries several)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -86,10 +88,11 @@ def http_receiver(port: int, received: Any) -> None:
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":", 1)[1])
-                if length:
-                    await reader.readexactly(length)
+                body = await reader.readexactly(length) if length else b""
                 with received.get_lock():
                     received.value += 1
+                with events.get_lock():
+                    events.value += _events_in(body)
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -103,10 +106,15 @@ def http_receiver(port: int, received: Any) -> None:
     asyncio.run(main())
 
 
+def _events_in(body: bytes) -> int:
+    parsed = json.loads(body) if body else {}
+    return len(parsed["data"]) if parsed.get("object") == "list" else 1
+
+
 # --- the day ------------------------------------------------------------------------------------
 
 
-def seed(url: str, count: int, webhook_url: str) -> int:
+def seed(url: str, count: int, webhook_url: str, webhook_batch: int = 1) -> int:
     upgrade(url)
     db = Database(url)
     with db.transaction() as session:
@@ -114,7 +122,8 @@ def seed(url: str, count: int, webhook_url: str) -> int:
             session, TenantCreate(name="Bench Telekom AB", org_number="556036-0793", bankgiro="5050-1055")
         )
         tenant_id = tenant.id
-        webhooks.create_endpoint(session, tenant, EndpointCreate(url=webhook_url, events=["*"]))
+        endpoint = EndpointCreate(url=webhook_url, events=["*"], max_batch_size=webhook_batch)
+        webhooks.create_endpoint(session, tenant, endpoint)
         tag = {"type": "add_tag", "tag": "fakturerad"}
         rule = {"name": "Fakturerad", "trigger": "invoice.issued", "actions": [tag]}
         automation.create_rule(session, tenant, RuleCreate.model_validate(rule))
@@ -152,7 +161,7 @@ def delivery_counts(dsn: str) -> dict[str, int]:
     return {str(state): int(n) for state, n in rows}
 
 
-def day(count: int, workers: int, smtp_port: int, hook_port: int, profile: bool) -> dict[str, Any]:
+def day(count: int, workers: int, smtp_port: int, hook_port: int, profile: bool, webhook_batch: int) -> dict[str, Any]:
     name = f"kvitt_bench_day_{os.getpid()}_{workers}"
     admin = "postgresql://postgres@localhost/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -171,7 +180,7 @@ def day(count: int, workers: int, smtp_port: int, hook_port: int, profile: bool)
         "COLUMNS": "100",
     }
     try:
-        tenant_id = seed(dsn, count, f"http://127.0.0.1:{hook_port}/hook")
+        tenant_id = seed(dsn, count, f"http://127.0.0.1:{hook_port}/hook", webhook_batch)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
         kvitt = [sys.executable, "-m", "kvitt.cli"]
@@ -233,15 +242,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--ceiling-count", type=int, default=5000)
     parser.add_argument("--profile", action="store_true", help="cProfile the jobs phase to bench/out/")
+    parser.add_argument(
+        "--webhook-batch",
+        type=int,
+        default=100,
+        help="the endpoint's max_batch_size: events in one signed list body (1: one event a request)",
+    )
     args = parser.parse_args()
     (ROOT / "bench/out").mkdir(exist_ok=True)
 
     smtp_port, hook_port = free_port(), free_port()
     mails = multiprocessing.Value("q", 0)
     hooks = multiprocessing.Value("q", 0)
+    hook_events = multiprocessing.Value("q", 0)
     servers = [
         multiprocessing.Process(target=smtp_server, args=(smtp_port, mails), daemon=True),
-        multiprocessing.Process(target=http_receiver, args=(hook_port, hooks), daemon=True),
+        multiprocessing.Process(target=http_receiver, args=(hook_port, hooks, hook_events), daemon=True),
     ]
     for server in servers:
         server.start()
@@ -252,19 +268,22 @@ def main() -> None:
         ceiling = smtp_ceiling(smtp_port, args.ceiling_count)
         runs = []
         for workers in args.workers:
-            mails.value, hooks.value = 0, 0
-            run = day(args.count, workers, smtp_port, hook_port, args.profile)
-            run["mails"], run["hooks"] = mails.value, hooks.value
+            mails.value, hooks.value, hook_events.value = 0, 0, 0
+            run = day(args.count, workers, smtp_port, hook_port, args.profile, args.webhook_batch)
+            run["mails"], run["hooks"], run["hook_events"] = mails.value, hooks.value, hook_events.value
             runs.append(run)
         ceiling_after = smtp_ceiling(smtp_port, args.ceiling_count)
     finally:
         for server in servers:
             server.terminate()
-    report(args.count, runs, (ceiling + ceiling_after) / 2, load)
+    report(args.count, runs, (ceiling + ceiling_after) / 2, load, args.webhook_batch)
 
 
-def report(count: int, runs: list[dict[str, Any]], ceiling: float, load: tuple[float, ...]) -> None:
-    print(f"\nbilling day, {count:,} subscriptions, PostgreSQL, load average {load[0]:.1f} at the start")
+def report(count: int, runs: list[dict[str, Any]], ceiling: float, load: tuple[float, ...], webhook_batch: int) -> None:
+    print(
+        f"\nbilling day, {count:,} subscriptions, PostgreSQL, load average {load[0]:.1f} at the start, "
+        f"webhooks up to {webhook_batch} events a request"
+    )
     header = f"{'figure':<52}{'goal':>12}{'measured':>12}{'ratio':>10}"
     print(header)
     print("-" * len(header))
@@ -286,6 +305,8 @@ def report(count: int, runs: list[dict[str, Any]], ceiling: float, load: tuple[f
         print(f"{'  outbox rows written by kvitt bill':<52}{'':>12}{run['jobs_total']:>12,}{'':>10}")
         print(f"{'    emails received by the SMTP server':<52}{count:>12,}{run['mails']:>12,}{'':>10}")
         print(f"{'    webhook POSTs received':<52}{'':>12}{run['hooks']:>12,}{'':>10}")
+        events = f"{'    webhook events received (created, issued, sent)':<52}{3 * count:>12,}"
+        print(f"{events}{run['hook_events']:>12,}{'':>10}")
         print(f"    job states {run['states']}, deliveries {run['deliveries']}")
 
 

@@ -42,6 +42,15 @@ from kvitt.tenants.models import Tenant
 
 PARTITION_JOB = "billing.partition"
 BATCH_SIZE = 1000
+# What a billing run grows, whose planner statistics are refreshed after it (``Database.analyze``).
+WRITTEN_TABLES = (
+    "invoices",
+    "invoice_lines",
+    "invoice_events",
+    "journal_entries",
+    "journal_lines",
+    "billing_periods",
+)
 MAX_RECORDED_ERRORS = 100
 QUANTITY_SCALE = Decimal(1000)
 
@@ -405,10 +414,14 @@ def run_in_process(
                 outcome = bill_batch(session, tenant, run, partition=partition, after_id=after, limit=batch_size)
                 if outcome.last_id is None:
                     finish_partition(session, run)
+            if done == 0 and outcome.subscriptions:
+                db.analyze(WRITTEN_TABLES)  # the worker starts on the first batch's jobs at once
             after = outcome.last_id
             done += outcome.subscriptions
             if progress is not None:
                 progress(done, due)
+    if done:
+        db.analyze(WRITTEN_TABLES)
     return run_id
 
 

@@ -69,9 +69,15 @@ def subscribe(prefix: str) -> Callable[[Subscriber], Subscriber]:
     return register
 
 
-def publish(session: Session, tenant_id: int, events: list[Event]) -> None:
-    """Record domain events (``{"type", ...}``) in the outbox, in the caller's transaction."""
-    if len(events) < BUNDLE_FROM:
+def publish(session: Session, tenant_id: int, events: list[Event], *, bundle: bool = False) -> None:
+    """Record domain events (``{"type", ...}``) in the outbox, in the caller's transaction.
+
+    ``bundle`` puts even a few events into one bundle: a worker batch that records outcomes a
+    group at a time (delivery's groups of 20) publishes that way.
+    """
+    if not events:
+        return
+    if len(events) < BUNDLE_FROM and not (bundle and len(events) > 1):
         enqueue_rows(session, [{"tenant_id": tenant_id, "kind": DOMAIN_EVENT_JOB, "payload": e} for e in events])
         return
     bundles = [events[i : i + BUNDLE_SIZE] for i in range(0, len(events), BUNDLE_SIZE)]

@@ -478,7 +478,8 @@ def mark_sent_many(
         delivery.data = {**(delivery.data or {}), **{k: v for k, v in data.items() if v is not None}}
         kind = "letter_sent" if delivery.channel == LETTER else "sent"
         happenings.append(_happening(delivery, kind, {"provider_ref": provider_ref} if provider_ref else {}))
-    record(session, tenant_id, happenings)
+    # A delivery batch records a group of 20 at a time: one outbox row for the group's events.
+    record(session, tenant_id, happenings, bundle=True)
 
 
 def mark_delivered(session: Session, delivery: Delivery) -> None:

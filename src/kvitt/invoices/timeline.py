@@ -23,8 +23,9 @@ class Happening:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def record(session: Session, tenant_id: int, happenings: list[Happening]) -> None:
-    """Append the events to the timelines and enqueue them for subscribers, in one go."""
+def record(session: Session, tenant_id: int, happenings: list[Happening], *, bundle: bool = False) -> None:
+    """Append the events to the timelines and enqueue them for subscribers, in one go
+    (``bundle``: as one outbox row, see ``events.publish``)."""
     if not happenings:
         return
     now = utcnow()
@@ -47,4 +48,5 @@ def record(session: Session, tenant_id: int, happenings: list[Happening]) -> Non
         session,
         tenant_id,
         [{"type": f"invoice.{h.type}", "invoice_id": h.invoice_id, "data": h.data} for h in happenings],
+        bundle=bundle,
     )
