@@ -160,12 +160,15 @@ def test_a_request_is_refused_for_an_invoice_that_is_not_open(shop: Shop) -> Non
 
 
 def test_the_payers_request_goes_out_ahead_of_a_backlog_of_other_jobs(shop: Shop) -> None:
+    from datetime import timedelta
+
+    from kvitt.core.db import utcnow
     from kvitt.core.outbox import claim_due, enqueue
 
     invoice = shop.issued_invoice()
     with shop.db.transaction() as session:
-        for n in range(20):  # a billing day's deliveries, queued before the payer pressed the button
-            enqueue(session, "backlog.noop", {"n": n}, tenant_id=shop.tenant_id)
+        for n in range(20):  # a billing day's deliveries, queued two hours before the payer pressed the button
+            enqueue(session, "backlog.noop", {"n": n}, tenant_id=shop.tenant_id, run_at=utcnow() - timedelta(hours=2))
     ask(shop, invoice)
     with shop.db.transaction() as session:
         (first,) = claim_due(session, "test-worker", 1, 60)

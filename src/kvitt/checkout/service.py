@@ -40,15 +40,15 @@ log = structlog.get_logger("kvitt.checkout")
 ACTOR = "checkout"
 SEND_JOB = "checkout.send"
 POLL_JOB = "checkout.poll"
+CANCEL_JOB = "checkout.cancel"
 METHODS = ("swish", "card")
 # Seconds between polls of a request no callback has ended (the last one repeats).
 POLL_DELAYS = (2, 3, 5, 10, 20, 30, 60)
 # A request still open after this is given up as expired (Swish ends its own after 3 minutes).
 GIVE_UP_AFTER = timedelta(minutes=30)
-# A payer is waiting on the page: the send job is due as if it had waited this long, so the
-# worker (which takes the longest-waiting jobs first) runs it ahead of a backlog of deliveries
-# younger than that (a billing day's emails). The outbox has no priorities; its order does it.
-PAYER_WAITING = timedelta(hours=1)
+# A payer is waiting on the page: the send job and the polls go ahead of a backlog of a
+# billing day's deliveries by the outbox's priority (claimed higher first, then oldest first).
+PAYER_WAITING = outbox.PERSON_WAITING
 _NOT_PAYABLE = {
     states.DRAFT: ("invoice_not_issued", "is a draft: issue it first"),
     states.PAID: ("invoice_paid", "is already paid"),
@@ -92,8 +92,8 @@ def create_request(
         SEND_JOB,
         {"request": request.id},
         tenant_id=tenant.id,
-        run_at=utcnow() - PAYER_WAITING,
         dedupe_key=f"{SEND_JOB}:{request.id}",
+        priority=PAYER_WAITING,
     )
     log.info("checkout.requested", request=request.id, invoice=invoice.id, method=request.method, amount=request.amount)
     return request
@@ -171,6 +171,16 @@ def find_for_invoice(session: Session, tenant_id: int, invoice_id: int, request_
     )
 
 
+def paid_by(session: Session, tenant: Tenant, payment_id: int) -> PaymentRequest | None:
+    """The request whose booking made this payment (none for bankgiro or manual money)."""
+    return session.scalar(
+        select(PaymentRequest)
+        .where(PaymentRequest.tenant_id == tenant.id, PaymentRequest.payment_id == payment_id)
+        .order_by(PaymentRequest.id)
+        .limit(1)
+    )
+
+
 def by_provider_reference(session: Session, method: str, reference: str) -> PaymentRequest | None:
     """The request a provider's callback names (the provider's id is unique per method)."""
     return session.scalar(
@@ -222,6 +232,7 @@ def schedule_poll(session: Session, request: PaymentRequest, attempt: int) -> No
         tenant_id=request.tenant_id,
         run_at=utcnow() + timedelta(seconds=delay),
         dedupe_key=f"{POLL_JOB}:{request.id}:{attempt}",
+        priority=PAYER_WAITING,
     )
 
 
@@ -243,6 +254,65 @@ def settle(session: Session, tenant: Tenant, request_id: int, answer: Answer, *,
     _end(request, answer.status, answer.error_code, answer.error_message)
     log.info("checkout.ended", request=request.id, via=via, state=request.state, code=request.error_code)
     return "ended"
+
+
+# --- cancelling requests for an invoice that was settled another way --------------------------
+
+# Why a request is cancelled, by the invoice event that made it pointless.
+CANCEL_REASONS = {
+    "invoice.paid": "the invoice was paid another way",
+    "invoice.credited": "the invoice was credited",
+    "invoice.written_off": "the invoice was written off",
+}
+
+
+def cancel_open_requests(session: Session, tenant_id: int, reasons: dict[int, str]) -> list[int]:
+    """End the open requests of these invoices (invoice id -> why); returns the requests cancelled.
+
+    A request the provider has not been sent yet simply ends here (its send job finds it ended);
+    one that was sent is cancelled at the provider by a job (``checkout.cancel``), which acts on
+    the provider's answer: ``cancelled``, or ``paid`` when the payer was quicker (the money is
+    real, so it is booked: the customer's credit with an ``already_settled`` deviation).
+    """
+    if not reasons:
+        return []
+    open_requests = list(
+        session.scalars(
+            select(PaymentRequest)
+            .where(
+                PaymentRequest.tenant_id == tenant_id,
+                PaymentRequest.invoice_id.in_(sorted(reasons)),
+                PaymentRequest.state == CREATED,
+            )
+            .order_by(PaymentRequest.id)
+            .with_for_update()
+        )
+    )
+    for request in open_requests:
+        why = reasons[request.invoice_id]
+        if request.sent_at is None:
+            _end(request, CANCELLED, "invoice_settled", why)
+            log.info("checkout.cancelled", request=request.id, why=why, outcome="not booked: never sent")
+            continue
+        request.details = {**request.details, "cancel_reason": why}
+        outbox.enqueue(
+            session,
+            CANCEL_JOB,
+            {"request": request.id},
+            tenant_id=tenant_id,
+            dedupe_key=f"{CANCEL_JOB}:{request.id}",
+            priority=PAYER_WAITING,
+        )
+    return [request.id for request in open_requests]
+
+
+def cancelled_at_provider(session: Session, tenant: Tenant, request_id: int, answer: Answer) -> str:
+    """Act on the provider's answer to a cancel, as on any answer Kvitt fetched (``settle``)."""
+    request = get(session, tenant, request_id)
+    if answer.status == CANCELLED and not answer.error_message:
+        answer.error_code = answer.error_code or "invoice_settled"
+        answer.error_message = str(request.details.get("cancel_reason") or "cancelled by Kvitt")
+    return settle(session, tenant, request_id, answer, via="cancel")
 
 
 def expire(request: PaymentRequest) -> None:

@@ -11,6 +11,11 @@ SKIP LOCKED``, so any number of workers share them without overlap) and runs the
   again alone, so one bad item never holds back the others (per-item failure isolation);
 - a kind with a plain handler (:func:`handles`) runs each job in its own transaction.
 
+A job has a ``priority`` (a small integer, 0 by default, higher first): due jobs are claimed
+by priority, then by how long they have waited (``run_at``), then by id. A payer waiting on a
+page (checkout's send) outranks a backlog of a billing day's deliveries without pretending to
+be older than it is.
+
 On failure a job is retried with exponential backoff until ``max_attempts``, then marked
 ``dead``. A handler that commits part of its work before it returns (to make a network call
 with no transaction open) must find that work done when a job runs again.
@@ -22,17 +27,18 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, select, update
+from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kvitt.core.db import Base, BigId, JsonType, UtcDateTime, bulk_insert, is_postgresql, utcnow
 
 PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
+# Priorities: 0 for almost everything; higher is claimed first (a person is waiting).
+NORMAL, PERSON_WAITING = 0, 10
 
 
 class OutboxJob(Base):
     __tablename__ = "outbox_jobs"
-    __table_args__ = (Index("ix_outbox_jobs_state_run_at", "state", "run_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"), index=True)
@@ -41,6 +47,7 @@ class OutboxJob(Base):
     # A job with a dedupe key exists at most once (e.g. one overdue sweep per tenant and day).
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     state: Mapped[str] = mapped_column(String(10), default=PENDING)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=NORMAL, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=8)
     run_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -49,6 +56,11 @@ class OutboxJob(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# The claim's order (migration 0018): within a state, priority high to low, then oldest first.
+# A claim of one priority is a range read of it; see claim_due.
+Index("ix_outbox_jobs_claim", OutboxJob.state, OutboxJob.priority.desc(), OutboxJob.run_at, OutboxJob.id)
 
 
 JobHandler = Callable[[Session, OutboxJob], None]
@@ -96,6 +108,7 @@ def enqueue(
     run_at: datetime | None = None,
     dedupe_key: str | None = None,
     max_attempts: int = 8,
+    priority: int = NORMAL,
 ) -> OutboxJob:
     job = OutboxJob(
         tenant_id=tenant_id,
@@ -104,6 +117,7 @@ def enqueue(
         run_at=run_at or utcnow(),
         dedupe_key=dedupe_key,
         max_attempts=max_attempts,
+        priority=priority,
         state=PENDING,
         attempts=0,
     )
@@ -122,6 +136,7 @@ def enqueue_rows(session: Session, rows: list[dict[str, Any]]) -> None:
             row.setdefault("attempts", 0)
             row.setdefault("max_attempts", 8)
             row.setdefault("dedupe_key", None)
+            row.setdefault("priority", NORMAL)
         bulk_insert(session, OutboxJob, rows)
 
 
@@ -137,21 +152,31 @@ class Claimed(NamedTuple):
 
 
 def claim_due(session: Session, worker_id: str, limit: int, lease_seconds: int) -> list[Claimed]:
-    """Mark up to ``limit`` due jobs as running for ``worker_id``, oldest first; the caller commits.
+    """Mark up to ``limit`` due jobs as running for ``worker_id``; the caller commits.
 
-    A running job whose lease has expired (its worker died) is due again. The two kinds of due
-    job are two range reads of ``(state, run_at)``, so a table of millions of done jobs costs
-    nothing here.
+    Order: expired leases first (a running job whose worker died is due again), then pending
+    jobs by priority (higher first), how long they have waited (``run_at``) and id. Pending jobs
+    are read in three slices of ``(state, priority DESC, run_at, id)``: above normal, normal,
+    below normal. The normal slice, which holds nearly every job, is a range read that stops at
+    ``now``, so neither millions of done jobs nor thousands of jobs scheduled for later cost
+    anything here; the other two are small. On PostgreSQL each read skips rows other workers
+    hold (``FOR UPDATE SKIP LOCKED``).
     """
     now = utcnow()
     pending = (OutboxJob.state == PENDING) & (OutboxJob.run_at <= now)
     expired = (OutboxJob.state == RUNNING) & (OutboxJob.locked_until < now)
+    slices = (
+        expired,
+        pending & (OutboxJob.priority > NORMAL),
+        pending & (OutboxJob.priority == NORMAL),
+        pending & (OutboxJob.priority < NORMAL),
+    )
     claimed: list[Claimed] = []
-    for due in (expired, pending):
+    for due in slices:
         query = (
             select(OutboxJob.id, OutboxJob.kind, OutboxJob.tenant_id)
             .where(due)
-            .order_by(OutboxJob.run_at, OutboxJob.id)
+            .order_by(OutboxJob.priority.desc(), OutboxJob.run_at, OutboxJob.id)
             .limit(limit - len(claimed))
         )
         if is_postgresql(session):
