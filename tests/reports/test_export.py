@@ -117,19 +117,67 @@ def test_a_folder_of_another_tenant_is_refused(
     assert refused.exit_code == 2 and "another tenant's export" in refused.output
 
 
-def test_parquet_needs_pyarrow(api: Api, cli_env: str, customer: int, tmp_path: Path) -> None:
+def test_parquet_is_refused_without_pyarrow(
+    api: Api, cli_env: str, customer: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     issue(api, customer, 316, "2026-03-05")
+    monkeypatch.setattr(export, "pyarrow_installed", lambda: False)  # as on an installation without it
     out = tmp_path / "out"
     result = run(out, "--format", "parquet")
-    if export.pyarrow_installed():
-        import pyarrow.parquet as pq  # type: ignore[import-not-found]
+    assert result.exit_code == 2 and "needs pyarrow" in result.output
+    assert not out.exists()
 
-        assert result.exit_code == 0, result.output
-        table = pq.read_table(out / "invoices-2026-03-01-2026-03-31-0001.parquet")
-        assert table.num_rows == 1
-    else:
-        assert result.exit_code == 2 and "needs pyarrow" in result.output
-        assert not out.exists()
+
+def test_parquet_holds_the_rows_with_their_types_and_a_rerun_only_what_is_new(
+    api: Api, db: Database, cli_env: str, delivery_env: dict[str, str], customer: int, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    march = issue(api, customer, 316, "2026-03-05")
+    ok(api.post(f"/invoices/{march['id']}/payments", {"amount": 10000, "date": "2026-03-25"}))
+    Worker(db, worker_id="export-test").run_until_idle()
+    out = tmp_path / "out"
+
+    first = run(out, "--format", "parquet")
+    assert first.exit_code == 0, first.output
+    assert files(out) == [f"{t}-2026-03-01-2026-03-31-0001.parquet" for t in sorted(export.TABLES)]
+    invoices_file = pq.read_table(out / "invoices-2026-03-01-2026-03-31-0001.parquet")
+    schema = invoices_file.schema
+    for money in ("total", "paid", "remaining", "net", "vat", "credited", "written_off"):
+        assert schema.field(money).type == pa.int64(), money  # öre, whole numbers
+    assert schema.field("invoice_date").type == pa.date32()
+    assert schema.field("due_date").type == pa.date32()
+    assert schema.field("updated_at").type == pa.timestamp("us", tz="UTC")
+    assert schema.field("state").type == pa.string() and schema.field("vat_summary").type == pa.string()
+    (row,) = invoices_file.to_pylist()
+    assert row["id"] == march["id"] and row["total"] == march["total"] and isinstance(row["total"], int)
+    assert (row["paid"], row["remaining"]) == (10000, march["total"] - 10000)
+    assert (
+        row["invoice_date"] == date(2026, 3, 5) and row["state"] == api.get(f"/invoices/{march['id']}").json()["state"]
+    )
+    assert json.loads(row["vat_summary"])  # JSON as its text
+    assert row["updated_at"].utcoffset() is not None
+    lines = pq.read_table(out / "invoice_lines-2026-03-01-2026-03-31-0001.parquet").to_pylist()
+    assert sorted((r["unit_price"], r["quantity_milli"]) for r in lines) == [(500, 3000), (31600, 1000)]
+    payments = pq.read_table(out / "payments-2026-03-01-2026-03-31-0001.parquet")
+    assert payments.schema.field("amount").type == pa.int64() and payments.schema.field("date").type == pa.date32()
+    assert [(r["amount"], r["date"], r["source"]) for r in payments.to_pylist()] == [
+        (10000, date(2026, 3, 25), "manual")
+    ]
+    deliveries = pq.read_table(out / "deliveries-2026-03-01-2026-03-31-0001.parquet").to_pylist()
+    assert [(r["invoice_id"], r["channel"]) for r in deliveries] == [(march["id"], "email")]
+
+    again = run(out, "--format", "parquet")
+    assert again.exit_code == 0 and "nothing new since run 1" in again.output, again.output
+    ok(api.post(f"/invoices/{march['id']}/payments", {"amount": march["total"] - 10000, "date": "2026-03-28"}))
+    third = run(out, "--format", "parquet")
+    assert third.exit_code == 0, third.output
+    new = sorted(set(files(out)) - {f"{t}-2026-03-01-2026-03-31-0001.parquet" for t in export.TABLES})
+    assert new == [f"{t}-2026-03-01-2026-03-31-0002.parquet" for t in ("events", "invoices", "payments")]
+    changed = pq.read_table(out / "invoices-2026-03-01-2026-03-31-0002.parquet").to_pylist()
+    assert [(r["id"], r["state"], r["remaining"]) for r in changed] == [(march["id"], "paid", 0)]
+    assert not [p for p in out.iterdir() if p.name.endswith(".partial")]
 
 
 @pytest.mark.skipif(ENGINE != "postgresql", reason="SQLite has one writer: the export holds the write lock")
