@@ -1,7 +1,7 @@
 """Every table, imported in one place for Alembic and for creating test databases."""
 
 from kvitt.admin.models import AuditEntry, StaffUser
-from kvitt.autogiro.models import AutogiroFile, AutogiroSettings, Debit, Mandate
+from kvitt.autogiro.models import AutogiroFile, AutogiroSettings, Credit, Debit, Mandate
 from kvitt.automation.models import AutomationFiring, AutomationRule
 from kvitt.bankid.models import SignOrder
 from kvitt.billing.models import BilledPeriod, BillingRun
@@ -50,6 +50,7 @@ __all__ = [
     "BillingRun",
     "CollectionCase",
     "CollectionEvent",
+    "Credit",
     "Customer",
     "DailyFact",
     "Debit",

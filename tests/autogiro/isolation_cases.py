@@ -41,9 +41,45 @@ def _b_mandate(api_b: Api) -> _Foreign:
     return _Foreign(mandate["id"], lambda: api_b.get(f"/autogiro/mandates/{mandate['id']}").json())
 
 
+def _active(api: Api, no: str) -> dict[str, Any]:
+    """A mandate of the tenant's, sent to Bankgirot and accepted by its advice."""
+    assert api.patch("/autogiro/settings", {"bgc_customer_number": "471117"}).status_code == 200
+    mandate = _mandate(api, no)
+    db = api.client.app.state.db  # type: ignore[attr-defined]
+    day = date(2099, 9, 29)
+    record = ag.MandateAdviceRecord("9912346", mandate["payer_number"], None, None, "04", "32", day)
+    with db.transaction() as session:
+        tenant = session.get(Tenant, api.tenant_id)
+        files.export_orders(session, tenant, day=day, name=f"m{no}")
+        advice = ag.write_mandate_advice(ag.MandateAdvice(day, "471117", "9912346", (record,)))
+        files.import_file(session, tenant, advice, name=f"a{no}", today=day, actor="test")
+    return dict(api.get(f"/autogiro/mandates/{mandate['id']}").json())
+
+
+def _b_active_mandate(api_b: Api) -> _Foreign:
+    mandate = _active(api_b, "9006")
+    return _Foreign(mandate["id"], lambda: api_b.get(f"/autogiro/mandates/{mandate['id']}").json())
+
+
+def _credit(api: Api, no: str) -> dict[str, Any]:
+    """A pending credit: the customer's mandate is active and they hold 100 kr of credit."""
+    mandate = _active(api, no)
+    paid = api.post("/payments", {"amount": 10000, "customer": mandate["customer"], "reference": "förskott"})
+    assert paid.status_code == 201, paid.text
+    return _created(api.post("/autogiro/credits", {"customer": mandate["customer"], "amount": 4000}))
+
+
+def _b_credit(api_b: Api) -> _Foreign:
+    credit = _credit(api_b, "9007")
+    return _Foreign(credit["id"], lambda: api_b.get(f"/autogiro/credits/{credit['id']}").json())
+
+
 AUTOGIRO_ID_ROUTES: dict[tuple[str, str], tuple[Callable[[Api], Any], Any, int]] = {
     ("GET", "/autogiro/mandates/{mandate_id}"): (_b_mandate, None, 200),
     ("DELETE", "/autogiro/mandates/{mandate_id}"): (_b_mandate, None, 200),
+    ("POST", "/autogiro/mandates/{mandate_id}/payer_number"): (_b_active_mandate, {"payer_number": "77"}, 200),
+    ("GET", "/autogiro/credits/{credit_id}"): (_b_credit, None, 200),
+    ("DELETE", "/autogiro/credits/{credit_id}"): (_b_credit, None, 200),
 }
 
 
@@ -99,7 +135,23 @@ def _debits_list(api: Api, api_b: Api) -> None:
     assert api.get("/autogiro/debits", params={"invoice": draft["id"]}).json()["data"] == []
 
 
+def _credits_post(api: Api, api_b: Api) -> None:
+    theirs = _active(api_b, "9008")
+    response = api.post("/autogiro/credits", {"customer": theirs["customer"], "amount": 100})
+    assert response.status_code == 404 and response.json()["error"]["param"] == "customer"
+    assert api_b.get("/autogiro/credits").json()["data"] == []
+
+
+def _credits_list(api: Api, api_b: Api) -> None:
+    theirs = _credit(api_b, "9009")
+    assert api.get("/autogiro/credits").json()["data"] == []
+    assert api.get("/autogiro/credits", params={"customer": theirs["customer"]}).json()["data"] == []
+    assert [c["id"] for c in api_b.get("/autogiro/credits").json()["data"]] == [theirs["id"]]
+
+
 AUTOGIRO_OTHER_ROUTES: dict[tuple[str, str], Callable[[Api, Api], None]] = {
+    ("GET", "/autogiro/credits"): _credits_list,
+    ("POST", "/autogiro/credits"): _credits_post,
     ("GET", "/autogiro/debits"): _debits_list,
     ("POST", "/autogiro/mandates"): _mandates_post,
     ("GET", "/autogiro/mandates"): _mandates_list,

@@ -24,7 +24,7 @@ from kvitt.autogiro.models import Mandate
 from kvitt.core.config import Settings
 from kvitt.core.db import Database
 from kvitt.simulators import RunningServer, serve_in_thread
-from kvitt.simulators.bankid import DEFAULT_USER, BankIDSimulator, CertFiles, make_certs, settings_for, tls_options
+from kvitt.simulators.bankid import BankIDSimulator, CertFiles, make_certs, settings_for, tls_options
 from tests.conftest import Api
 from tests.e2e.test_web_invoice import SCREENSHOTS, SIZES, decode_qr, serious_violations
 from tests.web.helpers import issued, make_customer, token_of
@@ -120,7 +120,9 @@ def test_payer_signs_an_autogiro_mandate_with_bankid(
     with db.read() as session:
         mandate = session.get(Mandate, listed["id"])
         assert mandate is not None and mandate.source == "bankid"
-        assert mandate.personal_number == DEFAULT_USER[0]  # BankID's, not the customer's 811218-9876
+        # BankID's completionData: the customer's own number, which the sign order required of the signer.
+        assert mandate.personal_number == "198112189876"
+        assert mandate.evidence["verified"]["signature_covers_mandate"] is True
         assert mandate.evidence["signature"] and mandate.evidence["ocsp_response"]
 
 

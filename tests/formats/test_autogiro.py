@@ -192,8 +192,8 @@ def test_mandate_advice_example() -> None:
         ("3331022", "04", "29", "rejected"),  # wrong payee bankgiro
         ("101", "42", "32", "active"),  # the bank answered the account enquiry: a new mandate
         ("7771014", "03", "21", "rejected"),  # wrong payer number
-        ("104", "05", "32", "payer_number_changed"),
-        ("105", "05", "33", "cancelled"),
+        ("104", "05", "32", "payer_number_changed"),  # a change of payer number: the new number
+        ("105", "05", "33", "payer_number_replaced"),  # ... and the old one, not a cancelled mandate
     ]
     first = advice.records[0]
     assert (first.account, first.id_number, first.date) == ("5001000001000020", "196803050000", date(2008, 6, 11))

@@ -95,11 +95,13 @@ def test_a_signed_mandate_is_pending_with_bankids_personal_number_and_evidence(
     customer = make_customer(api, id_number="811218-9876")
     invoice = issued(api, customer)
     # A personal number slipped into the form is ignored: only BankID's counts.
-    response = start(client, invoice, clearing="8327-9", account="994 123 458-2", personal_number="811218-9876")
+    response = start(client, invoice, clearing="8327-9", account="994 123 458-2", personal_number="19121212-1212")
     assert response.status_code == 303, response.text
     order_url = response.headers["location"]
     name, body = bankid[0].requests[-1]
     assert name == "sign"
+    # The customer record names a personal number: only that person may sign (BankID's requirement).
+    assert body["requirement"] == {"personalNumber": "198112189876"}
     text = base64.b64decode(body["userVisibleData"]).decode()
     assert "Medgivande till Autogiro" in text and "8327-9941234582" in text and "Kundnummer: 1001" in text
 
@@ -128,9 +130,15 @@ def test_a_signed_mandate_is_pending_with_bankids_personal_number_and_evidence(
         "8327",
         "9941234582",
     )
-    assert mandate.personal_number == DEFAULT_USER[0] != "198112189876"
+    assert mandate.personal_number == "198112189876"  # from BankID's completionData, not the form's
     assert mandate.evidence["signature"] and mandate.evidence["ocsp_response"]
-    assert mandate.evidence["completion_data"]["user"]["personalNumber"] == DEFAULT_USER[0]
+    assert mandate.evidence["completion_data"]["user"]["personalNumber"] == "198112189876"
+    assert mandate.evidence["verified"] == {
+        "personal_number": "198112189876",
+        "signature_covers_mandate": True,
+        "ocsp_response_present": True,
+        "xmldsig_value_verified": False,
+    }
     assert "Medgivande till Autogiro" in mandate.evidence["user_visible_data"]
     listed = api.get("/autogiro/mandates").json()["data"]
     assert [(m["id"], m["status"], m["signed_with_bankid"]) for m in listed] == [(mandate.id, "pending", True)]
@@ -300,3 +308,35 @@ def test_a_mandate_made_meanwhile_is_not_doubled(
         order = session.scalars(select(SignOrder)).one()
     assert (order.status, order.error, order.mandate_id) == ("failed", "mandate_exists", None)
     assert [m.clearing for m in mandates(db)] == ["5000"]
+
+
+def test_without_a_personal_number_on_record_anyone_signs_and_bankids_number_counts(
+    api: Api, client: TestClient, db: Database, bankid: tuple[BankIDSimulator, RunningServer], sim_clock: Clock
+) -> None:
+    invoice = issued(api)  # the customer record names no id number
+    order_url = start(client, invoice, clearing="3300", account="8112189876").headers["location"]
+    assert "requirement" not in bankid[0].requests[-1][1]
+    client.get(order_url)
+    sim_clock.now += 5
+    assert "Medgivandet är signerat" in client.get(order_url).text
+    [mandate] = mandates(db)
+    assert mandate.personal_number == DEFAULT_USER[0]
+
+
+def test_a_signer_who_is_not_the_customer_on_record_makes_no_mandate(
+    api: Api, client: TestClient, db: Database, bankid: tuple[BankIDSimulator, RunningServer], sim_clock: Clock
+) -> None:
+    customer = make_customer(api)
+    invoice = issued(api, customer)
+    order_url = start(client, invoice, clearing="3300", account="8112189876").headers["location"]
+    client.get(order_url)
+    # While the order runs, the customer record comes to name another person than the signer.
+    patched = api.patch(f"/customers/{customer['id']}", {"id_number": "811218-9876"})
+    assert patched.status_code == 200, patched.text
+    sim_clock.now += 5
+    page = client.get(order_url).text
+    assert "ett annat BankID än kundens" in page and 'id="again"' in page
+    with db.read() as session:
+        order = session.scalars(select(SignOrder)).one()
+    assert (order.status, order.error, order.mandate_id) == ("failed", "personal_number_mismatch", None)
+    assert mandates(db) == []

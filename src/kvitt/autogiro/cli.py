@@ -71,7 +71,9 @@ def export(
         return
     console.print(
         f"{file}: {exported.new_mandates} new mandates, {exported.cancellations} cancellations, "
-        f"{exported.debits} debits of {format_amount(exported.amount)} (autogiro file {exported.file_id})"
+        f"{exported.changes} payer number changes, "
+        f"{exported.debits} debits of {format_amount(exported.amount)}, "
+        f"{exported.credits} credits of {format_amount(exported.credit_amount)} (autogiro file {exported.file_id})"
     )
 
 
@@ -89,5 +91,10 @@ def import_(
     if imported.already_imported:
         console.print(f"{file.name} was imported before (autogiro file {imported.file_id}): nothing changed")
         return
-    shown = ", ".join(f"{k} {v}" for k, v in imported.summary.items() if v)
+    shown = ", ".join(
+        f"{k} {v}"
+        for key, value in imported.summary.items()
+        for k, v in ([(f"{key} {k2}", v2) for k2, v2 in value.items()] if isinstance(value, dict) else [(key, value)])
+        if v
+    )
     console.print(f"{file.name}: {imported.kind}: {shown or 'nothing to apply'} (autogiro file {imported.file_id})")

@@ -26,8 +26,12 @@ from kvitt.core.db import is_postgresql, utcnow
 from kvitt.core.errors import InternalError
 from kvitt.core.pagination import Page, paginate
 from kvitt.invoices import service as invoices
+from kvitt.invoices import states
 from kvitt.invoices.models import Invoice
 from kvitt.invoices.timeline import Happening, record
+from kvitt.ledger import service as ledger
+from kvitt.ledger.accounts import BANK, RECEIVABLES
+from kvitt.ledger.journal import EntryDraft
 from kvitt.payments import service as payments
 from kvitt.tenants.models import Tenant
 
@@ -146,7 +150,8 @@ def due_orders(session: Session, tenant: Tenant, *, day: date) -> list[Debit]:
     debits = list(session.scalars(query))
     by_id = {i.id: i for i in invoices.get_many(session, tenant, [d.invoice_id for d in debits])}
     live = {
-        m.id for m in session.scalars(select(Mandate).where(Mandate.tenant_id == tenant.id, Mandate.status == "active"))
+        m.id: m
+        for m in session.scalars(select(Mandate).where(Mandate.tenant_id == tenant.id, Mandate.status == "active"))
     }
     ready = []
     for debit in debits:
@@ -154,12 +159,23 @@ def due_orders(session: Session, tenant: Tenant, *, day: date) -> list[Debit]:
         if invoice is None or invoice.remaining <= 0 or debit.mandate_id not in live:
             debit.status, debit.result_text = "cancelled", "nothing to debit (settled, or the mandate ended)"
             continue
+        if live[debit.mandate_id].new_payer_number is not None:
+            continue  # the payer number is changing (TK05): ordered once Bankgirot's advice answers
         debit.amount = invoice.remaining
         if bankdays.banking_days_before(debit.debit_on, 1) < day:  # too late for its day: Bankgirot
             debit.debit_on = bankdays.banking_days_after(day, 1)  # needs the order a banking day before
         ready.append(debit)
     session.flush()
     return ready
+
+
+def move_pending(session: Session, tenant: Tenant, mandate_id: int, payer_number: str) -> None:
+    """The mandate's payer number changed: its debits not yet ordered go under the new number
+    (those already sent keep the number their order named, which their results will carry)."""
+    for debit in session.scalars(
+        select(Debit).where(Debit.tenant_id == tenant.id, Debit.mandate_id == mandate_id, Debit.status == "pending")
+    ):
+        debit.payer_number = payer_number
 
 
 def mark_sent(debits: list[Debit]) -> None:
@@ -181,21 +197,27 @@ class Result:
     ok: bool
     code: str  # the status or comment code as written
     text: str
-    renewed: bool = False  # status 9: Bankgirot tries again; nothing to do yet
+    renewed: bool = False  # status 9: Bankgirot tries again; the answer comes in a later file
+
+
+RENEWED = "9"
 
 
 def find(session: Session, tenant: Tenant, result: Result) -> Debit | None:
     """The debit a result answers: same payer number and amount (and day, when the file names it),
-    sent, or already answered (then the result is applied already)."""
+    sent, or already answered (then the result is applied already). A debit Bankgirot is trying
+    again (status 9 earlier) is also found by a later result of another day."""
     query = select(Debit).where(
         Debit.tenant_id == tenant.id,
         Debit.payer_number == result.payer_number,
         Debit.amount == result.amount,
-        Debit.status.in_(("sent", "debited", "failed")),
+        Debit.status.in_(("sent", "debited", "failed", "refunded")),
     )
-    if result.on is not None:
-        query = query.where(Debit.debit_on == result.on)
-    candidates = list(session.scalars(query.order_by(Debit.id)))
+    dated = query.where(Debit.debit_on == result.on) if result.on is not None else query
+    candidates = list(session.scalars(dated.order_by(Debit.id)))
+    if not candidates and result.on is not None:
+        retried = query.where(Debit.status == "sent", Debit.result_code == RENEWED, Debit.debit_on <= result.on)
+        candidates = list(session.scalars(retried.order_by(Debit.id)))
     waiting = [d for d in candidates if d.status == "sent"]
     chosen = waiting or candidates
     return chosen[0] if chosen else None
@@ -206,6 +228,7 @@ def apply(session: Session, tenant: Tenant, results: list[Result], *, today: dat
     counts = {"debited": 0, "failed": 0, "renewed": 0, "applied_before": 0, "unknown": 0}
     booked: list[tuple[Debit, Result]] = []
     failed: list[tuple[Debit, Result]] = []
+    retrying: list[tuple[Debit, Result]] = []
     for result in results:
         debit = find(session, tenant, result)
         if debit is None:
@@ -213,6 +236,8 @@ def apply(session: Session, tenant: Tenant, results: list[Result], *, today: dat
         elif debit.status != "sent":
             counts["applied_before"] += 1
         elif result.renewed:
+            if debit.result_code != RENEWED:
+                retrying.append((debit, result))
             debit.result_code, debit.result_text = result.code, result.text
             counts["renewed"] += 1
         elif result.ok:
@@ -221,6 +246,7 @@ def apply(session: Session, tenant: Tenant, results: list[Result], *, today: dat
             failed.append((debit, result))
     _book(session, tenant, booked, today=today, actor=actor)
     _fail(session, tenant, failed, actor=actor)
+    _retrying(session, tenant, retrying, actor=actor)
     counts["debited"], counts["failed"] = len(booked), len(failed)
     session.flush()
     return counts
@@ -273,6 +299,115 @@ def _fail(session: Session, tenant: Tenant, failed: list[tuple[Debit, Result]], 
         published.append({"type": "autogiro.failed", "invoice_id": debit.invoice_id, "data": data})
     record(session, tenant.id, happenings)
     events.publish(session, tenant.id, published)
+
+
+def _retrying(session: Session, tenant: Tenant, retrying: list[tuple[Debit, Result]], *, actor: str) -> None:
+    """Status 9 (förnyad täckningskontroll): Bankgirot tries the debit again on the coming banking
+    days and a later specification gives its final status. Kvitt orders nothing again (a second
+    order could take the money twice): the debit stays ``sent`` with code 9, the invoice's timeline
+    says so once (``autogiro_retrying``), and the later result is applied to it."""
+    if not retrying:
+        return
+    happenings = []
+    published: list[dict[str, Any]] = []
+    for debit, result in retrying:
+        data = {"status": result.code, "reason": result.text, "debit": debit.id, "debit_on": debit.debit_on.isoformat()}
+        happenings.append(Happening(debit.invoice_id, "autogiro_retrying", actor, data))
+        published.append({"type": "autogiro.retrying", "invoice_id": debit.invoice_id, "data": data})
+    record(session, tenant.id, happenings)
+    events.publish(session, tenant.id, published)
+
+
+# --- refunds of debits (TK77) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A TK77 of a payment specification: a debit made earlier that was paid back to the payer."""
+
+    payer_number: str
+    amount: int
+    on: date  # the day of the debit paid back
+    refunded_on: date | None
+    code: str
+    text: str
+
+
+def apply_refunds(
+    session: Session, tenant: Tenant, refunds: list[Refund], *, today: date, actor: str
+) -> dict[str, int]:
+    """Each refund takes the money of its debit back: the bank (1930) is credited, the invoice's
+    receivable (1510) owed again, the invoice open again (``payment_reversed`` on its timeline;
+    due dates past, it is overdue and reminders see it), the debit ``refunded``, and
+    ``autogiro.refunded`` published. No new debit is planned for it (the payer took the money
+    back): it is paid another way. A refund applied before changes nothing."""
+    counts = {"refunded": 0, "applied_before": 0, "unknown": 0}
+    for refund in refunds:
+        debit = _refunded_debit(session, tenant, refund)
+        if debit is None:
+            counts["unknown"] += 1
+        elif debit.status == "refunded":
+            counts["applied_before"] += 1
+        else:
+            _reverse(session, tenant, debit, refund, today=today, actor=actor)
+            counts["refunded"] += 1
+    session.flush()
+    return counts
+
+
+def _refunded_debit(session: Session, tenant: Tenant, refund: Refund) -> Debit | None:
+    query = select(Debit).where(
+        Debit.tenant_id == tenant.id,
+        Debit.payer_number == refund.payer_number,
+        Debit.amount == refund.amount,
+        Debit.status.in_(("debited", "refunded")),
+    )
+    candidates = list(session.scalars(query.where(Debit.debit_on == refund.on).order_by(Debit.id)))
+    if not candidates:  # taken later than ordered (a renewed attempt): the latest ordered before
+        earlier = query.where(Debit.debit_on <= refund.on)
+        candidates = list(session.scalars(earlier.order_by(Debit.debit_on.desc(), Debit.id)))
+    open_ = [d for d in candidates if d.status == "debited"]
+    chosen = open_ or candidates
+    return chosen[0] if chosen else None
+
+
+def _reverse(session: Session, tenant: Tenant, debit: Debit, refund: Refund, *, today: date, actor: str) -> None:
+    invoice = invoices.get(session, tenant, debit.invoice_id)
+    on = min(refund.refunded_on or today, today)
+    chart = ledger.chart_for(tenant)
+    entry = EntryDraft(on, "refund", f"Autogiro återbetald till betalaren, faktura {invoice.number}", invoice.id)
+    entry.add(chart[RECEIVABLES], debit.amount, customer_id=invoice.customer_id, invoice_id=invoice.id)
+    entry.add(chart[BANK], -debit.amount)
+    ledger.post(session, tenant.id, [entry])
+    data = {"debit": debit.id, "payment": debit.payment_id, "code": refund.code, "reason": refund.text}
+    _reopen(session, tenant, invoice, debit.amount, today=today, actor=actor, data=data)
+    debit.status, debit.result_code, debit.result_text = "refunded", refund.code, refund.text
+    events.publish(
+        session,
+        tenant.id,
+        [{"type": "autogiro.refunded", "invoice_id": debit.invoice_id, "data": {**data, "amount": debit.amount}}],
+    )
+
+
+def _reopen(
+    session: Session, tenant: Tenant, invoice: Invoice, amount: int, *, today: date, actor: str, data: dict[str, Any]
+) -> None:
+    """The invoice side of a debit paid back: ``amount`` öre are owed again and the invoice is open
+    (unpaid, partly paid or overdue, so reminders and event chains see it); ``payment_reversed``
+    on its timeline. A credited or written-off invoice keeps its state: the customer owes the
+    money on their account (the receivable posted above) and a person settles it."""
+    taken = min(amount, invoice.paid)
+    if invoice.state not in (states.CREDITED, states.WRITTEN_OFF) and taken > 0:
+        invoice.paid -= taken
+        invoice.remaining += taken
+        overdue = invoice.due_date is not None and invoice.due_date < today
+        start = states.UNPAID if invoice.state == states.PAID else invoice.state
+        invoice.state = states.open_state_after_change(
+            start, paid=invoice.paid, remaining=invoice.remaining, overdue=overdue
+        )
+    session.flush()
+    happened = {**data, "amount": amount, "remaining": invoice.remaining, "state": invoice.state}
+    record(session, tenant.id, [Happening(invoice.id, "payment_reversed", actor, happened)])
 
 
 def _failure_code(result: Result) -> str:

@@ -1,11 +1,13 @@
 """The files exchanged with Bankgirot: one file of orders out, any of Bankgirot's files in.
 
-``export_orders`` writes every due mandate order (TK04 new, TK03 cancel) and payment order
-(TK82) into one file and marks them sent, so a second run the same day writes nothing twice.
-``import_file`` reads any file from Bankgirot, recognised by its opening record: mandate
-advice, payment specification, rejected payment orders, or results in BGMax format. The whole
-file is read and checked (counts and sums of its closing records) before anything is applied;
-a file read before (same bytes) changes nothing, and a result applied before is skipped.
+``export_orders`` writes every due mandate order (TK04 new, TK03 cancel, TK05 change of payer
+number) and payment order (TK82 debit, TK32 credit) into one file and marks them sent, so a
+second run the same day writes nothing twice. ``import_file`` reads any file from Bankgirot,
+recognised by its opening record: mandate advice, payment specification (TK82 debits, TK32
+credits, TK77 refunds), rejected payment orders (debits and credits), or results in BGMax
+format. The whole file is read and checked (counts and sums of its closing records) before
+anything is applied; a file read before (same bytes) changes nothing, and a result applied
+before is skipped (the same result in another file).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from kvitt.autogiro import credits as credit_service
 from kvitt.autogiro import debits as debit_service
 from kvitt.autogiro import service
 from kvitt.autogiro.models import AutogiroFile, Mandate
@@ -35,8 +38,11 @@ class Exported:
     data: bytes | None  # None: nothing was due, nothing written
     new_mandates: int = 0
     cancellations: int = 0
+    changes: int = 0
     debits: int = 0
     amount: int = 0
+    credits: int = 0
+    credit_amount: int = 0
     file_id: int | None = None
 
 
@@ -68,25 +74,32 @@ def export_orders(session: Session, tenant: Tenant, *, day: date, name: str) -> 
     debit_service.plan(session, tenant, today=day)
     mandate_orders, mandates = _mandate_orders(session, tenant)
     due = debit_service.due_orders(session, tenant, day=day)
+    credits_due = credit_service.due(session, tenant, day=day)
     payment_orders: list[codec.Order] = [
         codec.PaymentOrder("debit", d.debit_on, d.payer_number, d.amount, reference=d.reference) for d in due
+    ]
+    payment_orders += [
+        codec.PaymentOrder("credit", c.pay_on, c.payer_number, c.amount, reference=c.reference) for c in credits_due
     ]
     if not mandate_orders and not payment_orders:
         return Exported(None)
     data = codec.write_orders([codec.OrderSection(opening, tuple(mandate_orders + payment_orders))])
     _mark_mandates_sent(session, mandates)
     debit_service.mark_sent(due)
+    credit_service.mark_sent(credits_due)
     exported = Exported(
         data,
         new_mandates=sum(1 for o in mandate_orders if isinstance(o, codec.NewMandate)),
         cancellations=sum(1 for o in mandate_orders if isinstance(o, codec.CancelMandate)),
+        changes=sum(1 for o in mandate_orders if isinstance(o, codec.ChangePayerNumber)),
         debits=len(due),
         amount=sum(d.amount for d in due),
+        credits=len(credits_due),
+        credit_amount=sum(c.amount for c in credits_due),
     )
     summary = {k: v for k, v in vars(exported).items() if k not in ("data", "file_id")}
-    exported.file_id = _record_file(
-        session, tenant, "to", "orders", name, data, len(mandate_orders) + len(due), summary
-    )
+    records = len(mandate_orders) + len(payment_orders)
+    exported.file_id = _record_file(session, tenant, "to", "orders", name, data, records, summary)
     return exported
 
 
@@ -99,6 +112,9 @@ def _mandate_orders(session: Session, tenant: Tenant) -> tuple[list[codec.Order]
     for m in mandates:
         if m.outgoing == "cancel":
             orders.append(codec.CancelMandate(m.payer_number))
+        elif m.outgoing == "change":
+            assert m.new_payer_number is not None
+            orders.append(codec.ChangePayerNumber(m.payer_number, m.new_payer_number))
         else:
             account = codec.NewMandate.account_of(m.clearing, m.account)
             orders.append(codec.NewMandate(m.payer_number, account, m.personal_number))
@@ -111,7 +127,8 @@ def _mark_mandates_sent(session: Session, mandates: list[Mandate]) -> None:
         order, m.outgoing = m.outgoing, None
         if order == "new":
             m.status, m.sent_at = "sent", now
-        service.publish(session, m, "sent", order=order)
+        extra = {"new_payer_number": m.new_payer_number} if order == "change" else {}
+        service.publish(session, m, "sent", order=order, **extra)
 
 
 def _record_file(
@@ -166,23 +183,15 @@ def _read(session: Session, tenant: Tenant, data: bytes, *, today: date, actor: 
         if kind == "payment_spec":
             spec = codec.parse_payment_spec(data)
             _same_payee(tenant, spec.bankgiro)
-            results = [_spec_result(r) for r in spec.records if r.kind == codec.DEBIT]
-            counts = debit_service.apply(session, tenant, results, today=today, actor=actor)
-            return (
-                kind,
-                len(spec.records),
-                counts | {"not_debits": sum(1 for r in spec.records if r.kind != codec.DEBIT)},
-            )
+            return kind, len(spec.records), _apply_spec(session, tenant, spec, today=today, actor=actor)
         if kind == "rejected":
             rejected = codec.parse_rejected(data)
             _same_payee(tenant, rejected.bankgiro)
             results = [_rejected_result(r) for r in rejected.records if r.kind == codec.DEBIT]
             counts = debit_service.apply(session, tenant, results, today=today, actor=actor)
-            return (
-                kind,
-                len(rejected.records),
-                counts | {"not_debits": sum(1 for r in rejected.records if r.kind != codec.DEBIT)},
-            )
+            credit_results = [_rejected_credit(r) for r in rejected.records if r.kind == codec.CREDIT]
+            credit_counts = credit_service.apply(session, tenant, credit_results, today=today, actor=actor)
+            return kind, len(rejected.records), counts | {"credits": credit_counts}
         if kind == "bgmax":
             return _read_bgmax(session, tenant, data, today=today, actor=actor)
     except (codec.AutogiroError, bgmax.BgmaxError) as exc:
@@ -204,6 +213,40 @@ def _spec_result(r: codec.SpecRecord) -> debit_service.Result:
 
 def _rejected_result(r: codec.RejectedOrder) -> debit_service.Result:
     return debit_service.Result(r.payer_number, r.amount, r.date, ok=False, code=r.comment_code, text=r.comment_text)
+
+
+def _rejected_credit(r: codec.RejectedOrder) -> credit_service.Result:
+    return credit_service.Result(r.payer_number, r.amount, r.date, ok=False, code=r.comment_code, text=r.comment_text)
+
+
+def _apply_spec(
+    session: Session, tenant: Tenant, spec: codec.PaymentSpec, *, today: date, actor: str
+) -> dict[str, Any]:
+    """Debits (TK82) as before; credits (TK32): status 0 paid, any other failed; refunds (TK77)."""
+    results = [_spec_result(r) for r in spec.records if r.kind == codec.DEBIT]
+    counts: dict[str, Any] = debit_service.apply(session, tenant, results, today=today, actor=actor)
+    credit_results = [
+        credit_service.Result(
+            r.payer_number, r.amount, r.date, ok=r.status == 0, code=str(r.status), text=r.status_text
+        )
+        for r in spec.records
+        if r.kind == codec.CREDIT
+    ]
+    counts["credits"] = credit_service.apply(session, tenant, credit_results, today=today, actor=actor)
+    refunds = [
+        debit_service.Refund(
+            r.payer_number,
+            r.amount,
+            r.date,
+            r.refund_date,
+            code=r.refund_code or "",
+            text=f"Återbetald till betalaren (återbetalningskod {r.refund_code}).",
+        )
+        for r in spec.records
+        if r.kind == codec.REFUND
+    ]
+    counts["refunds"] = debit_service.apply_refunds(session, tenant, refunds, today=today, actor=actor)
+    return counts
 
 
 def _read_bgmax(
@@ -233,6 +276,10 @@ def _read_bgmax(
 def _apply_advice(session: Session, tenant: Tenant, advice: codec.MandateAdvice) -> dict[str, int]:
     counts = {"activated": 0, "rejected": 0, "cancelled": 0, "unchanged": 0, "unknown": 0}
     for record in advice.records:
+        if record.information_code == "05":
+            what = _apply_change(session, tenant, record)
+            counts[what] = counts.get(what, 0) + 1
+            continue
         mandate = _mandate_of(session, tenant, record.payer_number)
         if mandate is None:
             counts["unknown"] += 1
@@ -271,6 +318,7 @@ def _apply_one(session: Session, tenant: Tenant, mandate: Mandate, record: codec
         return "rejected"
     if outcome == "cancelled" and mandate.status in service.LIVE:
         mandate.status, mandate.outgoing, mandate.cancelled_at = "cancelled", None, utcnow()
+        mandate.new_payer_number = None
         mandate.comment_code, mandate.comment_text = code, text
         service.cancel_pending_debits(session, tenant, mandate.id)
         by = "payee" if record.information_code == "03" else "payer_or_bank"
@@ -279,3 +327,47 @@ def _apply_one(session: Session, tenant: Tenant, mandate: Mandate, record: codec
     if outcome == "cancelled" and mandate.status == "cancelled":
         mandate.comment_code, mandate.comment_text = code, text  # Bankgirot confirms our TK03
     return "unchanged"
+
+
+# --- change of payer number (information code 05) -----------------------------------------------------
+
+
+def _apply_change(session: Session, tenant: Tenant, record: codec.MandateAdviceRecord) -> str:
+    """Bankgirot's answer to a TK05: comment 32 names the new payer number (the change is made:
+    the mandate and its debits not yet ordered take the new number), comment 33 the old one (no
+    mandate holds it any more: a confirmation, nothing to do), any other comment refuses the change
+    (the old number stands). Applied once: a second reading finds nothing left to change."""
+    live = session.scalars(
+        select(Mandate)
+        .where(
+            Mandate.tenant_id == tenant.id,
+            Mandate.status.in_(service.LIVE),
+            or_(Mandate.payer_number == record.payer_number, Mandate.new_payer_number == record.payer_number),
+        )
+        .order_by(Mandate.id)
+    ).all()
+    changing = [m for m in live if m.new_payer_number is not None and m.outgoing is None]
+    outcome = record.outcome
+    code, text = record.comment_code, record.comment_text
+    if outcome == "payer_number_changed":
+        mandate = next((m for m in changing if m.new_payer_number == record.payer_number), None)
+        if mandate is None:
+            done = any(m.payer_number == record.payer_number for m in live)
+            return "unchanged" if done else "unknown"
+        old = mandate.payer_number
+        assert mandate.new_payer_number is not None
+        mandate.payer_number, mandate.new_payer_number = mandate.new_payer_number, None
+        mandate.comment_code, mandate.comment_text = code, text
+        debit_service.move_pending(session, tenant, mandate.id, mandate.payer_number)
+        service.publish(session, mandate, "payer_number_changed", old_payer_number=old, code=code, text=text)
+        return "changed"
+    if outcome == "payer_number_replaced":
+        return "unchanged"
+    mandate = next((m for m in changing if record.payer_number in (m.payer_number, m.new_payer_number)), None)
+    if mandate is None:
+        return "unknown"
+    refused = mandate.new_payer_number
+    mandate.new_payer_number = None
+    mandate.comment_code, mandate.comment_text = code, text
+    service.publish(session, mandate, "payer_number_change_rejected", refused=refused, code=code, text=text)
+    return "change_rejected"

@@ -55,8 +55,10 @@ class Mandate(Base):
     source: Mapped[str] = mapped_column(String(10), default="api")  # api | bankid
     # BankID's signature, OCSP response and completion data for a mandate signed digitally.
     evidence: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
-    # The order the next mandate file carries: "new" (TK04), "cancel" (TK03) or None.
+    # The order the next mandate file carries: "new" (TK04), "cancel" (TK03), "change" (TK05) or None.
     outgoing: Mapped[str | None] = mapped_column(String(10), default="new")
+    # A change of payer number asked for (TK05), until Bankgirot's advice confirms or refuses it.
+    new_payer_number: Mapped[str | None] = mapped_column(String(16))
     comment_code: Mapped[str | None] = mapped_column(String(2))
     comment_text: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -67,7 +69,8 @@ class Mandate(Base):
 
 
 class Debit(Base):
-    """One invoice to be debited by autogiro: pending -> sent -> debited | failed (| cancelled)."""
+    """One invoice to be debited by autogiro: pending -> sent -> debited | failed (| cancelled);
+    a debited one the payer's bank paid back (TK77) is ``refunded``."""
 
     __tablename__ = "autogiro_debits"
     __table_args__ = (
@@ -88,6 +91,31 @@ class Debit(Base):
     result_code: Mapped[str | None] = mapped_column(String(2))
     result_text: Mapped[str | None] = mapped_column(String(120))
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Credit(Base):
+    """Money paid out to a payer by autogiro (TK32, "utbetalning"): pending -> sent -> paid | failed
+    (| cancelled). It pays back what the tenant holds for the customer (their credit balance)."""
+
+    __tablename__ = "autogiro_credits"
+    __table_args__ = (Index("ix_autogiro_credits_tenant_status", "tenant_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    mandate_id: Mapped[int] = mapped_column(ForeignKey("autogiro_mandates.id"))
+    payer_number: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)  # öre
+    reference: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    pay_on: Mapped[date | None] = mapped_column(Date)  # the banking day the order names (set when sent)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    result_code: Mapped[str | None] = mapped_column(String(2))
+    result_text: Mapped[str | None] = mapped_column(String(120))
+    actor: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

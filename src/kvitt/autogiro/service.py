@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kvitt.autogiro.models import AutogiroSettings, Debit, Mandate
@@ -64,24 +64,35 @@ def payer_number_for(session: Session, tenant: Tenant, customer_id: int, wanted:
     """The payer number: chosen by the issuer, else the customer number if it is 1-16 digits,
     else the customer's id. Unique among the tenant's live mandates."""
     if wanted is not None:
-        number = wanted.strip()
-        if not number.isdigit() or not 1 <= len(number) <= 16 or int(number) == 0:
-            raise ValidationFailed(f"a payer number is 1 to 16 digits: {wanted}", param="payer_number")
+        number = _valid_payer_number(wanted)
     else:
         customer_no = customers.get(session, tenant, customer_id).customer_no
         is_number = customer_no.isdigit() and len(customer_no) <= 16 and int(customer_no) > 0
-        number = customer_no if is_number else str(customer_id)
-    number = str(int(number))  # the file zero-pads it: 0042 and 42 are the same payer
+        number = str(int(customer_no if is_number else str(customer_id)))
+    _not_taken(session, tenant, number)
+    return number
+
+
+def _valid_payer_number(wanted: str) -> str:
+    number = wanted.strip()
+    if not number.isdigit() or not 1 <= len(number) <= 16 or int(number) == 0:
+        raise ValidationFailed(f"a payer number is 1 to 16 digits: {wanted}", param="payer_number")
+    return str(int(number))  # the file zero-pads it: 0042 and 42 are the same payer
+
+
+def _not_taken(session: Session, tenant: Tenant, number: str) -> None:
+    """No live mandate holds the payer number, nor is changing to it."""
     taken = session.scalar(
         select(Mandate.id).where(
-            Mandate.tenant_id == tenant.id, Mandate.payer_number == number, Mandate.status.in_(LIVE)
+            Mandate.tenant_id == tenant.id,
+            or_(Mandate.payer_number == number, Mandate.new_payer_number == number),
+            Mandate.status.in_(LIVE),
         )
     )
     if taken is not None:
         raise Conflict(
             f"payer number {number} is used by mandate {taken}", param="payer_number", code="duplicate_payer_number"
         )
-    return number
 
 
 def publish(session: Session, mandate: Mandate, what: str, **data: Any) -> None:
@@ -259,11 +270,48 @@ def list_page(
     return paginate(session, query, Mandate.id, limit=limit, starting_after=starting_after)
 
 
+def change_payer_number(session: Session, tenant: Tenant, mandate_id: int, new_payer_number: str) -> Mandate:
+    """Ask Bankgirot to move an active mandate to another payer number (TK05 in the next file).
+
+    The mandate keeps its payer number until Bankgirot's advice confirms the change
+    (information 05, comment 32 for the new number); meanwhile its debits are held back from
+    the order files (an order under either number could miss), and move to the new number with it.
+    """
+    mandate = get(session, tenant, mandate_id)
+    if mandate.status != "active":
+        raise InvalidState(
+            f"mandate {mandate.id} is {mandate.status}: only an active mandate's payer number can change",
+            available_actions=[],
+        )
+    if mandate.new_payer_number is not None or mandate.outgoing is not None:
+        raise Conflict(
+            f"mandate {mandate.id} already has a change under way (to {mandate.new_payer_number})",
+            param="payer_number",
+            code="change_pending",
+        )
+    number = _valid_payer_number(new_payer_number)
+    if number == mandate.payer_number:
+        raise ValidationFailed(f"the mandate's payer number is {number} already", param="payer_number")
+    _not_taken(session, tenant, number)
+    mandate.new_payer_number, mandate.outgoing = number, "change"
+    session.flush()
+    publish(session, mandate, "payer_number_change_requested", new_payer_number=number)
+    return mandate
+
+
 def cancel(session: Session, tenant: Tenant, mandate_id: int, *, now: datetime | None = None) -> Mandate:
-    """Cancel a mandate: one Bankgirot knows of gets a TK03 in the next file; a pending one is dropped."""
+    """Cancel a mandate: one Bankgirot knows of gets a TK03 in the next file; a pending one is dropped.
+    A change of payer number not yet sent is dropped with it; one sent must be answered first."""
     mandate = get(session, tenant, mandate_id)
     if mandate.status not in LIVE:
         raise InvalidState(f"mandate {mandate.id} is {mandate.status}", available_actions=[])
+    if mandate.new_payer_number is not None and mandate.outgoing != "change":
+        raise Conflict(
+            f"mandate {mandate.id} is changing its payer number to {mandate.new_payer_number} at Bankgirot: "
+            "cancel it when Bankgirot's advice has answered",
+            code="change_pending",
+        )
+    mandate.new_payer_number = None
     mandate.outgoing = "cancel" if mandate.status in ("sent", "active") else None
     mandate.status = "cancelled"
     mandate.cancelled_at = now or utcnow()

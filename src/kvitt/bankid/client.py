@@ -108,10 +108,15 @@ class BankIDClient:
         *,
         user_non_visible_data: str | None = None,
         markdown: bool = False,
+        personal_number: str | None = None,
     ) -> StartedOrder:
+        """Start a sign order; ``personal_number`` (12 digits) lets only that person sign it
+        (``requirement.personalNumber``)."""
         body: dict[str, Any] = {"endUserIp": end_user_ip, "userVisibleData": encode_text(user_visible_data)}
         if user_non_visible_data:
             body["userNonVisibleData"] = encode_text(user_non_visible_data)
+        if personal_number:
+            body["requirement"] = {"personalNumber": personal_number}
         if markdown:
             body["userVisibleDataFormat"] = "simpleMarkdownV1"
         answer = self._post("sign", body)

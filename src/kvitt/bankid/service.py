@@ -10,7 +10,10 @@ the write lock); each step around them is a short transaction of its own:
    the answer. On ``complete`` the mandate is made, ``pending``, through
    ``kvitt.autogiro.service.create_signed_mandate`` with the personal number of BankID's
    ``completionData`` (never one the payer typed) and BankID's signature, OCSP response and
-   completion data as the evidence.
+   completion data as the evidence, once ``kvitt.bankid.verify`` has checked them (a valid
+   personal number, the payer's when the customer record names one; a signature document whose
+   signed data is this mandate's text and data; an OCSP response). An order that fails the
+   checks fails (``error`` the check's code) and makes no mandate.
 3. ``cancel``: ``cancel`` at BankID, then mark the order cancelled.
 
 Every query is scoped to the tenant of the invoice the web token found.
@@ -27,6 +30,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from kvitt.autogiro import service as autogiro
+from kvitt.bankid import verify
 from kvitt.bankid.client import BankIDClient, BankIDError, Collected, StartedOrder
 from kvitt.bankid.models import SignOrder
 from kvitt.core.db import Database
@@ -46,6 +50,7 @@ class Prepared:
     account: str
     text: str
     signed_data: dict[str, Any]
+    personal_number: str | None = None  # the customer's, when their record names a personal number
 
 
 def mandate_text(tenant: Tenant, customer: Customer, clearing: str, account: str, lang: str) -> str:
@@ -88,7 +93,8 @@ def prepare(session: Session, tenant: Tenant, invoice: Invoice, clearing: str, a
         "invoice": invoice.number,
     }
     text = mandate_text(tenant, customer, clearing_digits, account_digits, lang)
-    return Prepared(clearing_digits, account_digits, text, signed)
+    payer = verify.as_personal_number(customer.id_number)
+    return Prepared(clearing_digits, account_digits, text, signed, payer)
 
 
 def _customer_of(session: Session, tenant: Tenant, invoice: Invoice) -> Customer:
@@ -141,12 +147,23 @@ def start(
     with database.read() as session:
         tenant, invoice = _tenant_and_invoice(session, tenant_id, invoice_id)
         prepared = prepare(session, tenant, invoice, form.get("clearing", ""), form.get("account", ""), lang)
+    # The customer's own personal number, when known, is required of the signer: BankID lets no
+    # one else sign (and the completion is checked against it again).
     started = client.sign(
-        ip, prepared.text, user_non_visible_data=json.dumps(prepared.signed_data, sort_keys=True), markdown=True
+        ip,
+        prepared.text,
+        user_non_visible_data=signed_json(prepared.signed_data),
+        markdown=True,
+        personal_number=prepared.personal_number,
     )
     with database.transaction() as session:
         tenant, invoice = _tenant_and_invoice(session, tenant_id, invoice_id)
         return record_started(session, tenant, invoice, prepared, started, now).id
+
+
+def signed_json(signed_data: dict[str, Any]) -> str:
+    """The mandate data as sent in ``userNonVisibleData`` (and found again in the signature)."""
+    return json.dumps(signed_data, sort_keys=True)
 
 
 def _tenant_and_invoice(session: Session, tenant_id: int, invoice_id: int) -> tuple[Tenant, Invoice]:
@@ -198,6 +215,17 @@ def record_collected(session: Session, tenant: Tenant, order: SignOrder, collect
 
 
 def _complete(session: Session, tenant: Tenant, order: SignOrder, data: dict[str, Any], now: datetime) -> None:
+    customer = session.scalar(select(Customer).where(Customer.tenant_id == tenant.id, Customer.id == order.customer_id))
+    try:
+        verified = verify.verify_completion(
+            data,
+            visible_text=order.visible_text,
+            non_visible_data=signed_json(order.signed_data),
+            payer_id_number=customer.id_number if customer is not None else None,
+        )
+    except verify.NotVerified as exc:
+        _finish(order, "failed", now, error=exc.code)
+        return
     evidence = {
         "method": "bankid",
         "order_ref": order.order_ref,
@@ -207,6 +235,14 @@ def _complete(session: Session, tenant: Tenant, order: SignOrder, data: dict[str
         "signature": data.get("signature"),
         "ocsp_response": data.get("ocspResponse"),
         "completion_data": {k: v for k, v in data.items() if k not in ("signature", "ocspResponse")},
+        # What Kvitt checked (kvitt.bankid.verify); the XML-DSig value and the OCSP response's own
+        # signature are not verified against BankID's certificates.
+        "verified": {
+            "personal_number": verified.personal_number,
+            "signature_covers_mandate": True,
+            "ocsp_response_present": True,
+            "xmldsig_value_verified": False,
+        },
     }
     try:
         with session.begin_nested():
@@ -216,7 +252,7 @@ def _complete(session: Session, tenant: Tenant, order: SignOrder, data: dict[str
                 order.customer_id,
                 clearing=order.clearing,
                 account=order.account,
-                personal_number=_personal_number(data),
+                personal_number=verified.personal_number,
                 evidence=evidence,
             )
     except KvittError as exc:

@@ -647,11 +647,17 @@ class MandateAdviceRecord:
 
     @property
     def outcome(self) -> str:
-        """``active`` (a new mandate accepted), ``cancelled``, ``rejected`` or ``payer_number_changed``."""
+        """``active`` (a new mandate accepted), ``cancelled``, ``rejected``, or for a change of
+        payer number (information 05): ``payer_number_changed`` (comment 32, the record names the
+        new number), ``payer_number_replaced`` (comment 33, the record names the old number,
+        which no longer holds a mandate) or ``change_rejected`` (any other comment: the change
+        was refused, the old number stands)."""
         if self.comment_code == "32" and self.information_code in ("04", "42"):
             return "active"
-        if self.information_code == "05" and self.comment_code == "32":
-            return "payer_number_changed"
+        if self.information_code == "05":
+            return {"32": "payer_number_changed", "33": "payer_number_replaced"}.get(
+                self.comment_code, "change_rejected"
+            )
         if self.comment_code in ("02", "07", "33", "98") or self.information_code in ("10", "43", "44", "46"):
             return "cancelled"
         return "rejected"

@@ -77,6 +77,15 @@ TEXTS_AG: dict[str, dict[str, str]] = {
         "back": "Tillbaka till fakturan",
         "errors_title": "Rätta följande:",
         "mandate_exists": "Det finns redan ett medgivande för autogiro för dig.",
+        "personal_number_mismatch": (
+            "Medgivandet skrevs under med ett annat BankID än kundens. Den som är kund och kontohavare "
+            "behöver skriva under."
+        ),
+        "personal_number_missing": "Underskriften kunde inte kontrolleras. Försök igen.",
+        "signature_missing": "Underskriften kunde inte kontrolleras. Försök igen.",
+        "signature_invalid": "Underskriften kunde inte kontrolleras. Försök igen.",
+        "signature_mismatch": "Underskriften kunde inte kontrolleras. Försök igen.",
+        "ocsp_missing": "Underskriften kunde inte kontrolleras. Försök igen.",
         "invalid_clearing": "Ange ett clearingnummer med 4 siffror (Swedbank: 5 siffror).",
         "invalid_account": "Ange kontonumret, 1–12 siffror, utan clearingnumret.",
         "no_customer": "Den här fakturan har ingen kund som kan teckna autogiro.",
@@ -108,6 +117,15 @@ TEXTS_AG: dict[str, dict[str, str]] = {
         "back": "Back to the invoice",
         "errors_title": "Please correct:",
         "mandate_exists": "You already have an autogiro mandate.",
+        "personal_number_mismatch": (
+            "The mandate was signed with another BankID than the customer's. The customer who holds the "
+            "account needs to sign."
+        ),
+        "personal_number_missing": "The signature could not be checked. Please try again.",
+        "signature_missing": "The signature could not be checked. Please try again.",
+        "signature_invalid": "The signature could not be checked. Please try again.",
+        "signature_mismatch": "The signature could not be checked. Please try again.",
+        "ocsp_missing": "The signature could not be checked. Please try again.",
         "invalid_clearing": "Enter a clearing number of 4 digits (Swedbank: 5 digits).",
         "invalid_account": "Enter the account number, 1–12 digits, without the clearing number.",
         "no_customer": "This invoice has no customer who can set up autogiro.",

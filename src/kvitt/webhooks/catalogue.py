@@ -53,11 +53,30 @@ CATALOGUE: dict[str, EventType] = {
         EventType("autogiro.failed", "invoice", "an autogiro debit of the invoice failed"),
         EventType("invoice.autogiro_failed", "invoice", "the timeline's record of a failed autogiro debit"),
         EventType("autogiro.debited", "invoice", "an autogiro debit of the invoice went through"),
+        EventType("autogiro.retrying", "invoice", "Bankgirot tries the debit again (status 9); a later file answers"),
+        EventType("invoice.autogiro_retrying", "invoice", "the timeline's record of a debit Bankgirot tries again"),
+        EventType(
+            "autogiro.refunded", "invoice", "a debit was paid back to the payer (TK77): the invoice is open again"
+        ),
+        EventType("invoice.payment_reversed", "invoice", "the timeline's record of a payment taken back"),
+        EventType("autogiro.credit.created", "customer", "a credit to the payer's account was asked for (TK32)"),
+        EventType("autogiro.credit.paid", "customer", "Bankgirot paid the credit out: the refund is booked"),
+        EventType(
+            "autogiro.credit.failed", "customer", "Bankgirot did not pay the credit out (status or comment code)"
+        ),
+        EventType("autogiro.credit.cancelled", "customer", "a credit was dropped before it was sent"),
         EventType("autogiro.mandate.created", "customer", "an autogiro mandate was registered (pending)"),
         EventType("autogiro.mandate.sent", "customer", "a mandate (or its cancellation) went to Bankgirot"),
         EventType("autogiro.mandate.activated", "customer", "Bankgirot accepted the mandate: debits can start"),
         EventType("autogiro.mandate.rejected", "customer", "Bankgirot refused the mandate (comment code)"),
         EventType("autogiro.mandate.cancelled", "customer", "the mandate was cancelled (payee, payer or bank)"),
+        EventType(
+            "autogiro.mandate.payer_number_change_requested", "customer", "a new payer number was asked for (TK05)"
+        ),
+        EventType("autogiro.mandate.payer_number_changed", "customer", "Bankgirot moved the mandate to its new number"),
+        EventType(
+            "autogiro.mandate.payer_number_change_rejected", "customer", "Bankgirot refused the change (comment code)"
+        ),
     )
 }
 
