@@ -53,6 +53,8 @@ FOREIGN_WITHOUT_TENANT = {
     "fk autogiro_debits(mandate_id) -> autogiro_mandates": "the mandate debited; " + _SAME_TENANT,
     "fk autogiro_debits(payment_id) -> payments": "the payment the debit booked; " + _SAME_TENANT,
     "fk autogiro_mandates(customer_id) -> customers": "the payer; " + _SAME_TENANT,
+    "fk autogiro_credits(customer_id) -> customers": "the payer paid back; " + _SAME_TENANT,
+    "fk autogiro_credits(mandate_id) -> autogiro_mandates": "the mandate paid through; " + _SAME_TENANT,
     "fk automation_firings(rule_id) -> automation_rules": "a firing of the tenant's rule; " + _SAME_TENANT,
     "fk bankid_sign_orders(customer_id) -> customers": "the payer signing; " + _SAME_TENANT,
     "fk bankid_sign_orders(invoice_id) -> invoices": "the invoice signed on; " + _SAME_TENANT,
