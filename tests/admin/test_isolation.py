@@ -65,6 +65,33 @@ def _endpoint(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any
     return endpoint["id"], lambda: api_b.get(f"/webhook-endpoints/{endpoint['id']}/deliveries").json()
 
 
+def _pause(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    customer = make_customer(api_b, "B-1")
+    pause = api_b.post("/dunning-pauses", {"customer": customer["id"], "reason": "B"}).json()
+    return pause["id"], lambda: api_b.get("/dunning-pauses").json()
+
+
+def _extension(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    from datetime import date, timedelta
+
+    invoice = make_issued(api_b, make_customer(api_b, "B-1")["id"])
+    until = (date.fromisoformat(invoice["due_date"]) + timedelta(days=30)).isoformat()
+    extension = api_b.post("/payment-extensions", {"invoice": invoice["id"], "until": until}).json()
+    assert extension["state"] == "pending", extension
+    return extension["id"], lambda: api_b.get("/payment-extensions").json()
+
+
+def _policy(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    policy = api_b.get("/dunning-policies").json()["data"][0]
+    return policy["id"], lambda: api_b.get(f"/dunning-policies/{policy['id']}").json()
+
+
+def _rule(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    body = {"name": "B", "trigger": "invoice.issued", "actions": [{"type": "add_tag", "tag": "b"}]}
+    rule = api_b.post("/automation-rules", body).json()
+    return rule["id"], lambda: api_b.get(f"/automation-rules/{rule['id']}").json()
+
+
 # (method, path) -> (how B makes the object, the form A sends)
 CASES: dict[tuple[str, str], tuple[Callable[..., tuple[int, Callable[[], Any]]], dict[str, str]]] = {
     ("GET", "/admin/kunder/{customer_id}"): (_customer, {}),
@@ -84,6 +111,10 @@ CASES: dict[tuple[str, str], tuple[Callable[..., tuple[int, Callable[[], Any]]],
     ("POST", "/admin/api-nycklar/{key_id}/aterkalla"): (_api_key, {}),
     ("GET", "/admin/webhooks/{endpoint_id}"): (_endpoint, {}),
     ("POST", "/admin/webhooks/{endpoint_id}/leveranser/{delivery_id}/skicka-igen"): (_endpoint, {}),
+    ("POST", "/admin/paminnelser/pauser/{pause_id}/avsluta"): (_pause, {}),
+    ("POST", "/admin/paminnelser/anstand/{extension_id}/beslut"): (_extension, {"decision": "approve"}),
+    ("POST", "/admin/paminnelser/policyer/{policy_id}"): (_policy, {"days_0": "3"}),
+    ("POST", "/admin/handelsekedjor/{rule_id}/pa"): (_rule, {"enabled": "0"}),
 }
 
 

@@ -14,6 +14,9 @@ PAGE_MODULES: tuple[str, ...] = (
     "staff_pages",
     "integrations",
     "work_pages",
+    "dunning_page",
+    "automation_page",
+    "settings_page",
     "totp",
 )
 

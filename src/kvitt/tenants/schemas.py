@@ -62,6 +62,7 @@ class _TenantFields(Input):
 
 
 class TenantSettings(_TenantFields):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
     vat_number: str | None = None
     f_skatt: bool | None = None
     address_line1: str | None = Field(default=None, max_length=200)

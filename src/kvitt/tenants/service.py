@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kvitt.core import law
 from kvitt.core.db import utcnow
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.tokens import hash_api_key, new_api_key
@@ -12,11 +13,15 @@ from kvitt.tenants import keys
 from kvitt.tenants.models import ApiKey, Tenant
 from kvitt.tenants.schemas import TenantCreate, TenantSettings
 
+# Settings a tenant may clear (null); the rest it can only change.
+REMOVABLE = frozenset({"ocr_length", "vat_number", "plusgiro", "swish_number", "bankgiro", "address_line2"})
+
 
 def create(session: Session, data: TenantCreate) -> tuple[Tenant, str]:
     """Create a tenant with a first API key; returns the key in clear (number series start on first use)."""
     if session.scalar(select(Tenant.id).where(Tenant.org_number == data.org_number)) is not None:
         raise Conflict(f"a tenant with organisation number {data.org_number} exists", param="org_number")
+    _check_reminder_fee(data.reminder_fee)
     values = {k: v for k, v in data.model_dump().items() if v is not None}
     values.setdefault("vat_number", "SE" + data.org_number.replace("-", "") + "01")
     tenant = Tenant(**values)
@@ -27,8 +32,14 @@ def create(session: Session, data: TenantCreate) -> tuple[Tenant, str]:
 
 
 def update_settings(session: Session, tenant: Tenant, data: TenantSettings) -> Tenant:
-    for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None and field not in ("ocr_length", "vat_number", "plusgiro", "swish_number", "bankgiro"):
+    """The API's ``PATCH /tenant``, the back office's *Inställningar* and Billogram's settings.
+
+    A reminder fee above the legal cap is refused naming the law (``core.law``), whether or not
+    the tick would cap it anyway: a tenant must not believe it charges more than it may."""
+    changes = data.model_dump(exclude_unset=True)
+    _check_reminder_fee(changes.get("reminder_fee"))
+    for field, value in changes.items():
+        if value is None and field not in REMOVABLE:
             raise ValidationFailed(f"{field} cannot be removed", param=field)
         setattr(tenant, field, value)
     if not (tenant.bankgiro or tenant.plusgiro):
@@ -36,6 +47,15 @@ def update_settings(session: Session, tenant: Tenant, data: TenantSettings) -> T
     session.flush()
     keys.forget_on_commit(session, tenant_id=tenant.id)  # cached copies of the row are stale
     return tenant
+
+
+def _check_reminder_fee(fee: int | None) -> None:
+    if fee is None:
+        return
+    try:
+        law.check_reminder_fee(fee)
+    except law.FeeAboveCap as exc:
+        raise ValidationFailed(str(exc), param="reminder_fee", code="fee_above_legal_cap") from exc
 
 
 def create_api_key(session: Session, tenant: Tenant, name: str) -> tuple[ApiKey, str]:
