@@ -2,13 +2,18 @@
 
     .venv/bin/python bench/segments.py                  # 1,000,000 customers
     .venv/bin/python bench/segments.py --count 100000
+    .venv/bin/python bench/segments.py --reuse          # the database seeded by an earlier run
+    .venv/bin/python bench/segments.py --reuse --explain "open_balance gt"
 
 A fresh database, one tenant, N customers with attributes (plan, data_usage_gb, contract_end)
 and two issued invoices each (one paid on time, one open; a third of the open ones past due),
 seeded with SQL (not timed), then ANALYZE. Timed: the count of customers in a segment, as
 ``segments.service.count_and_examples`` makes it (the count query alone), for rules of each kind.
 Baseline in the same run: ``SELECT count(*)`` of the tenant's customers (the least reading a
-segment count can do).
+segment count can do). Each behaviour rule is timed twice: at the server's default
+``work_mem`` (what the count did before) and as ``segments.service`` runs it now (``roomy``:
+``work_mem`` raised for the count's own statements). ``--explain LABEL`` prints
+``EXPLAIN (ANALYZE, BUFFERS)`` of one rule's count, as the service runs it.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -29,12 +35,13 @@ from kvitt.core.db import Database  # noqa: E402
 from kvitt.customers.models import Customer  # noqa: E402
 from kvitt.migrations import upgrade  # noqa: E402
 from kvitt.segments import rules  # noqa: E402
+from kvitt.segments.service import on_behaviour, roomy  # noqa: E402
 from kvitt.tenants import service as tenants  # noqa: E402
 from kvitt.tenants.schemas import TenantCreate  # noqa: E402
 
 DAY = date(2026, 12, 6)
 GOAL = 5.0
-RULES = {
+RULES: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "attribute eq": ("all", [{"field": "attributes.plan", "op": "eq", "value": "Medium"}]),
     "attribute gt + type": (
         "all",
@@ -98,37 +105,88 @@ def seed(url: str, count: int) -> int:
     return tenant_id
 
 
+def existing(url: str, count: int) -> int | None:
+    """The tenant of a database an earlier run seeded with ``count`` customers, or None."""
+    try:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT tenant_id, count(*) FROM customers GROUP BY tenant_id").fetchone()
+    except psycopg.OperationalError:
+        return None
+    return int(row[0]) if row is not None and row[1] == count else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--url", default="postgresql://postgres@localhost:5432")
+    parser.add_argument("--reuse", action="store_true", help="keep a database seeded before with --count customers")
+    parser.add_argument("--explain", metavar="LABEL", help="EXPLAIN (ANALYZE, BUFFERS) of one rule, then stop")
     args = parser.parse_args()
     name = "kvitt_bench_segments"
-    with psycopg.connect(args.url + "/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.execute(f"CREATE DATABASE {name}")
     url = f"{args.url}/{name}"
-    started = time.perf_counter()
-    tenant_id = seed(url, args.count)
-    print(f"seeded {args.count:,} customers and {2 * args.count:,} invoices in {time.perf_counter() - started:.1f} s")
+    tenant_id = existing(url, args.count) if args.reuse else None
+    if tenant_id is None:
+        with psycopg.connect(args.url + "/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            admin.execute(f"CREATE DATABASE {name}")
+        started = time.perf_counter()
+        tenant_id = seed(url, args.count)
+        print(
+            f"seeded {args.count:,} customers and {2 * args.count:,} invoices in {time.perf_counter() - started:.1f} s"
+        )
+    else:
+        print(f"reused {name}: {args.count:,} customers")
     db = Database(url)
+    if args.explain:
+        explain(db, tenant_id, args.explain)
+        db.dispose()
+        return
     with psycopg.connect(url) as conn:
         start = time.perf_counter()
         conn.execute("SELECT count(*) FROM customers WHERE tenant_id = %s", (tenant_id,)).fetchone()
         floor = time.perf_counter() - start
-    print(f"\n| customers | rule | in segment | seconds | goal ≤ {GOAL:.0f} s |")
-    print("| ---: | --- | ---: | ---: | --- |")
-    print(f"| {args.count:,} | baseline: count(*) of the tenant's customers | {args.count:,} | {floor:.2f} | |")
+    head = "| customers | rule | in segment | seconds, default work_mem | seconds, segments.service |"
+    print(f"\n{head} goal ≤ {GOAL:.0f} s |")
+    print("| ---: | --- | ---: | ---: | ---: | --- |")
+    print(f"| {args.count:,} | baseline: count(*) of the tenant's customers | {args.count:,} | {floor:.2f} | | |")
     for label, (match, conditions) in RULES.items():
         checked = rules.check_rule(match, conditions)
-        start = time.perf_counter()
-        with db.read() as session:
-            where = rules.customer_sql(match, checked, tenant_id, DAY)
-            found = session.scalar(select(func.count(Customer.id)).where(Customer.tenant_id == tenant_id, where))
-        seconds = time.perf_counter() - start
-        met = "met" if seconds <= GOAL else "not met"
-        print(f"| {args.count:,} | {label} | {found:,} | {seconds:.2f} | {met} |", flush=True)
+        before = count(db, tenant_id, match, checked, service=False)[1] if on_behaviour(checked) else None
+        found, seconds = count(db, tenant_id, match, checked, service=True)
+        met = "met" if seconds <= GOAL else "**not met**"
+        old = f"{before:.2f}" if before is not None else "(same)"
+        print(f"| {args.count:,} | {label} | {found:,} | {old} | {seconds:.2f} | {met} |", flush=True)
     db.dispose()
+
+
+def count(
+    db: Database, tenant_id: int, match: str, checked: list[dict[str, object]], *, service: bool
+) -> tuple[int, float]:
+    """The segment's count as ``segments.service.count_and_examples`` makes it (``service``), or
+    with the server's default settings; returns (customers, seconds)."""
+    start = time.perf_counter()
+    with db.read() as session:
+        where = rules.customer_sql(match, checked, tenant_id, DAY)
+        query = select(func.count(Customer.id)).where(Customer.tenant_id == tenant_id, where)
+        if service:
+            with roomy(session, checked):
+                found = session.scalar(query)
+        else:
+            found = session.scalar(query)
+    return int(found or 0), time.perf_counter() - start
+
+
+def explain(db: Database, tenant_id: int, label: str) -> None:
+    match, conditions = RULES[label]
+    checked = rules.check_rule(match, conditions)
+    with db.read() as session:
+        where = rules.customer_sql(match, checked, tenant_id, DAY)
+        query = select(func.count(Customer.id)).where(Customer.tenant_id == tenant_id, where)
+        compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        print(f"{compiled};\n")
+        with roomy(session, checked):
+            for (line,) in session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")):
+                print(line)
 
 
 if __name__ == "__main__":

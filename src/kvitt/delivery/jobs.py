@@ -53,3 +53,8 @@ def run_einvoice_status(session: Session, job: OutboxJob) -> None:
 @handles(service.STAFF_EMAIL_JOB)
 def run_staff_email(session: Session, job: OutboxJob) -> None:
     sending.staff_email(session, job)
+
+
+@handles(service.CUSTOMER_SMS_JOB)
+def run_customer_sms(session: Session, job: OutboxJob) -> None:
+    sending.customer_sms(session, job)

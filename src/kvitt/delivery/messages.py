@@ -128,9 +128,24 @@ def email_parts(facts: InvoiceFacts, lang: str, *, attached: bool) -> tuple[str,
     return title, text, html
 
 
+SMS_CTA_LENGTH = 40  # an offer's call to action in an SMS, cut to this many characters
+
+
 def sms_text(facts: InvoiceFacts, lang: str) -> str:
-    """One SMS (160 GSM characters fit a link and the essentials; the web invoice has the rest)."""
-    lang = language_of(lang)
+    """One SMS (160 GSM characters fit a link and the essentials; the web invoice has the rest),
+    and on an invoice an engagement offer's short call to action with its click link after it
+    (then two parts: an offer is worth the second)."""
+    text = _sms_invoice_text(facts, language_of(lang))
+    offer = next((p for p in facts.placements if p.get("link")), None)
+    if offer is None or facts.reminder or facts.credit_note:
+        return text
+    cta = " ".join(offer["cta"].split())  # one line: no line breaks from the placement's text
+    if len(cta) > SMS_CTA_LENGTH:
+        cta = cta[: SMS_CTA_LENGTH - 3].rstrip() + "..."  # "…" is not GSM 03.38: the SMS would go UCS-2
+    return f"{text}\n{cta}: {offer['link']}"
+
+
+def _sms_invoice_text(facts: InvoiceFacts, lang: str) -> str:
     amount = amount_text(facts.amount_ore, lang)
     if lang == "en":
         if facts.reminder:

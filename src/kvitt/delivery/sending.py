@@ -101,6 +101,10 @@ class _Item:
     message_id: str = ""
     to: str | None = None  # the address it goes to (recorded on the delivery with the outcome)
     outcome: Sent | DeliveryError | None = None
+    # Engagement's placements in it, counted as impressions once it is sent: in the message
+    # itself (email, SMS) and on the PDF attached to an email (channel ``pdf``).
+    shown: list[Any] = field(default_factory=list)
+    on_pdf: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -116,7 +120,8 @@ class _Batch:
     jobs: list[OutboxJob] = field(default_factory=list)
     lease_renewed: float = field(default_factory=time.monotonic)
     autogiro_on: dict[int, date] = field(default_factory=dict)  # invoice id -> autogiro's debit day
-    placements: dict[int, list[Any]] = field(default_factory=dict)  # invoice id -> engagement's placements
+    # (channel, invoice id) -> engagement's placements in that channel's message of the invoice
+    placements: dict[tuple[str, int], list[Any]] = field(default_factory=dict)
 
     def renew_lease(self, session: Session) -> None:
         """Keep the batch's jobs ours while it runs: a batch against a slow provider can outlast
@@ -162,7 +167,9 @@ class _Batch:
         attach = service.preferences(session, tenant_id).attach_pdf
         autogiro_on = autogiro.debit_dates(session, tenant, list(invoices.values()), today=clock.today())
         batch = cls(settings, tenant, attach, invoices, customers, web_base_url(settings), autogiro_on=autogiro_on)
-        batch.placements = email_placements(session, tenant, deliveries, invoices, customers)
+        for channel in (EMAIL, SMS):
+            found = message_placements(session, tenant, deliveries, invoices, customers, channel)
+            batch.placements.update({(channel, invoice_id): shown for invoice_id, shown in found.items()})
         return batch
 
     def invoice(self, delivery: Delivery) -> Invoice:
@@ -185,37 +192,45 @@ class _Batch:
             reminder=delivery.reminder_id is not None,
             credit_note=invoice.kind == "credit_note",
             autogiro_date=on.isoformat() if (on := self.autogiro_on.get(invoice.id)) else None,
-            placements=[placement_lines(p, self.base_url, invoice.token) for p in self.placements.get(invoice.id, [])],
+            placements=[placement_lines(p, self.base_url, invoice.token) for p in self.shown(delivery)],
         )
 
+    def shown(self, delivery: Delivery) -> list[Any]:
+        """The placements in this delivery's message (none in reminders and credit notes)."""
+        if delivery.reminder_id is not None:  # the invoice's own message may be in the batch too
+            return []
+        return self.placements.get((delivery.channel, delivery.invoice_id), [])
 
-def email_placements(
+
+def message_placements(
     session: Session,
     tenant: Tenant,
     deliveries: list[Delivery],
     invoices: dict[int, Invoice],
     customers: dict[int, Customer],
+    channel: str,
 ) -> dict[int, list[Any]]:
-    """The offers and information (kvitt.engagement, channel ``email``) of the batch's invoice
-    emails (not reminders, not credit notes), with one impression each; never fails the batch."""
+    """The offers, information and surveys (kvitt.engagement) of the batch's invoice messages on
+    ``channel`` (email; SMS: the first offer only, as a short call to action with its link), not
+    in reminders or credit notes; never fails the batch. Their impressions are recorded when the
+    message is sent (``_record``)."""
     wanted = [
         invoices[d.invoice_id]
         for d in deliveries
-        if d.channel == "email" and d.reminder_id is None and invoices[d.invoice_id].kind == "invoice"
+        if d.channel == channel and d.reminder_id is None and invoices[d.invoice_id].kind == "invoice"
     ]
     if not wanted:
         return {}
     langs = {c.id: messages.language_of(c.language) for c in customers.values()}
-    now = utcnow()
     try:
-        shown = _fitting(session, tenant, wanted, customers, langs, now)
+        shown = _fitting(session, tenant, wanted, customers, langs, utcnow(), channel)
     except Exception as exc:
         # May swallow any error of the engagement feature: the invoice goes out without offers.
-        log.warning("email_placements_not_added", tenant_id=tenant.id, error=str(exc)[:300])
+        log.warning(f"{channel}_placements_not_added", tenant_id=tenant.id, error=str(exc)[:300])
         return {}
-    if any(shown.values()):
-        engagement.record_sent(session, wanted, shown, channel="email", now=now)
-    return shown
+    if channel == SMS:  # 160 characters: one offer's call to action and its link, nothing else
+        shown = {invoice_id: [p for p in items if p.kind == "offer"][:1] for invoice_id, items in shown.items()}
+    return {invoice_id: items for invoice_id, items in shown.items() if items}
 
 
 def _fitting(
@@ -225,12 +240,13 @@ def _fitting(
     customers: dict[int, Customer],
     langs: dict[int, str],
     now: datetime,
+    channel: str,
 ) -> dict[int, list[Any]]:
     if not is_postgresql(session):  # a failed statement leaves SQLite's transaction as it was
-        return engagement.fitting_many(session, tenant, wanted, customers, channel="email", langs=langs, now=now)
+        return engagement.fitting_many(session, tenant, wanted, customers, channel=channel, langs=langs, now=now)
     # On a connection of its own: a failing rule cannot abort the batch's transaction.
     with Session(session.get_bind()) as reader:
-        return engagement.fitting_many(reader, tenant, wanted, customers, channel="email", langs=langs, now=now)
+        return engagement.fitting_many(reader, tenant, wanted, customers, channel=channel, langs=langs, now=now)
 
 
 def placement_lines(shown: Any, base_url: str, token: str) -> dict[str, str]:
@@ -351,6 +367,7 @@ def _record(session: Session, batch: _Batch, items: list[_Item], failures: JobFa
         else:
             service.mark_failed(session, delivery, str(outcome))
     service.mark_sent_many(session, batch.tenant.id, sent)
+    _count_impressions(session, batch, [item for item in done if isinstance(item.outcome, Sent)])
     for delivery, provider_ref, _ in sent:
         early = (delivery.data or {}).get("early_report")
         if early and early.get("id") == provider_ref:
@@ -365,6 +382,23 @@ def _record(session: Session, batch: _Batch, items: list[_Item], failures: JobFa
                 run_at=utcnow() + timedelta(seconds=STATUS_POLL_SECONDS),
                 max_attempts=12,
             )
+
+
+def _count_impressions(session: Session, batch: _Batch, sent: list[_Item]) -> None:
+    """The impressions of the placements in the messages just sent (and on their attached PDFs):
+    one per invoice, placement and channel; a resend of the same invoice counts nothing more
+    (``engagement.record_sent``). In the transaction that records the outcomes."""
+    by_channel: dict[str, dict[int, list[Any]]] = {}
+    for item in sent:
+        invoice_id = item.delivery.invoice_id
+        if item.shown:
+            by_channel.setdefault(item.delivery.channel, {})[invoice_id] = item.shown
+        if item.on_pdf:
+            by_channel.setdefault(engagement.PDF, {})[invoice_id] = item.on_pdf
+    now = utcnow()
+    for channel, shown in by_channel.items():
+        invoices = [batch.invoices[invoice_id] for invoice_id in shown]
+        engagement.record_sent(session, invoices, shown, channel=channel, now=now)
 
 
 def _outcome(call: Callable[[], Sent]) -> Sent | DeliveryError:
@@ -417,14 +451,15 @@ def _render_email(session: Session, batch: _Batch, item: _Item) -> PermanentFail
     invoice = batch.invoice(delivery)
     attachments = []
     if batch.attach_pdf:
-        from kvitt.documents.pdf import invoice_pdf
+        from kvitt.documents.pdf import invoice_pdf_for_delivery
 
-        pdf = invoice_pdf(session, batch.tenant.id, invoice.id, base_url=batch.base_url)
+        pdf, item.on_pdf = invoice_pdf_for_delivery(session, batch.tenant.id, invoice.id, base_url=batch.base_url)
         attachments.append(email.Attachment(f"faktura-{invoice.number}.pdf", pdf))
     lang = messages.language_of(customer.language)
     subject, text_part, html = messages.email_parts(batch.facts(delivery), lang, attached=batch.attach_pdf)
     item.message_id = message_id(batch.settings, delivery)
     item.to = to
+    item.shown = batch.shown(delivery)
     item.prepared = email.render_message(
         sender=batch.settings.mail_from,
         sender_name=batch.tenant.name,
@@ -488,6 +523,7 @@ def _send_sms(session: Session, batch: _Batch, items: list[_Item], failures: Job
                 text_ = messages.sms_text(batch.facts(delivery), messages.language_of(customer.language))
                 report_url = f"{batch.base_url}/callbacks/sms/{delivery.callback_token}"
                 item.prepared = (to, text_, report_url)
+                item.shown = batch.shown(delivery)
                 delivery.state = SENDING  # at most once: committed before 46elks is called
                 delivery.recipient = to
                 ready.append(item)
@@ -605,14 +641,15 @@ def print_batch(session: Session, job: OutboxJob) -> None:
         # An earlier run of this job wrote the batch and stopped before recording it.
         ids = [int(row["delivery_id"]) for row in letter.read_manifest(folder)]
         written = list(session.scalars(select(Delivery).where(Delivery.tenant_id == tenant.id, Delivery.id.in_(ids))))
-        _record_batch(session, [d for d in written if d.state == PENDING], batch)
+        pending = [d for d in written if d.state == PENDING]
+        _record_batch(session, pending, batch, _paper_placements(session, tenant, pending))
         return
     waiting = _waiting_letters(session, tenant.id)
     if not waiting:
         return
-    letters = _render(session, tenant, waiting)
+    letters, on_paper = _render(session, tenant, waiting)
     letter.write_batch(folder, [item for _, item in letters])
-    _record_batch(session, [d for d, _ in letters], batch)
+    _record_batch(session, [d for d, _ in letters], batch, on_paper)
     if len(waiting) == PRINT_BATCH_SIZE:  # more are waiting: the next batch right away
         service.enqueue_once(
             session,
@@ -640,8 +677,11 @@ def _waiting_letters(session: Session, tenant_id: int) -> list[Delivery]:
     return list(session.scalars(query))
 
 
-def _render(session: Session, tenant: Tenant, waiting: list[Delivery]) -> list[tuple[Delivery, letter.Letter]]:
-    from kvitt.documents.pdf import invoice_pdf
+def _render(
+    session: Session, tenant: Tenant, waiting: list[Delivery]
+) -> tuple[list[tuple[Delivery, letter.Letter]], dict[int, list[Any]]]:
+    """The letters of the batch, and the placements printed on each (invoice id -> placements)."""
+    from kvitt.documents.pdf import invoice_pdf_for_delivery
 
     invoices = {
         inv.id: inv
@@ -656,12 +696,14 @@ def _render(session: Session, tenant: Tenant, waiting: list[Delivery]) -> list[t
         for c in session.scalars(select(Customer).where(Customer.id.in_({i.customer_id for i in invoices.values()})))
     }
     rendered = []
+    on_paper: dict[int, list[Any]] = {}
     for delivery in waiting:
         invoice = invoices[delivery.invoice_id]
         customer = customers[invoice.customer_id]
         if not (customer.address_line1 and customer.postal_code and customer.city):
             service.mark_failed(session, delivery, "the customer has no postal address")
             continue
+        pdf, on_paper[invoice.id] = invoice_pdf_for_delivery(session, tenant.id, invoice.id, letter=True)
         item = letter.Letter(
             delivery_id=delivery.id,
             invoice_id=invoice.id,
@@ -674,17 +716,43 @@ def _render(session: Session, tenant: Tenant, waiting: list[Delivery]) -> list[t
             postal_code=customer.postal_code,
             city=customer.city,
             country=customer.country,
-            pdf=invoice_pdf(session, tenant.id, invoice.id, letter=True),
+            pdf=pdf,
         )
         rendered.append((delivery, item))
-    return rendered
+    return rendered, on_paper
 
 
-def _record_batch(session: Session, letters: list[Delivery], batch: str) -> None:
+def _paper_placements(session: Session, tenant: Tenant, letters: list[Delivery]) -> dict[int, list[Any]]:
+    """A batch written by an earlier run that stopped before recording it: the placements its
+    letters carry, read again (what fits now; the same unless a placement changed meanwhile)."""
+    from kvitt.documents.data import load
+
+    found: dict[int, list[Any]] = {}
+    for delivery in letters:
+        try:
+            found[delivery.invoice_id] = load(session, tenant.id, delivery.invoice_id).shown
+        except KvittError:
+            found[delivery.invoice_id] = []
+    return found
+
+
+def _record_batch(session: Session, letters: list[Delivery], batch: str, on_paper: dict[int, list[Any]]) -> None:
+    """The letters are with the print partner: sent, and the placements printed on them counted
+    as impressions (channel ``pdf``, once per invoice and placement)."""
     for delivery in letters:
         delivery.batch = batch
     if letters:
         service.mark_sent_many(session, letters[0].tenant_id, [(d, batch, {"batch": batch}) for d in letters])
+        invoices = {
+            i.id: i
+            for i in session.scalars(
+                select(Invoice)
+                .options(lazyload(Invoice.lines))
+                .where(Invoice.tenant_id == letters[0].tenant_id, Invoice.id.in_({d.invoice_id for d in letters}))
+            )
+        }
+        shown = {d.invoice_id: on_paper.get(d.invoice_id, []) for d in letters}
+        engagement.record_sent(session, list(invoices.values()), shown, channel=engagement.PDF, now=utcnow())
 
 
 def staff_email(session: Session, job: OutboxJob) -> None:
@@ -706,3 +774,29 @@ def staff_email(session: Session, job: OutboxJob) -> None:
             smtp.send(settings.mail_from, str(payload["to"]), message, mid)
     except PermanentFailure:
         return  # nobody else to tell; the job's last_error is not set, the log has it
+
+
+def customer_sms(session: Session, job: OutboxJob) -> None:
+    """The ``delivery.customer_sms`` job: a short text (a link to the recipient's own pages) to
+    the customer's phone on file, read now: the payload names the customer, never a number.
+    Through the same 46elks client as invoices; a temporary failure is retried, a permanent one
+    (or no phone on file any more) ends the job, logged."""
+    assert job.tenant_id is not None
+    payload: dict[str, Any] = job.payload
+    tenant = session.get(Tenant, job.tenant_id)
+    customer = session.scalar(
+        select(Customer).where(Customer.tenant_id == job.tenant_id, Customer.id == int(payload["customer_id"]))
+    )
+    if tenant is None or customer is None or not customer.phone:
+        log.info("customer_sms_not_sent", tenant_id=job.tenant_id, reason="no phone on file")
+        return
+    settings = get_settings()
+    config = sms.Elks46Config(settings.sms_url, settings.sms_user, settings.sms_password)
+    sender = sms.sender_name(settings.sms_from, tenant.name)
+    to = customer.phone
+    end_transaction_before_network(session)
+    try:
+        with sms.Elks46Client(config) as client:
+            client.send(sender=sender, to=to, message=str(payload["text"]))
+    except PermanentFailure as exc:
+        log.warning("customer_sms_refused", tenant_id=job.tenant_id, customer_id=customer.id, error=str(exc)[:300])

@@ -31,6 +31,7 @@ SEND_JOB = "delivery.send"
 PRINT_BATCH_JOB = "delivery.print_batch"
 EINVOICE_STATUS_JOB = "delivery.einvoice_status"
 STAFF_EMAIL_JOB = "delivery.staff_email"
+CUSTOMER_SMS_JOB = "delivery.customer_sms"  # a short note to the customer's phone on file
 
 DEFAULT_FALLBACK: dict[str, list[str]] = {
     EMAIL: [LETTER],

@@ -33,6 +33,9 @@ class InvoiceDocument:
     autogiro_on: date | None = None
     # Offers and information for the recipient on paper (kvitt.engagement, channel ``pdf``).
     placements: list[dict[str, str]] = field(default_factory=list)
+    # The same placements as engagement chose them: counted as impressions when a PDF made for
+    # delivery (a printed letter, an email's attachment) is handed over, never on a download.
+    shown: list[engagement.Shown] = field(default_factory=list)
 
 
 log = structlog.get_logger("kvitt.documents")
@@ -55,13 +58,15 @@ def load(session: Session, tenant_id: int, invoice_id: int, *, base_url: str | N
         credited = invoices.get(session, tenant, invoice.credited_invoice_id)
     base = (base_url or web_base_url(get_settings())).rstrip("/")
     autogiro_on = autogiro.debit_date(session, tenant, invoice, today=clock.today())
-    shown = _placements(session, tenant, invoice, base)
-    return InvoiceDocument(invoice, tenant, credited, f"{base}/i/{invoice.token}", autogiro_on, shown)
+    shown = _placements(session, tenant, invoice)
+    return InvoiceDocument(
+        invoice, tenant, credited, f"{base}/i/{invoice.token}", autogiro_on, _on_paper(shown, invoice, base), shown
+    )
 
 
-def _placements(session: Session, tenant: Tenant, invoice: Invoice, base: str) -> list[dict[str, str]]:
-    """The placements for the PDF (not on credit notes): title, text and the offer's address
-    through the click redirect. Read only; a failure leaves the PDF without them."""
+def _placements(session: Session, tenant: Tenant, invoice: Invoice) -> list[engagement.Shown]:
+    """The placements for the PDF (not on credit notes, no surveys on paper). Read only; a
+    failure leaves the PDF without them."""
     if invoice.kind != "invoice":
         return []
     try:
@@ -75,6 +80,11 @@ def _placements(session: Session, tenant: Tenant, invoice: Invoice, base: str) -
         # without, and the log says why (as the web invoice and the email do).
         log.warning("engagement_not_on_pdf", invoice_id=invoice.id, error=str(exc)[:300])
         return []
+    return [item for item in shown if item.kind != "survey"]
+
+
+def _on_paper(shown: list[engagement.Shown], invoice: Invoice, base: str) -> list[dict[str, str]]:
+    """Title, text and the offer's address through the click redirect."""
     return [
         {
             "title": item.title,
@@ -83,5 +93,4 @@ def _placements(session: Session, tenant: Tenant, invoice: Invoice, base: str) -
             "cta": item.cta or item.title,
         }
         for item in shown
-        if item.kind != "survey"
     ]

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from kvitt.core.money import milli_to_quantity
 from kvitt.documents import fontcache, qr
 from kvitt.documents.data import InvoiceDocument, load
+from kvitt.engagement.service import Shown
 from kvitt.formats import qr_invoice
 from kvitt.invoices.models import Invoice
 from kvitt.tenants.models import Tenant
@@ -82,6 +83,16 @@ def invoice_pdf(
 ) -> bytes:
     """The PDF of an issued invoice or credit note (``letter=True``: for a C5 window envelope)."""
     return render(load(session, tenant_id, invoice_id, base_url=base_url), letter=letter)
+
+
+def invoice_pdf_for_delivery(
+    session: Session, tenant_id: int, invoice_id: int, *, letter: bool = False, base_url: str | None = None
+) -> tuple[bytes, list[Shown]]:
+    """:func:`invoice_pdf` made to be delivered (a printed letter, an email's attachment), with
+    the engagement placements on it: the sender counts them as impressions once it is handed
+    over (``engagement.record_sent``, channel ``pdf``)."""
+    document = load(session, tenant_id, invoice_id, base_url=base_url)
+    return render(document, letter=letter), document.shown
 
 
 def payment_qr_text(invoice: Invoice, tenant: Tenant) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kvitt.core.db import Base, BigId, JsonType, UtcDateTime, utcnow
@@ -39,6 +39,11 @@ class Placement(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
+# What is sent (email, SMS, PDF/letter) makes one impression per invoice, placement and channel:
+# a resend, a retried job or a second print of the same invoice counts nothing more.
+_SENT = "kind = 'impression' AND channel <> 'web'"
+
+
 class EngagementEvent(Base):
     """An impression (the placement was shown on an invoice) or a click (its call to action)."""
 
@@ -46,6 +51,16 @@ class EngagementEvent(Base):
     __table_args__ = (
         Index("ix_engagement_events_tenant_placement_at", "tenant_id", "placement_id", "at"),
         Index("ix_engagement_events_tenant_invoice", "tenant_id", "invoice_id"),
+        Index(
+            "uq_engagement_events_sent",
+            "tenant_id",
+            "invoice_id",
+            "placement_id",
+            "channel",
+            unique=True,
+            sqlite_where=text(_SENT),
+            postgresql_where=text(_SENT),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -76,18 +91,21 @@ class SurveyAnswer(Base):
 
 
 class RecipientLink(Base):
-    """A magic link to the recipient's own pages (``/m/<token>``), sent to their email; only the
-    token's SHA-256 is stored. Looked up by the hash alone (no tenant is known before it)."""
+    """A magic link to the recipient's own pages (``/m/<token>``), sent to their email or by SMS
+    to their phone on file; only the token's SHA-256 is stored. Looked up by the hash alone (no
+    tenant is known before it)."""
 
     __tablename__ = "recipient_links"
     __table_args__ = (
         UniqueConstraint("tenant_id", "token_hash"),
         Index("ix_recipient_links_token_hash", "token_hash"),
+        Index("ix_recipient_links_tenant_customer", "tenant_id", "customer_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     customer_id: Mapped[int] = mapped_column(BigInteger)
     token_hash: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(10), default="email")  # email | sms
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -3,8 +3,11 @@
 - :func:`fitting` picks the placements an invoice's recipient sees on a channel now: active, in
   their schedule, on that channel, in one of their segments (or for everyone), under their cap;
   by priority. Segment membership is one query (``segments.service.memberships``).
-- :func:`record_impressions` counts what was shown, once per invoice and placement within a
-  visit (:data:`SESSION`); the web invoice calls it after its answer has gone out.
+- What one impression is, per channel (docs/engagement.md, "Measured"):
+  web: :func:`record_impressions`, once per invoice and placement within a visit
+  (:data:`SESSION`), called after the page's answer has gone out; email, SMS and PDF/letter:
+  :func:`record_sent`, once per invoice, placement and channel when the message or letter is
+  handed over (a unique index, not code, keeps a resend or a retried job from counting again).
 - :func:`click` and :func:`answer` record a call to action and a survey answer, and put an
   ``offer_clicked`` / ``survey_answered`` event on the invoice's timeline (which publishes
   ``invoice.offer_clicked`` / ``invoice.survey_answered`` for event chains and webhooks).
@@ -17,11 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kvitt.core.db import bulk_insert, utcnow
+from kvitt.core.db import bulk_insert, is_postgresql, utcnow
 from kvitt.core.errors import NotFound, ValidationFailed
 from kvitt.core.pagination import Page, paginate
 from kvitt.customers.models import Customer
@@ -35,6 +39,9 @@ from kvitt.tenants.models import Tenant
 SESSION = timedelta(minutes=30)  # a reload within this time of the last impression is the same visit
 MAX_SHOWN = 5
 IMPRESSION, CLICK = "impression", "click"
+WEB, EMAIL, SMS, PDF = "web", "email", "sms", "pdf"
+SENT_CHANNELS = (EMAIL, SMS, PDF)  # one impression per invoice, placement and channel
+IMPRESSIONS_LOCK = 0x4B45  # advisory-lock namespace for a web invoice's impressions ("KE")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_-]{1,60})\}")
 
 
@@ -244,21 +251,19 @@ def fill(text: str, customer: Customer) -> str:
 
 
 def record_impressions(session: Session, invoice: Invoice, shown: list[Shown], *, channel: str, now: datetime) -> int:
-    """One impression per placement shown, unless this invoice showed it within :data:`SESSION`
-    (a reload is the same visit); returns how many were recorded."""
+    """One web impression per placement shown, unless this invoice's page showed it within
+    :data:`SESSION` (a reload is the same visit); returns how many were recorded.
+
+    Two views of the same invoice at the same moment are counted one after the other: on
+    PostgreSQL under a transaction-scoped advisory lock per invoice, on SQLite under the write
+    lock every write transaction takes first. Impressions on other channels (an email sent a
+    minute ago) do not make a view a reload."""
     if not shown:
         return 0
-    recent = set(
-        session.scalars(
-            select(EngagementEvent.placement_id).where(
-                EngagementEvent.tenant_id == invoice.tenant_id,
-                EngagementEvent.invoice_id == invoice.id,
-                EngagementEvent.kind == IMPRESSION,
-                EngagementEvent.placement_id.in_([s.id for s in shown]),
-                EngagementEvent.at > now - SESSION,
-            )
-        )
-    )
+    if is_postgresql(session):
+        key = invoice.id % 2_147_483_647
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": IMPRESSIONS_LOCK, "key": key})
+    recent = seen_within_session(session, invoice, [s.id for s in shown], channel=channel, now=now)
     rows = [
         {
             "tenant_id": invoice.tenant_id,
@@ -278,10 +283,35 @@ def record_impressions(session: Session, invoice: Invoice, shown: list[Shown], *
     return len(rows)
 
 
+def seen_within_session(
+    session: Session, invoice: Invoice, placement_ids: list[int], *, channel: str, now: datetime
+) -> set[int]:
+    """The placements this invoice showed on ``channel`` within :data:`SESSION` before ``now``."""
+    if not placement_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(EngagementEvent.placement_id).where(
+                EngagementEvent.tenant_id == invoice.tenant_id,
+                EngagementEvent.invoice_id == invoice.id,
+                EngagementEvent.kind == IMPRESSION,
+                EngagementEvent.channel == channel,
+                EngagementEvent.placement_id.in_(placement_ids),
+                EngagementEvent.at > now - SESSION,
+            )
+        )
+    )
+
+
 def record_sent(
     session: Session, invoices: list[Invoice], shown: dict[int, list[Shown]], *, channel: str, now: datetime
 ) -> int:
-    """One impression per placement in each message sent (email): no visit to dedupe within."""
+    """The impressions of what was handed over for delivery (email, SMS, PDF/letter): one per
+    invoice, placement and channel, ever. What this invoice sent before on the channel (an
+    explicit resend, a job run again after a crash, a second letter) is not counted again: the
+    unique index ``uq_engagement_events_sent`` drops it. Returns how many were recorded."""
+    if channel not in SENT_CHANNELS:
+        raise ValueError(f"{channel!r} is not a channel that sends")
     rows = [
         {
             "tenant_id": invoice.tenant_id,
@@ -296,9 +326,13 @@ def record_sent(
         for invoice in invoices
         for s in shown.get(invoice.id, [])
     ]
-    if rows:
-        bulk_insert(session, EngagementEvent, rows)
-    return len(rows)
+    if not rows:
+        return 0
+    table = EngagementEvent.__table__
+    assert isinstance(table, Table)
+    dialect = postgresql if is_postgresql(session) else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return len(session.execute(statement, rows).all())
 
 
 def click(session: Session, invoice: Invoice, placement_id: int, *, channel: str = "web") -> str | None:
@@ -323,7 +357,7 @@ def click(session: Session, invoice: Invoice, placement_id: int, *, channel: str
             invoice_id=invoice.id,
             customer_id=invoice.customer_id,
             segment_id=_segment_seen(session, invoice, placement.id),
-            channel=channel if channel in ("web", "email", "pdf", "sms") else "web",
+            channel=channel if channel in (WEB, *SENT_CHANNELS) else WEB,
             at=utcnow(),
         )
     )

@@ -4,12 +4,19 @@ invoices, events or payments (one row per customer who has the fact), and a cond
 default (0, or missing) holds too. PostgreSQL and SQLite run these as hash joins over one pass of
 each table, instead of one correlated lookup per customer (bench/segments.py).
 
+``only`` (a list of customer ids) narrows every grouped query to those customers' rows: asking
+which segments the few customers of a page view or a delivery batch are in (``memberships``)
+then reads their invoices only, never the whole tenant's. A condition made with ``only`` holds
+for those customers alone: the caller's query must keep to them.
+
 The meaning of every fact is documented in docs/engagement.md and pinned by the Hypothesis test
-that compares this SQL with the Python evaluation (tests/segments/test_rules_sql.py).
+that compares this SQL with the Python evaluation (tests/segments/test_rules_sql.py), with and
+without ``only``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -27,8 +34,10 @@ AVG_LATE_WINDOW_DAYS = 365
 DEFAULTS: dict[str, Any] = {"open_balance": 0, "reminders_last_year": 0}
 
 
-def condition(field: str, op: str, value: Any, tenant_id: int, today: date) -> ColumnElement[bool]:
-    values = _values(field, tenant_id, today).subquery()
+def condition(
+    field: str, op: str, value: Any, tenant_id: int, today: date, only: Sequence[int] | None = None
+) -> ColumnElement[bool]:
+    values = _values(field, tenant_id, today, only).subquery()
     holds = Customer.id.in_(select(values.c.customer_id).where(rules.compare_sql(values.c.value, op, value)))
     default = 0 if rules.LATE_FIELD.match(field) else DEFAULTS.get(field)
     if rules.holds_one({"field": "x", "op": op, "value": value}, {"x": default}):
@@ -36,28 +45,38 @@ def condition(field: str, op: str, value: Any, tenant_id: int, today: date) -> C
     return holds
 
 
-def _values(field: str, tenant_id: int, today: date) -> Select[Any, Any]:
+def _values(field: str, tenant_id: int, today: date, only: Sequence[int] | None) -> Select[Any, Any]:
     late = rules.LATE_FIELD.match(field)
     if late:
-        return _late_count(int(late.group(1)), tenant_id, today)
+        return _late_count(int(late.group(1)), tenant_id, today, only)
     makers = {
-        "open_balance": lambda: _open_balance(tenant_id),
-        "last_invoice_total": lambda: _last_invoice_total(tenant_id),
-        "avg_days_late": lambda: _avg_days_late(tenant_id, today),
-        "reminders_last_year": lambda: _reminders_last_year(tenant_id, today),
-        "payment_method": lambda: _payment_method(tenant_id),
+        "open_balance": lambda: _open_balance(tenant_id, only),
+        "last_invoice_total": lambda: _last_invoice_total(tenant_id, only),
+        "avg_days_late": lambda: _avg_days_late(tenant_id, today, only),
+        "reminders_last_year": lambda: _reminders_last_year(tenant_id, today, only),
+        "payment_method": lambda: _payment_method(tenant_id, only),
     }
     return makers[field]()
 
 
-def _own_invoices(tenant_id: int) -> list[ColumnElement[bool]]:
-    return [Invoice.tenant_id == tenant_id, Invoice.kind == "invoice", Invoice.state.in_(rules.ISSUED_STATES)]
+def _theirs(only: Sequence[int] | None) -> list[ColumnElement[bool]]:
+    """The invoices of the ``only`` customers (no condition without ``only``)."""
+    return [] if only is None else [Invoice.customer_id.in_(sorted(set(only)))]
 
 
-def _open_balance(tenant_id: int) -> Select[Any, Any]:
+def _own_invoices(tenant_id: int, only: Sequence[int] | None) -> list[ColumnElement[bool]]:
+    return [
+        Invoice.tenant_id == tenant_id,
+        Invoice.kind == "invoice",
+        Invoice.state.in_(rules.ISSUED_STATES),
+        *_theirs(only),
+    ]
+
+
+def _open_balance(tenant_id: int, only: Sequence[int] | None) -> Select[Any, Any]:
     return (
         select(Invoice.customer_id.label("customer_id"), func.sum(Invoice.remaining).label("value"))
-        .where(Invoice.tenant_id == tenant_id, Invoice.state.in_(rules.OPEN_STATES))
+        .where(Invoice.tenant_id == tenant_id, Invoice.state.in_(rules.OPEN_STATES), *_theirs(only))
         .group_by(Invoice.customer_id)
     )
 
@@ -66,17 +85,21 @@ def _newest_first() -> Any:
     return func.row_number().over(partition_by=Invoice.customer_id, order_by=Invoice.id.desc())
 
 
-def _last_invoice_total(tenant_id: int) -> Select[Any, Any]:
+def _last_invoice_total(tenant_id: int, only: Sequence[int] | None) -> Select[Any, Any]:
     ranked = (
         select(Invoice.customer_id.label("customer_id"), Invoice.total.label("value"), _newest_first().label("rn"))
-        .where(*_own_invoices(tenant_id))
+        .where(*_own_invoices(tenant_id, only))
         .subquery()
     )
     return select(ranked.c.customer_id, ranked.c.value).where(ranked.c.rn == 1)
 
 
-def _invoice_events(tenant_id: int) -> Any:
+def _invoice_events(tenant_id: int, only: Sequence[int] | None) -> Any:
     """Per invoice: whether it was ever marked overdue, and the day of its last payment."""
+    theirs = []
+    if only is not None:
+        invoice_ids = select(Invoice.id).where(Invoice.tenant_id == tenant_id, *_theirs(only))
+        theirs = [InvoiceEvent.invoice_id.in_(invoice_ids)]
     return (
         select(
             InvoiceEvent.invoice_id.label("invoice_id"),
@@ -85,16 +108,16 @@ def _invoice_events(tenant_id: int) -> Any:
                 "paid_on"
             ),
         )
-        .where(InvoiceEvent.tenant_id == tenant_id, InvoiceEvent.type.in_(("overdue", "payment")))
+        .where(InvoiceEvent.tenant_id == tenant_id, InvoiceEvent.type.in_(("overdue", "payment")), *theirs)
         .group_by(InvoiceEvent.invoice_id)
         .subquery()
     )
 
 
-def _late_count(last: int, tenant_id: int, today: date) -> Select[Any, Any]:
+def _late_count(last: int, tenant_id: int, today: date, only: Sequence[int] | None) -> Select[Any, Any]:
     """How many of the customer's ``last`` newest invoices (by id) were late: paid after the due
     date, open past it, or marked overdue at some point."""
-    events = _invoice_events(tenant_id)
+    events = _invoice_events(tenant_id, only)
     due = cast(Invoice.due_date, String)
     late = or_(
         and_(Invoice.state.in_(rules.OPEN_STATES), Invoice.due_date < today),
@@ -109,7 +132,7 @@ def _late_count(last: int, tenant_id: int, today: date) -> Select[Any, Any]:
         )
         .select_from(Invoice)
         .outerjoin(events, events.c.invoice_id == Invoice.id)
-        .where(*_own_invoices(tenant_id))
+        .where(*_own_invoices(tenant_id, only))
         .subquery()
     )
     return (
@@ -119,8 +142,8 @@ def _late_count(last: int, tenant_id: int, today: date) -> Select[Any, Any]:
     )
 
 
-def _avg_days_late(tenant_id: int, today: date) -> Select[Any, Any]:
-    events = _invoice_events(tenant_id)
+def _avg_days_late(tenant_id: int, today: date, only: Sequence[int] | None) -> Select[Any, Any]:
+    events = _invoice_events(tenant_id, only)
     due = cast(Invoice.due_date, String)
     end = case(
         (Invoice.state.in_(rules.OPEN_STATES), literal(today.isoformat(), String)),
@@ -133,7 +156,7 @@ def _avg_days_late(tenant_id: int, today: date) -> Select[Any, Any]:
         .select_from(Invoice)
         .outerjoin(events, events.c.invoice_id == Invoice.id)
         .where(
-            *_own_invoices(tenant_id),
+            *_own_invoices(tenant_id, only),
             Invoice.due_date.is_not(None),
             Invoice.due_date >= today - timedelta(days=AVG_LATE_WINDOW_DAYS),
             Invoice.due_date <= today,
@@ -142,17 +165,22 @@ def _avg_days_late(tenant_id: int, today: date) -> Select[Any, Any]:
     )
 
 
-def _reminders_last_year(tenant_id: int, today: date) -> Select[Any, Any]:
+def _reminders_last_year(tenant_id: int, today: date, only: Sequence[int] | None) -> Select[Any, Any]:
     since = datetime.combine(today - timedelta(days=365), time(0), tzinfo=STOCKHOLM)
     return (
         select(Invoice.customer_id.label("customer_id"), func.count(InvoiceEvent.id).label("value"))
         .join(Invoice, and_(Invoice.id == InvoiceEvent.invoice_id, Invoice.tenant_id == tenant_id))
-        .where(InvoiceEvent.tenant_id == tenant_id, InvoiceEvent.type == "reminder_sent", InvoiceEvent.at >= since)
+        .where(
+            InvoiceEvent.tenant_id == tenant_id,
+            InvoiceEvent.type == "reminder_sent",
+            InvoiceEvent.at >= since,
+            *_theirs(only),
+        )
         .group_by(Invoice.customer_id)
     )
 
 
-def _payment_method(tenant_id: int) -> Select[Any, Any]:
+def _payment_method(tenant_id: int, only: Sequence[int] | None) -> Select[Any, Any]:
     """The source of the customer's newest payment (by date, then id)."""
     ranked = (
         select(
@@ -162,7 +190,12 @@ def _payment_method(tenant_id: int) -> Select[Any, Any]:
             .over(partition_by=Payment.customer_id, order_by=(Payment.date.desc(), Payment.id.desc()))
             .label("rn"),
         )
-        .where(Payment.tenant_id == tenant_id, Payment.customer_id.is_not(None), Payment.amount > 0)
+        .where(
+            Payment.tenant_id == tenant_id,
+            Payment.customer_id.is_not(None),
+            Payment.amount > 0,
+            *([] if only is None else [Payment.customer_id.in_(sorted(set(only)))]),
+        )
         .subquery()
     )
     return select(ranked.c.customer_id, ranked.c.value).where(ranked.c.rn == 1)

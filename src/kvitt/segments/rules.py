@@ -18,6 +18,7 @@ not hold, neither in Python nor in SQL), a flag is not a number.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -428,16 +429,21 @@ def _kind_of(value: Any) -> str:
     return "boolean" if isinstance(value, bool) else "number" if isinstance(value, int) else "string"
 
 
-def customer_sql(match: str, conditions: list[dict[str, Any]], tenant_id: int, today: date) -> ColumnElement[bool]:
-    """The rule as one SQL condition on ``customers`` (set-based: correlated subqueries for the
-    behaviour fields, each scoped to the tenant)."""
-    parts = [condition_sql(c, tenant_id, today) for c in conditions]
+def customer_sql(
+    match: str, conditions: list[dict[str, Any]], tenant_id: int, today: date, only: Sequence[int] | None = None
+) -> ColumnElement[bool]:
+    """The rule as one SQL condition on ``customers`` (set-based: one grouped query for each
+    behaviour field, scoped to the tenant). ``only``: the query asks about these customers alone
+    (and must keep to them), so the behaviour queries read their rows only (``behaviour``)."""
+    parts = [condition_sql(c, tenant_id, today, only) for c in conditions]
     if not parts:
         return true() if match == "all" else false()
     return and_(*parts) if match == "all" else or_(*parts)
 
 
-def condition_sql(condition: dict[str, Any], tenant_id: int, today: date) -> ColumnElement[bool]:
+def condition_sql(
+    condition: dict[str, Any], tenant_id: int, today: date, only: Sequence[int] | None = None
+) -> ColumnElement[bool]:
     field, op, value = (
         SEGMENT_ALIASES.get(condition["field"], condition["field"]),
         condition["op"],
@@ -455,7 +461,16 @@ def condition_sql(condition: dict[str, Any], tenant_id: int, today: date) -> Col
         return compare_sql(getattr(Customer, field), op, value)
     from kvitt.segments import behaviour  # set-based queries over invoices, events, payments
 
-    return behaviour.condition(field, op, value, tenant_id, today)
+    return behaviour.condition(field, op, value, tenant_id, today, only)
+
+
+def reads_behaviour(condition: dict[str, Any]) -> bool:
+    """Whether :func:`condition_sql` makes the condition a grouped query over the tenant's
+    invoices, events or payments (``segments.behaviour``)."""
+    field = SEGMENT_ALIASES.get(condition["field"], condition["field"])
+    if field_kind(field) in ("attribute", "list"):
+        return False
+    return field not in ("age_years", "tenure_days") and field not in TEXT_FIELDS
 
 
 def _attribute_sql(key: str, op: str, value: Any) -> Any:

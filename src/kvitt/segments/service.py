@@ -2,19 +2,27 @@
 
 Every query is the tenant's: the rule becomes one SQL condition on ``customers``
 (``rules.customer_sql``) next to ``customers.tenant_id = :tenant``.
+
+A rule on behaviour groups the tenant's invoices (or payments) by customer: at a million
+customers the grouping outgrows PostgreSQL's default ``work_mem`` (4 MB) and spills to disk.
+Counting and listing a segment (:func:`count_and_examples`, :func:`customers_page`) run such a
+rule with :data:`WORK_MEM` for their own statements (:func:`roomy`); :func:`memberships`, which
+asks about a page's or a batch's few customers, reads those customers' rows only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, select, text
 from sqlalchemy.orm import Session
 
 from kvitt.core import clock
-from kvitt.core.db import utcnow
+from kvitt.core.db import is_postgresql, utcnow
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.pagination import Page, paginate
 from kvitt.customers.models import Customer
@@ -24,6 +32,9 @@ from kvitt.segments.schemas import Condition, SegmentCreate, SegmentUpdate
 from kvitt.tenants.models import Tenant
 
 PREVIEW_EXAMPLES = 5
+# PostgreSQL's memory for one sort or hash while a behaviour rule is counted or listed: the
+# per-customer grouping of 2,000,000 invoices fits in it (bench/segments.py, bench/RESULTS.md).
+WORK_MEM = "256MB"
 
 
 @dataclass
@@ -116,9 +127,37 @@ def count_and_examples(
 ) -> Preview:
     day = today or business_date(session, tenant)
     where = (Customer.tenant_id == tenant.id, rules.customer_sql(match, conditions, tenant.id, day))
-    count = session.scalar(select(func.count(Customer.id)).where(*where)) or 0
-    examples = list(session.scalars(select(Customer).where(*where).order_by(Customer.id).limit(PREVIEW_EXAMPLES)))
+    with roomy(session, conditions):
+        count = session.scalar(select(func.count(Customer.id)).where(*where)) or 0
+        examples = list(session.scalars(select(Customer).where(*where).order_by(Customer.id).limit(PREVIEW_EXAMPLES)))
     return Preview(count, examples)
+
+
+def on_behaviour(conditions: list[dict[str, Any]]) -> bool:
+    """Whether the rule groups invoices, events or payments per customer (``segments.behaviour``)."""
+    return any(rules.reads_behaviour(condition) for condition in conditions)
+
+
+@contextmanager
+def roomy(session: Session, conditions: list[dict[str, Any]]) -> Iterator[None]:
+    """:data:`WORK_MEM` for the statements inside, on PostgreSQL and for a rule on behaviour.
+
+    In a transaction: ``SET LOCAL`` (ends with it, whatever happens). In a read-only unit
+    (autocommit: each statement is its own transaction, where ``SET LOCAL`` would do nothing):
+    ``SET`` for the connection, and ``RESET`` after, before it goes back to the pool."""
+    if not is_postgresql(session) or not on_behaviour(conditions):
+        yield
+        return
+    driver = session.connection().connection.driver_connection
+    if not getattr(driver, "autocommit", False):
+        session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        yield
+        return
+    session.execute(text(f"SET work_mem = '{WORK_MEM}'"))
+    try:
+        yield
+    finally:
+        session.execute(text("RESET work_mem"))
 
 
 def preview(session: Session, tenant: Tenant, match: str, conditions: list[Condition]) -> Preview:
@@ -144,19 +183,26 @@ def customers_page(
 ) -> Page[Customer]:
     segment = get(session, tenant, segment_id)
     query = select(Customer).where(Customer.tenant_id == tenant.id, sql_of(segment, business_date(session, tenant)))
-    return paginate(session, query, Customer.id, limit=limit, starting_after=starting_after)
+    with roomy(session, segment.conditions):
+        return paginate(session, query, Customer.id, limit=limit, starting_after=starting_after)
 
 
 def memberships(
     session: Session, tenant: Tenant, customer_ids: list[int], segment_ids: list[int] | None = None
 ) -> dict[int, set[int]]:
-    """Which of the segments each customer is in, in one query: {customer id: {segment ids}}."""
+    """Which of the segments each customer is in, in one query: {customer id: {segment ids}}.
+    A behaviour rule reads these customers' invoices and payments only (``rules.customer_sql``
+    with ``only``): a page view or a delivery batch never groups the whole tenant's."""
     segments = definitions(session, tenant.id, segment_ids)
     found: dict[int, set[int]] = {customer_id: set() for customer_id in customer_ids}
     if not segments or not customer_ids:
         return found
     today = business_date(session, tenant)
-    columns = [case((sql_of(s, today), 1), else_=0).label(f"s{s.id}") for s in segments.values()]
+    only = sorted(set(customer_ids))
+    columns = [
+        case((rules.customer_sql(s.match, s.conditions, s.tenant_id, today, only), 1), else_=0).label(f"s{s.id}")
+        for s in segments.values()
+    ]
     query = select(Customer.id, *columns).where(Customer.tenant_id == tenant.id, Customer.id.in_(customer_ids))
     for row in session.execute(query):
         found[row[0]] = {sid for sid, flag in zip(segments, row[1:], strict=True) if flag}

@@ -54,8 +54,14 @@ def digest(items: list[Shown]) -> str:
 
 
 def count_impressions(database: Database, invoice: Invoice, items: list[Shown], now: datetime) -> None:
-    """After the answer went out: the impressions of what was shown; a failure loses the count only."""
+    """After the answer went out: the impressions of what was shown, once per visit (a reload
+    within ``engagement.SESSION`` counts nothing). A reload only reads; a failure loses the
+    count, never the page."""
     try:
+        with database.read() as session:
+            seen = engagement.seen_within_session(session, invoice, [i.id for i in items], channel="web", now=now)
+        if all(item.id in seen for item in items):
+            return
         with database.transaction() as session:
             engagement.record_impressions(session, invoice, items, channel="web", now=now)
     except Exception as exc:

@@ -1,8 +1,10 @@
 """The recipient's own pages, ``/m/<token>`` ("mina sidor"), reached by a magic link.
 
-- ``POST /i/{token}/mina-sidor`` (a form on every web invoice, with its CSRF token): email a link
-  to the customer's address on file (``engagement.recipient.send_link``); the answer is the same
-  whether or not an address exists, so the page confirms nothing about the customer.
+- ``POST /i/{token}/mina-sidor`` (a form on every web invoice, with its CSRF token): send a link
+  by email to the customer's address on file, or (``via=sms``) by SMS to the phone on file
+  (``engagement.recipient.send_link``, rate-limited per customer); the answer is the same
+  whether or not an address or number exists and whether or not the limit was reached, so the
+  page confirms nothing about the customer. No number or address is ever taken from the form.
 - ``GET /m/{token}``: every invoice with this issuer, open and paid, each with its web invoice
   (payments, messages, delivery settings, autogiro) and its PDF, and the same engagement area as
   the web invoice (impressions counted on the newest invoice, after the answer).
@@ -83,8 +85,10 @@ def _ask_for_link(request: Request, token: str, form: dict[str, str]) -> Respons
         done = "refused"
         if _trusted(request, visit, MYPAGES_PURPOSE, form):
             base = web_base_url(request.app.state.settings)
-            recipient.send_link(session, found.tenant, found.invoice, base_url=base, now=utcnow())
-            done = "mypages"  # the same answer with or without an address on file
+            via = recipient.SMS if form.get("via") == recipient.SMS else recipient.EMAIL
+            recipient.send_link(session, found.tenant, found.invoice, base_url=base, now=utcnow(), channel=via)
+            # the same answer with or without an address or phone on file, limited or not
+            done = "mypages_sms" if via == recipient.SMS else "mypages"
     lang = form.get("lang") if form.get("lang") in LANGUAGES else None
     url = page_url(token, lang=lang)
     url += ("&" if "?" in url else "?") + f"done={done}#mina-sidor"

@@ -59,7 +59,7 @@ STATIC = HERE / "static"
 MAX_FORM_BYTES = 16 * 1024
 MESSAGE_PURPOSE = "message"
 SETTINGS_PURPOSE = "settings"
-DONE = ("message", "settings", "unchanged", "survey", "survey_invalid", "mypages")
+DONE = ("message", "settings", "unchanged", "survey", "survey_invalid", "mypages", "mypages_sms")
 
 # Compiled once: no file check on each page (a new release is a restart).
 templates = Environment(
@@ -190,7 +190,10 @@ def invoice_page(token: str, request: Request) -> Response:
     etag = page_etag(request, found, visit, web_engagement.digest(shown))
     if etag in _if_none_match(request):
         headers = {**PAGE_HEADERS, "ETag": etag, "Vary": "Accept-Encoding"}
-        return Response(status_code=304, headers=headers, background=count)
+        # The browser shows the page it has, offers included: a view like any other (a reload
+        # within the visit counts nothing, and only reads to find that out).
+        after = web_engagement.with_impressions(count, database, found.invoice, shown, now)
+        return Response(status_code=304, headers=headers, background=after)
     view = invoice_view(found, tab=tab, chosen_lang=lang, has_pdf=has_pdf(), autogiro=offers_autogiro(request))
     view.engagement = shown
     response = page_response(request, view, visit, done=done if done in DONE else None)
