@@ -7,8 +7,6 @@ import json
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,9 +23,10 @@ from kvitt.autogiro.cli import autogiro_app
 from kvitt.billing.cli import bill, clock_app
 from kvitt.billogram.auth import user_name as billogram_user
 from kvitt.core import clock
+from kvitt.core.commandline import TenantOption, err
+from kvitt.core.commandline import database as _database
+from kvitt.core.commandline import transaction as _transaction
 from kvitt.core.config import get_settings, web_base_url
-from kvitt.core.db import Database
-from kvitt.core.errors import KvittError
 from kvitt.core.money import format_amount
 from kvitt.core.outbox import OutboxJob
 from kvitt.dunning.cli import dunning_app
@@ -64,29 +63,6 @@ app.add_typer(users_app, name="users")
 app.command("bill")(bill)
 export_app.command("facts")(export_facts)
 console = Console()
-err = Console(stderr=True)
-
-TenantOption = Annotated[
-    str | None, typer.Option("--tenant", help="Tenant id or organisation number (may be left out with one tenant).")
-]
-
-
-def _database() -> Database:
-    return Database(get_settings().database_url)
-
-
-@contextmanager
-def _transaction() -> Iterator[Session]:
-    db = _database()
-    try:
-        with db.transaction() as session:
-            yield session
-    except KvittError as exc:
-        where = f" ({exc.param})" if exc.param else ""
-        err.print(f"[red]error:[/red] {exc.message}{where}")
-        raise typer.Exit(1) from None
-    finally:
-        db.dispose()
 
 
 def _tenant(session: Session, ref: str | None) -> Tenant:

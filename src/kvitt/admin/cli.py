@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from sqlalchemy.orm import Session
 
 from kvitt.admin import users
 from kvitt.admin.models import ROLES
-from kvitt.core.config import get_settings
-from kvitt.core.db import Database
-from kvitt.core.errors import KvittError
+from kvitt.core.commandline import transaction as _transaction
 from kvitt.tenants import service as tenants
 
 users_app = typer.Typer(help="Staff users of the back office (/admin).", no_args_is_help=True)
-err = Console(stderr=True)
-
-
-@contextmanager
-def _transaction() -> Iterator[Session]:
-    db = Database(get_settings().database_url)
-    try:
-        with db.transaction() as session:
-            yield session
-    except KvittError as exc:
-        where = f" ({exc.param})" if exc.param else ""
-        err.print(f"[red]error:[/red] {exc.message}{where}")
-        raise typer.Exit(1) from None
-    finally:
-        db.dispose()
 
 
 @users_app.command("create")

@@ -2,44 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy.orm import Session
 
 from kvitt.autogiro import files
-from kvitt.core.config import get_settings
-from kvitt.core.db import Database
-from kvitt.core.errors import KvittError
+from kvitt.core.commandline import TenantOption, err
+from kvitt.core.commandline import transaction as _transaction
 from kvitt.core.money import format_amount
 from kvitt.tenants import service as tenants
 from kvitt.testclock import service as testclock
 
 autogiro_app = typer.Typer(help="Autogiro: the files exchanged with Bankgirot.", no_args_is_help=True)
 console = Console()
-err = Console(stderr=True)
-TenantOption = Annotated[
-    str | None, typer.Option("--tenant", help="Tenant id or organisation number (may be left out with one tenant).")
-]
-
-
-@contextmanager
-def _transaction() -> Iterator[Session]:
-    db = Database(get_settings().database_url)
-    try:
-        with db.transaction() as session:
-            yield session
-    except KvittError as exc:
-        where = f" ({exc.param})" if exc.param else ""
-        err.print(f"[red]error:[/red] {exc.message}{where}")
-        raise typer.Exit(1) from None
-    finally:
-        db.dispose()
 
 
 def _day(text: str | None) -> date | None:

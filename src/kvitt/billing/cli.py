@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kvitt.core import outbox
+from kvitt.core.commandline import TenantOption
 from kvitt.core.config import get_settings
 from kvitt.core.db import Database
 from kvitt.core.errors import KvittError
@@ -20,9 +21,6 @@ clock_app = typer.Typer(help="The test clock of a test tenant: simulate days, mo
 console = Console()
 err = Console(stderr=True)
 
-TenantOption = Annotated[
-    str | None, typer.Option("--tenant", help="Tenant id or organisation number (may be left out with one tenant).")
-]
 DateOption = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -12,12 +10,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from kvitt.core import clock
-from kvitt.core.config import get_settings
-from kvitt.core.db import Database
-from kvitt.core.errors import KvittError
+from kvitt.core.commandline import TenantOption, err
+from kvitt.core.commandline import transaction as _transaction
 from kvitt.dunning import collection, service
 from kvitt.dunning.law import LATE_INTEREST_MARGIN_BP
 from kvitt.tenants import service as tenants
@@ -26,24 +22,6 @@ dunning_app = typer.Typer(help="Dunning: the daily tick, collection export, refe
 rates_app = typer.Typer(help="Riksbanken's reference rates (Räntelagen 9 §).", invoke_without_command=True)
 dunning_app.add_typer(rates_app, name="rates")
 console = Console()
-err = Console(stderr=True)
-TenantOption = Annotated[
-    str | None, typer.Option("--tenant", help="Tenant id or organisation number (may be left out with one tenant).")
-]
-
-
-@contextmanager
-def _transaction() -> Iterator[Session]:
-    db = Database(get_settings().database_url)
-    try:
-        with db.transaction() as session:
-            yield session
-    except KvittError as exc:
-        where = f" ({exc.param})" if exc.param else ""
-        err.print(f"[red]error:[/red] {exc.message}{where}")
-        raise typer.Exit(1) from None
-    finally:
-        db.dispose()
 
 
 def _day(text: str | None) -> date:
