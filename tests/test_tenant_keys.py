@@ -21,6 +21,7 @@ from kvitt.models import Base
 TENANTLESS_TABLES = {
     "tenants": "the tenants themselves (distributed by id = tenant_id, or a Citus reference table)",
     "reference_rates": "Riksbank's reference rate, the same for every tenant (a Citus reference table)",
+    "login_throttle": "failed /admin logins before a tenant is known (hashed e-mail and client address)",
 }
 
 # Unique keys without tenant_id: "unique table(columns)".

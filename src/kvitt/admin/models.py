@@ -61,4 +61,16 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-__all__ = ["ROLES", "AuditEntry", "StaffUser"]
+class LoginThrottle(Base):
+    """Failed logins counted for every process of the installation (``kvitt.admin.throttle``):
+    one row per key, a SHA-256 of the client address or of the e-mail address and the client
+    address (no tenant: the login form names none), with the failures since ``window_start``."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+__all__ = ["ROLES", "AuditEntry", "LoginThrottle", "StaffUser"]

@@ -4,16 +4,13 @@ placeholder *Översikt* at ``/admin`` (replaced by ``kvitt.admin.dashboard`` whe
 from __future__ import annotations
 
 import gzip
-import time
-from collections import deque
-from threading import Lock
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from kvitt.admin import render, sessions, totp, users
+from kvitt.admin import render, sessions, throttle, totp, users
 from kvitt.admin.audit import audit
 from kvitt.admin.auth import (
     Forbidden,
@@ -29,7 +26,7 @@ from kvitt.admin.forms import FormRejected, read_form, staff_form
 from kvitt.admin.models import StaffUser
 from kvitt.admin.nav import roles_of
 from kvitt.admin.texts import LANGUAGES, translator
-from kvitt.core.db import Database
+from kvitt.core.db import Database, utcnow
 
 router = APIRouter(include_in_schema=False)
 
@@ -52,40 +49,6 @@ def asset(name: str, request: Request) -> Response:
 
 
 # --- login -----------------------------------------------------------------------------------------
-
-
-class FailedLogins:
-    """Failed logins per client address in this process: after LIMIT in WINDOW seconds the address
-    is refused until the oldest leaves the window (each account is also locked in the database
-    after users.MAX_FAILURES in a row, whatever the address)."""
-
-    LIMIT = 20
-    WINDOW = 15 * 60
-
-    def __init__(self) -> None:
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = Lock()
-
-    def blocked(self, address: str) -> bool:
-        with self._lock:
-            times = self._recent(address)
-            return len(times) >= self.LIMIT
-
-    def failed(self, address: str) -> None:
-        with self._lock:
-            self._recent(address).append(time.monotonic())
-
-    def _recent(self, address: str) -> deque[float]:
-        times = self._seen.setdefault(address, deque())
-        while times and time.monotonic() - times[0] > self.WINDOW:
-            times.popleft()
-        if len(self._seen) > 10_000:  # forget the quiet ones
-            for key in [k for k, v in self._seen.items() if not v][:5000]:
-                del self._seen[key]
-        return times
-
-
-failed_logins = FailedLogins()
 
 
 def _login_page(
@@ -131,6 +94,9 @@ async def login(request: Request) -> Response:
     return await run_in_threadpool(_login, request, form)
 
 
+TOO_MANY = "För många misslyckade inloggningar härifrån. Vänta upp till 15 minuter och försök igen."
+
+
 def _login(request: Request, form: dict[str, str]) -> Response:
     address = request.client.host if request.client else "unknown"
     email, password = form.get("email", "").strip(), form.get("password", "")
@@ -138,11 +104,16 @@ def _login(request: Request, form: dict[str, str]) -> Response:
     wrong = "Fel e-postadress eller lösenord, eller för många försök. Vänta en stund och försök igen."
     if not same_origin(request):
         return _login_page(request, status_code=403, error=wrong, email=email, next_url=next_url)
-    if failed_logins.blocked(address):
-        return _login_page(request, status_code=429, error=wrong, email=email, next_url=next_url)
     database: Database = request.app.state.db
+    keys = throttle.keys_for(email, address)
     with database.transaction() as session:
-        user = users.authenticate(session, email, password)
+        now = utcnow()
+        wait = throttle.wait_seconds(session, keys, now)
+        user = users.authenticate(session, email, password, now) if wait is None else None
+        if wait is None and user is None:
+            throttle.failed(session, keys, now)
+        elif user is not None:
+            throttle.succeeded(session, keys)
         second_step = user is not None and user.totp_secret is not None
         if user is not None and second_step:
             pending = totp.pending_cookie(user, next_url, now_seconds())
@@ -150,8 +121,11 @@ def _login(request: Request, form: dict[str, str]) -> Response:
             audit(session, user, "staff.login", None, None, target=f"staff_user:{user.id}")
             cookie = sessions.encode(sessions.start(user.id, now_seconds()), user.session_key)
             must_change = user.must_change_password
+    if wait is not None:  # counted in the database: the same for every process (kvitt.admin.throttle)
+        response = _login_page(request, status_code=429, error=TOO_MANY, email=email, next_url=next_url)
+        response.headers["Retry-After"] = str(wait)
+        return response
     if user is None:
-        failed_logins.failed(address)
         return _login_page(request, status_code=401, error=wrong, email=email, next_url=next_url)
     if second_step:  # the password was right: now the code (kvitt.admin.totp)
         response = render.see_other(request, None, "/admin/login/kod")
