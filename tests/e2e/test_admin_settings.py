@@ -1,0 +1,51 @@
+"""Inställningar in a real browser: an admin changes the company's address and phone on the
+settings page, and the customer's web invoice shows them (the page reads the tenant's row as the
+tenant service left it); axe-core finds no serious or critical violation on the page."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Browser, expect
+
+from kvitt.core.db import Database
+from tests.admin.conftest import PASSWORD, make_customer, make_issued, make_staff
+from tests.conftest import Api
+from tests.e2e.test_admin import serious_violations
+from tests.web.helpers import token_of
+
+EMAIL = "chef@norrsken.test"
+
+
+def test_an_admin_edits_the_address_and_the_web_invoice_shows_it(
+    browser: Browser, base_url: str, api: Api, db: Database, tenant_a: tuple[int, str]
+) -> None:
+    make_staff(db, tenant_a[0], EMAIL, "admin")
+    invoice = make_issued(api, make_customer(api, "K-1", name="Astrid Lindqvist")["id"])
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE", base_url=base_url)
+    page = context.new_page()
+    page.goto("/admin/installningar")
+    page.get_by_label("E-postadress").fill(EMAIL)
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.locator("h1")).to_have_text("Inställningar")
+    assert serious_violations(page) == []
+
+    page.get_by_label("Adress", exact=True).fill("Norrskensvägen 7")
+    page.get_by_label("Postnummer").fill("981 38")
+    page.get_by_label("Ort", exact=True).fill("Kiruna")
+    page.get_by_label("Telefon", exact=True).fill("0980-123 45")
+    page.get_by_role("button", name="Spara uppgifterna").click()
+    expect(page.get_by_role("status")).to_have_text("Sparat.")
+    expect(page.get_by_label("Ort", exact=True)).to_have_value("Kiruna")
+
+    web = context.new_page()
+    web.goto(f"/i/{token_of(invoice)}")
+    expect(web.get_by_text("Norrskensvägen 7, 981 38 Kiruna", exact=False)).to_be_visible()
+    expect(web.locator('a[href^="tel:+46980"]')).to_be_visible()
+
+    # A reminder fee above the legal cap is refused, naming the law.
+    page.goto("/admin/installningar")
+    page.get_by_label("Påminnelseavgift (kr)").fill("75")
+    page.get_by_role("button", name="Spara avgifterna").click()
+    expect(page.get_by_text("1981:739", exact=False)).to_be_visible()
+    assert api.get("/tenant").json()["reminder_fee"] == 0
+    context.close()
