@@ -255,9 +255,9 @@ def test_issuing_an_invoice_without_lines_is_refused(api: Api, customer: dict[st
         ("draft", "payments", {"amount": 100}, ["update", "delete", "issue"]),
         ("draft", "write-off", None, ["update", "delete", "issue"]),
         ("issued", "issue", None, ["credit", "pay", "write_off"]),
-        ("paid", "payments", {"amount": 1}, []),
-        ("paid", "credit", None, []),
-        ("paid", "write-off", None, []),
+        # A paid invoice may be credited (its money is freed: tests/payments/test_credit_paid_invoices.py).
+        ("paid", "payments", {"amount": 1}, ["credit"]),
+        ("paid", "write-off", None, ["credit"]),
         ("written_off", "issue", None, []),
         ("credit_note", "credit", None, []),
         ("credit_note", "payments", {"amount": 1}, []),
@@ -304,11 +304,12 @@ def test_a_billed_customer_cannot_be_deleted(api: Api, customer: dict[str, Any])
 # --- money on issued invoices ----------------------------------------------------------------------------
 
 
-def test_a_credit_of_more_than_remains_is_refused(api: Api, customer: dict[str, Any]) -> None:
+def test_a_credit_of_more_than_was_invoiced_is_refused(api: Api, customer: dict[str, Any]) -> None:
     invoice = issued(api, customer)
     assert api.post(f"/invoices/{invoice['id']}/payments", {"amount": 30000}).status_code == 200
     remaining = invoice["total"] - 30000
-    too_much = {"mode": "amount", "amount": remaining + 1}
+    # What is left plus what was paid can be credited (the paid part is freed to the customer), not more.
+    too_much = {"mode": "amount", "amount": invoice["total"] + 1}
     error = assert_error(api.post(f"/invoices/{invoice['id']}/credit", too_much), 422, param="amount")
     assert error["code"] == "amount_too_large"
     assert api.get(f"/invoices/{invoice['id']}").json()["credited"] == 0
@@ -317,9 +318,9 @@ def test_a_credit_of_more_than_remains_is_refused(api: Api, customer: dict[str, 
     assert exact.status_code == 201 and exact.json()["number"] == 2  # the refused credit took no number
 
 
-def test_a_full_credit_after_a_payment_is_refused(api: Api, customer: dict[str, Any]) -> None:
+def test_a_full_credit_after_an_earlier_credit_is_refused(api: Api, customer: dict[str, Any]) -> None:
     invoice = issued(api, customer)
-    api.post(f"/invoices/{invoice['id']}/payments", {"amount": 100})
+    assert api.post(f"/invoices/{invoice['id']}/credit", {"mode": "amount", "amount": 100}).status_code == 201
     assert_error(api.post(f"/invoices/{invoice['id']}/credit", {"mode": "full"}), 422, param="mode")
 
 

@@ -193,6 +193,8 @@ def step(db: Database, world: World, data: st.DataObject) -> str:
         ]
         overdue = {inv.id for inv in docs if inv.state == states.OVERDUE}
         closed = [inv.id for inv in docs if inv.state in (states.PAID, states.CREDITED, states.WRITTEN_OFF)]
+        paid = {inv.id for inv in docs if inv.state == states.PAID}
+        credited_open = [inv.id for inv in docs if inv.state in states.OPEN_STATES and inv.credited > 0]
     # Weights by repetition: money commands often, refusals and housekeeping now and then.
     choices = ["tick", "draft", "refused"]
     if drafts:
@@ -227,7 +229,9 @@ def step(db: Database, world: World, data: st.DataObject) -> str:
         refusals = [("credit_draft", d) for d in drafts] + [("act_on_closed", c) for c in closed]
         # (Paying more than is left is not refused: the surplus pays the customer's other invoices,
         # then becomes a credit balance; tests/payments covers it.)
-        refusals += [("credit_full_touched", o[0]) for o in open_ if not o[2]]
+        # (A paid or partly paid invoice may be credited, in full too: the money that paid it is
+        # freed to the customer; tests/payments/test_credit_paid_invoices.py covers it.)
+        refusals += [("credit_full_touched", invoice_id) for invoice_id in credited_open]
         if not refusals:
             return command
         kind, invoice_id = data.draw(st.sampled_from(refusals), label="refusal")
@@ -235,7 +239,10 @@ def step(db: Database, world: World, data: st.DataObject) -> str:
         if kind == "credit_draft":
             refused(db, world, invoice_id, "credit", InvalidState)
         elif kind == "act_on_closed":
-            refused(db, world, invoice_id, data.draw(st.sampled_from(["pay", "credit", "write_off"])), InvalidState)
+            action = data.draw(st.sampled_from(["pay", "credit", "write_off"]))
+            # A paid invoice may be credited, but not by "what remains": nothing does.
+            error = ValidationFailed if action == "credit" and invoice_id in paid else InvalidState
+            refused(db, world, invoice_id, action, error)
         else:
             refused(db, world, invoice_id, "credit", ValidationFailed, mode="full")
     else:

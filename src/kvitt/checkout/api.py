@@ -42,6 +42,8 @@ def explained(request: PaymentRequest, locale: str = "en") -> str | None:
     """Why a request did not go through, in plain words (Swish's codes; a card's own message)."""
     if request.state in ("created", "paid"):
         return None
+    if request.error_code == service.SETTLED_ANOTHER_WAY:
+        return request.error_message  # Kvitt cancelled it: says why (paid another way, credited ...)
     if request.method == "swish" or request.error_code in swish_commerce.ERRORS:
         return swish_commerce.explain(request.error_code, locale)
     return request.error_message or ("The card payment did not go through." if locale == "en" else None)

@@ -2,11 +2,12 @@
 
 Stripe (https://docs.stripe.com/api): ``POST /v1/payment_intents`` (``amount`` in öre,
 ``currency`` ``sek``, ``payment_method_types[]`` ``card``, ``metadata``), ``GET
-/v1/payment_intents/{id}``, ``POST /v1/refunds`` (``payment_intent``, ``amount``), ``GET
-/v1/refunds/{id}``. A PaymentIntent's ``status``: ``requires_payment_method`` (new, or after a
-declined card: then ``last_payment_error`` says why), ``requires_confirmation``,
-``requires_action``, ``processing``, ``succeeded``, ``canceled``. Every create carries an
-``Idempotency-Key`` made of the request's id, so a retried job makes no second PaymentIntent.
+/v1/payment_intents/{id}``, ``POST /v1/payment_intents/{id}/cancel``, ``POST /v1/refunds``
+(``payment_intent``, ``amount``), ``GET /v1/refunds/{id}``. A PaymentIntent's ``status``:
+``requires_payment_method`` (new, or after a declined card: then ``last_payment_error`` says
+why), ``requires_confirmation``, ``requires_action``, ``processing``, ``succeeded``,
+``canceled``. Every create carries an ``Idempotency-Key`` made of the request's id, so a retried
+job makes no second PaymentIntent.
 ``KVITT_STRIPE_API_BASE`` points the client at Stripe or at ``kvitt simulate card``.
 """
 
@@ -62,6 +63,17 @@ class CardClient:
 
     def fetch(self, request: PaymentRequest) -> Answer:
         intent = self._do(lambda: self._stripe.v1.payment_intents.retrieve(request.provider_reference or ""))
+        return intent_answer(intent)
+
+    def cancel(self, request: PaymentRequest) -> Answer:
+        """``POST /v1/payment_intents/{id}/cancel``; one that has succeeded meanwhile cannot be
+        cancelled (400 ``payment_intent_unexpected_state``): then what it is now."""
+        try:
+            intent = self._do(lambda: self._stripe.v1.payment_intents.cancel(request.provider_reference or ""))
+        except ProviderRefused as exc:
+            if exc.code != "payment_intent_unexpected_state":
+                raise
+            return self.fetch(request)
         return intent_answer(intent)
 
     def refund(self, request: PaymentRequest, refund: Refund, callback_url: str) -> Answer:

@@ -258,7 +258,8 @@ def settle(session: Session, tenant: Tenant, request_id: int, answer: Answer, *,
 
 # --- cancelling requests for an invoice that was settled another way --------------------------
 
-# Why a request is cancelled, by the invoice event that made it pointless.
+# Why a request is cancelled, by the invoice event that made it pointless (its error code).
+SETTLED_ANOTHER_WAY = "invoice_settled"
 CANCEL_REASONS = {
     "invoice.paid": "the invoice was paid another way",
     "invoice.credited": "the invoice was credited",
@@ -291,7 +292,7 @@ def cancel_open_requests(session: Session, tenant_id: int, reasons: dict[int, st
     for request in open_requests:
         why = reasons[request.invoice_id]
         if request.sent_at is None:
-            _end(request, CANCELLED, "invoice_settled", why)
+            _end(request, CANCELLED, SETTLED_ANOTHER_WAY, why)
             log.info("checkout.cancelled", request=request.id, why=why, outcome="not booked: never sent")
             continue
         request.details = {**request.details, "cancel_reason": why}
@@ -310,7 +311,7 @@ def cancelled_at_provider(session: Session, tenant: Tenant, request_id: int, ans
     """Act on the provider's answer to a cancel, as on any answer Kvitt fetched (``settle``)."""
     request = get(session, tenant, request_id)
     if answer.status == CANCELLED and not answer.error_message:
-        answer.error_code = answer.error_code or "invoice_settled"
+        answer.error_code = answer.error_code or SETTLED_ANOTHER_WAY
         answer.error_message = str(request.details.get("cancel_reason") or "cancelled by Kvitt")
     return settle(session, tenant, request_id, answer, via="cancel")
 

@@ -8,6 +8,10 @@ Swish (Getswish AB, "Swish Commerce API"):
 - ``GET {base}/swish-cpcapi/api/v1/paymentrequests/{id}``: the request, ``status`` ``CREATED``,
   ``PAID``, ``DECLINED``, ``ERROR`` or ``CANCELLED``, with ``paymentReference``, ``datePaid``,
   ``errorCode`` and ``errorMessage``.
+- ``PATCH {base}/swish-cpcapi/api/v1/paymentrequests/{id}`` with the JSON patch
+  ``[{"op": "replace", "path": "/status", "value": "cancelled"}]``
+  (``application/json-patch+json``): cancels a ``CREATED`` request; ``200`` with the request,
+  ``422`` ``RP07`` when it can no longer be cancelled (it was paid or ended meanwhile).
 - ``PUT {base}/swish-cpcapi/api/v2/refunds/{instructionUUID}``: ``originalPaymentReference``,
   ``callbackUrl``, ``payerAlias`` (the merchant), ``amount``, ``currency``, ``message``;
   ``GET .../api/v1/refunds/{id}``.
@@ -87,6 +91,23 @@ class SwishClient:
 
     def fetch(self, request: PaymentRequest) -> Answer:
         response = self._call("GET", READ_PAYMENT_REQUESTS + (request.provider_reference or ""))
+        _raise_for(response)
+        return answer_of(_json(response))
+
+    def cancel(self, request: PaymentRequest) -> Answer:
+        patch = [{"op": "replace", "path": "/status", "value": "cancelled"}]
+        try:
+            response = self._http.request(
+                "PATCH",
+                READ_PAYMENT_REQUESTS + (request.provider_reference or ""),
+                content=json.dumps(patch),
+                headers={"Content-Type": "application/json-patch+json"},
+            )
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(f"Swish could not be reached: {exc.__class__.__name__}: {exc}") from exc
+        if response.status_code == 422 and _codes(response) == ["RP07"]:
+            # Not cancellable any more: it ended meanwhile (paid, declined ...); say what it is.
+            return self.fetch(request)
         _raise_for(response)
         return answer_of(_json(response))
 

@@ -82,6 +82,11 @@ class CreditIn(Input):
     mode: Literal["full", "remaining", "amount"] = "full"
     amount: Ore | None = Field(default=None, gt=0, validate_default=True)
     reason: str | None = Field(default=None, max_length=500)
+    # Crediting more than is left on the invoice frees money that paid it (the customer's credit
+    # balance): true pays it back by the way it came (card, Swish: through the provider; bankgiro
+    # and manual payments: a `refund_due` deviation for staff to pay out); false keeps it as
+    # credit, spent on the customer's next invoice.
+    refund: bool = True
 
     @field_validator("amount")
     @classmethod

@@ -21,6 +21,7 @@ from kvitt.invoices.settlement import (
     credit,
     hand_to_collection,
     mark_overdue,
+    provide_payment_release,
     return_from_collection,
     write_off,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "issue",
     "list_page",
     "mark_overdue",
+    "provide_payment_release",
     "return_from_collection",
     "take_numbers",
     "update_draft",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -110,22 +111,56 @@ def _update_amounts(session: Session, tenant: Tenant, changed: list[Invoice], no
     )
 
 
+# The payments feature frees money that paid an invoice when a credit takes back more than is
+# left on it: ``release(session, tenant, invoice, amount, today=, actor=, refund=, reason=)``.
+# It owns allocations and customers' credit balances, and provides this at its import, so that
+# invoices imports nothing of it (arrows point down).
+PaymentRelease = Callable[..., object]
+_payment_release: list[PaymentRelease] = []
+
+
+def provide_payment_release(release: PaymentRelease) -> None:
+    _payment_release[:] = [release]
+
+
+def creditable(invoice: Invoice) -> int:
+    """What a credit may still take back: what is left on the invoice plus what paid it."""
+    return invoice.remaining + invoice.paid
+
+
 def credit(session: Session, tenant: Tenant, invoice: Invoice, data: CreditIn, *, today: date, actor: str) -> Invoice:
-    """Issue a credit note for the whole invoice, what remains of it, or an amount."""
+    """Issue a credit note for the whole invoice, what remains of it, or an amount.
+
+    A credit first takes back what is left on the invoice; beyond that (a paid or partly paid
+    invoice) it frees the money that paid it: the payments feature moves that much from the
+    invoice's receivable to the customer's credit balance and, when ``data.refund``, starts
+    paying it back by the way it came.
+    """
     states.require_action(invoice.kind, invoice.state, "credit")
-    untouched = invoice.paid == 0 and invoice.credited == 0 and invoice.written_off == 0
+    untouched = invoice.credited == 0 and invoice.written_off == 0
     if data.mode == "full" and not untouched:
         raise ValidationFailed(
-            "only an invoice with no payments or earlier credits can be credited in full; use mode 'remaining'",
+            "only an invoice with no earlier credits or write-off can be credited in full; use mode 'remaining'"
+            " or 'amount'",
             param="mode",
         )
     amount = {"full": invoice.total, "remaining": invoice.remaining}.get(data.mode, data.amount or 0)
-    if amount > invoice.remaining:
+    if amount <= 0:
         raise ValidationFailed(
-            f"amount {amount} is more than the {invoice.remaining} öre left on this invoice",
+            "nothing is left to pay on this invoice; to take back money that paid it, use mode 'full' or 'amount'",
+            param="mode",
+            code="nothing_to_credit",
+        )
+    if amount > creditable(invoice):
+        raise ValidationFailed(
+            f"amount {amount} is more than the {creditable(invoice)} öre this invoice can still be credited"
+            f" ({invoice.remaining} left to pay, {invoice.paid} paid)",
             param="amount",
             code="amount_too_large",
         )
+    freed = max(amount - invoice.remaining, 0)
+    if freed and not _payment_release:
+        raise RuntimeError("no payment release: import kvitt.payments.service in the program's entry point")
     if untouched and amount == invoice.total:
         note = _mirror_credit_note(tenant, invoice)
     else:
@@ -145,20 +180,34 @@ def credit(session: Session, tenant: Tenant, invoice: Invoice, data: CreditIn, *
     session.flush()
     ledger.post(session, tenant.id, [document_entry(ledger.chart_for(tenant), note, receivable_of=invoice.id)])
     invoice.credited += amount
-    _settle(invoice, amount, today)
-    if invoice.remaining == 0:
+    if freed:
+        # The note took ``freed`` more off the receivable than was left: the payments that
+        # paid it give that much back to the receivable, as the customer's credit balance.
+        _payment_release[0](
+            session,
+            tenant,
+            invoice,
+            freed,
+            today=today,
+            actor=actor,
+            refund=data.refund,
+            reason=f"Kreditering av faktura {invoice.number}, kreditfaktura {note.number}",
+        )
+        invoice.paid -= freed
+    _settle(invoice, amount - freed, today)
+    # Closed by the credit: credited. A paid invoice credited in part stays paid (what is still
+    # paid may be credited later); one credited to the last öre it was paid is credited.
+    if invoice.remaining == 0 and (freed == 0 or invoice.paid == 0):
         invoice.state = states.CREDITED
     session.flush()
+    happened = {"amount": amount, "credit_note": note.id, "credit_note_number": note.number, "reason": data.reason}
+    if freed:
+        happened |= {"freed": freed, "refund": data.refund}
     record(
         session,
         tenant.id,
         [
-            Happening(
-                invoice.id,
-                "credited",
-                actor,
-                {"amount": amount, "credit_note": note.id, "credit_note_number": note.number, "reason": data.reason},
-            ),
+            Happening(invoice.id, "credited", actor, happened),
             Happening(note.id, "issued", actor, {"number": note.number, "credits": invoice.id, "total": note.total}),
         ],
     )

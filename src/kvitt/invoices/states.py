@@ -22,7 +22,9 @@ _INVOICE_ACTIONS: dict[str, tuple[str, ...]] = {
     PARTLY_PAID: ("credit", "pay", "write_off"),
     OVERDUE: ("credit", "pay", "write_off"),
     IN_COLLECTION: ("credit", "pay", "write_off"),
-    PAID: (),
+    # A paid invoice may be credited: the money that paid it is freed to the customer's credit
+    # balance (payments feature) and paid back, or spent on their next invoice.
+    PAID: ("credit",),
     CREDITED: (),
     WRITTEN_OFF: (),
 }

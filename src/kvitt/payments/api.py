@@ -202,7 +202,8 @@ def list_deviations(
     limit: Limit = DEFAULT_LIMIT,
     starting_after: QueryId = None,
     state: Literal["open", "resolved"] | None = None,
-    kind: Literal["no_reference", "unknown_reference", "already_settled", "overpayment", "deduction"] | None = None,
+    kind: Literal["no_reference", "unknown_reference", "already_settled", "overpayment", "deduction", "refund_due"]
+    | None = None,
 ) -> ListResponse[DeviationOut]:
     page = service.list_deviations(session, tenant, limit=limit, starting_after=starting_after, state=state, kind=kind)
     return ListResponse[DeviationOut](

@@ -76,7 +76,8 @@ class Allocation(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(15))  # invoice | credit_balance | refund | credit_applied
+    # invoice | credit_balance | refund | credit_applied | released (taken back from an invoice by a credit)
+    kind: Mapped[str] = mapped_column(String(15))
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -93,7 +94,7 @@ class Deviation(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
-    # unknown_reference | no_reference | already_settled | overpayment | deduction
+    # unknown_reference | no_reference | already_settled | overpayment | deduction | refund_due
     kind: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(10), default="open")  # open | resolved
     amount: Mapped[int] = mapped_column(BigInteger)  # what is in question

@@ -19,11 +19,18 @@ Matching (``receive``), one batch of payments at a time:
   ``unknown_reference`` deviation whose suggestions are computed when a person looks;
 - a deduction (BGMax TK21, a negative amount): taken from the customer's credit balance if it
   covers it, else a ``deduction`` deviation.
+
+Crediting a paid invoice (``release_for_credit``, called by the invoices feature's credit)
+frees the money that paid it, newest payment first: 1510 back up for the invoice against 2420
+for the customer (their credit balance), an allocation of kind ``released``; to be paid back, a
+``refund_due`` deviation per payment, and for money that came through a provider (Swish, card)
+a job that the checkout feature turns into a refund through that provider.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,6 +39,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from kvitt.core import outbox
 from kvitt.core.db import any_of, bulk_insert, is_postgresql, reserve_ids, utcnow
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.pagination import Page, paginate
@@ -49,6 +57,13 @@ from kvitt.tenants.models import Tenant
 
 # BGMax reference codes (Bankgirot, Bankgiro Inbetalningar, TK20 position 56).
 NO_REFERENCE_CODES = (0, 1)
+# Money freed by crediting a paid invoice, to be paid back (a deviation: a person's to-do, and
+# the record that a provider's refund resolves when it is paid).
+REFUND_DUE = "refund_due"
+# Freed money that came through a provider goes back through it: this job is the checkout
+# feature's (it registers the handler), enqueued here so that payments imports nothing above it.
+REFUND_BY_METHOD_JOB = "payments.refund_by_method"
+BY_PROVIDER = ("swish", "card")
 RECEIPTS_LOCK = 0x4B56  # advisory-lock namespace for receiving payments ("KV")
 WRONG_REFERENCE_CODE = 5
 
@@ -465,7 +480,8 @@ def credit_balance(session: Session, tenant: Tenant, customer_id: int) -> int:
 def apply_credit(session: Session, tenant: Tenant, customer_ids: Iterable[int], *, today: date, actor: str) -> int:
     """Spend customers' credit balances on their open invoices (due first, first); returns öre moved.
 
-    The credit is taken from their payments that still hold money, oldest first.
+    The credit is taken from their payments that still hold money, oldest first; money promised
+    back (an open ``refund_due`` deviation) is not spent.
     """
     holders = list(
         session.scalars(
@@ -476,18 +492,141 @@ def apply_credit(session: Session, tenant: Tenant, customer_ids: Iterable[int], 
     )
     if not holders:
         return 0
+    promised = _promised_back(session, tenant, [p.id for p in holders])
     open_invoices = invoices.open_for_customers(session, tenant, {p.customer_id for p in holders if p.customer_id})
     moves: list[tuple[Payment, Invoice, int]] = []
     for payment in holders:
         for invoice in open_invoices.get(payment.customer_id or 0, []):
             left = invoice.remaining - sum(amount for _, inv, amount in moves if inv is invoice)
-            take = min(payment.unallocated, left)
+            take = min(payment.unallocated - promised.get(payment.id, 0), left)
             if take > 0:
                 moves.append((payment, invoice, take))
                 payment.unallocated -= take
     if moves:
         _move_held_money(session, tenant, moves, today=today, actor=actor, text="Kvittning av kundsaldo")
     return sum(amount for _, _, amount in moves)
+
+
+def _promised_back(session: Session, tenant: Tenant, payment_ids: list[int]) -> dict[int, int]:
+    """What each payment owes back under open ``refund_due`` deviations."""
+    rows = session.execute(
+        select(Deviation.payment_id, func.sum(Deviation.amount))
+        .where(
+            Deviation.tenant_id == tenant.id,
+            Deviation.payment_id.in_(payment_ids),
+            Deviation.kind == REFUND_DUE,
+            Deviation.state == "open",
+        )
+        .group_by(Deviation.payment_id)
+    ).all()
+    return {int(payment_id): int(total) for payment_id, total in rows}
+
+
+def release_for_credit(
+    session: Session,
+    tenant: Tenant,
+    invoice: Invoice,
+    amount: int,
+    *,
+    today: date,
+    actor: str,
+    refund: bool,
+    reason: str,
+) -> list[tuple[int, int]]:
+    """A credit took back ``amount`` öre more than was left on ``invoice``: free that much of the
+    money that paid it, newest payment first. Returns (payment id, öre freed) pairs.
+
+    Each payment's share moves from the invoice's receivable to the credit balance of the
+    payment's customer (one balanced entry: 1510 debit, 2420 credit) and is held by the payment
+    again (``unallocated``), recorded as an allocation of kind ``released``. With ``refund``, each
+    share is a ``refund_due`` deviation (not spent on other invoices while open) and, for money
+    that came through a provider, a job to pay it back through it; bankgiro and manual money is
+    paid out by a person, who resolves the deviation with ``refund`` (2420 against the bank).
+    """
+    rows = session.execute(
+        select(Allocation.payment_id, Allocation.kind, func.sum(Allocation.amount))
+        .where(
+            Allocation.tenant_id == tenant.id,
+            Allocation.invoice_id == invoice.id,
+            Allocation.kind.in_(("invoice", "released")),
+            Allocation.payment_id.is_not(None),
+        )
+        .group_by(Allocation.payment_id, Allocation.kind)
+    ).all()
+    held: dict[int, int] = defaultdict(int)
+    for payment_id, kind, total in rows:
+        if payment_id is not None:
+            held[payment_id] += int(total) if kind == "invoice" else -int(total)
+    paying = list(
+        session.scalars(
+            select(Payment)
+            .where(Payment.tenant_id == tenant.id, Payment.id.in_([i for i, left in held.items() if left > 0]))
+            .order_by(Payment.date.desc(), Payment.id.desc())
+            .with_for_update()
+        )
+    )
+    takes: list[tuple[Payment, int]] = []
+    left = amount
+    for payment in paying:
+        take = min(held[payment.id], left)
+        if take > 0:
+            takes.append((payment, take))
+            left -= take
+    if left:
+        raise RuntimeError(
+            f"invoice {invoice.id} holds {amount - left} öre of payments; {amount} öre were to be freed by a credit"
+        )
+    chart = ledger.chart_for(tenant)
+    now = utcnow()
+    entries = []
+    allocations = []
+    for payment, take in takes:
+        if payment.customer_id is None and payment.unallocated == 0:
+            payment.customer_id = invoice.customer_id
+        entry = EntryDraft(today, "allocation", reason[:200], invoice.id)
+        entry.add(chart[RECEIVABLES], take, customer_id=invoice.customer_id, invoice_id=invoice.id)
+        entry.add(chart[CUSTOMER_ADVANCES], -take, customer_id=payment.customer_id)
+        entries.append(entry)
+        payment.unallocated += take
+        allocations.append(
+            _allocation(tenant, payment.id, "released", invoice.id, payment.customer_id, take, actor, now)
+        )
+    ledger.post(session, tenant.id, entries)
+    bulk_insert(session, Allocation, allocations)
+    if refund:
+        for payment, take in takes:
+            deviation = Deviation(
+                tenant_id=tenant.id,
+                payment_id=payment.id,
+                kind=REFUND_DUE,
+                state="open",
+                amount=take,
+                invoice_id=invoice.id,
+                customer_id=payment.customer_id,
+                suggestions=[],
+                resolution=None,
+            )
+            session.add(deviation)
+            session.flush()
+            if payment.source in BY_PROVIDER:
+                outbox.enqueue(
+                    session,
+                    REFUND_BY_METHOD_JOB,
+                    {
+                        "payment": payment.id,
+                        "amount": take,
+                        "deviation": deviation.id,
+                        "invoice": invoice.id,
+                        "invoice_number": invoice.number,
+                    },
+                    tenant_id=tenant.id,
+                    dedupe_key=f"{REFUND_BY_METHOD_JOB}:{deviation.id}",
+                )
+    session.flush()
+    return [(payment.id, take) for payment, take in takes]
+
+
+invoices.provide_payment_release(release_for_credit)
 
 
 def _move_held_money(
@@ -605,9 +744,9 @@ def resolve(
     if action == "match":
         _match(session, tenant, payment, allocations, today=today, actor=actor)
     elif action == "refund":
-        _refund(
-            session, tenant, payment, amount if amount is not None else payment.unallocated, today=today, actor=actor
-        )
+        # By default all the payment holds; for money freed by a credit, what was promised back.
+        default = min(deviation.amount, payment.unallocated) if deviation.kind == REFUND_DUE else payment.unallocated
+        _refund(session, tenant, payment, amount if amount is not None else default, today=today, actor=actor)
     elif action == "assign":
         _assign(session, tenant, payment, customer_id, today=today, actor=actor)
     elif action != "keep":
@@ -668,7 +807,7 @@ def refund_held(session: Session, tenant: Tenant, payment: Payment, amount: int,
     deviation = session.scalar(
         select(Deviation)
         .where(Deviation.tenant_id == tenant.id, Deviation.payment_id == payment.id, Deviation.state == "open")
-        .order_by(Deviation.id)
+        .order_by((Deviation.kind == REFUND_DUE).desc(), Deviation.id)  # the promise of a refund first
         .limit(1)
     )
     if deviation is not None:
