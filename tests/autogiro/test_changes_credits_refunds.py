@@ -368,3 +368,15 @@ def test_bankgirots_example_advice_makes_a_change_of_payer_number(db: Database, 
     applied = import_(db, api, ADVICE.read_bytes())
     assert (applied.summary["changed"], applied.summary["cancelled"]) == (1, 0)
     assert mandate_rows(db) == [("104", None, "active", "32")]
+
+
+def test_a_credits_reference_must_fit_the_file(db: Database, api: Api) -> None:
+    (first, _) = with_active_mandates(db, api)
+    hold_money(api, first, 10000)
+    for reference in ("Återbet\tmars", "Återbetalning €", "   "):
+        refused = api.post("/autogiro/credits", {"customer": first, "amount": 100, "reference": reference})
+        assert refused.status_code == 422 and refused.json()["error"]["param"] == "reference", reference
+    made = api.post("/autogiro/credits", {"customer": first, "amount": 100, "reference": " Återbet. mars "})
+    assert made.status_code == 201 and made.json()["reference"] == "Återbet. mars"
+    exported = export(db, api, date(2026, 4, 8))
+    assert exported.data is not None and exported.credits == 1

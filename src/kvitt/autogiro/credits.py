@@ -72,6 +72,8 @@ def create(
         text.encode("iso-8859-1")
     except UnicodeEncodeError:
         raise ValidationFailed("the reference must be written in ISO-8859-1 (Latin-1)", param="reference") from None
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text):
+        raise ValidationFailed("the reference holds a control character", param="reference")
     credit = Credit(
         tenant_id=tenant.id,
         customer_id=customer_id,
