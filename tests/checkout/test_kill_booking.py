@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 import kvitt.cli  # noqa: F401 - imported before the forks, so that each child starts fast
 from kvitt.checkout.models import PaymentRequest
+from kvitt.core.db import utcnow
 from kvitt.core.outbox import OutboxJob
 from kvitt.payments.models import Payment
 from tests.checkout.conftest import Shop
@@ -84,20 +85,31 @@ def state(shop: Shop, request_id: int) -> tuple[str, int]:
         return request.state, len(payments)
 
 
-def wait_until_due(shop: Shop) -> None:
-    """The poll job is due (it is scheduled seconds ahead, and a killed one's lease must end)."""
+def wait_until_due(shop: Shop, *, expected: bool = True) -> None:
+    """Every unfinished poll job is due, as ``claim_due`` reads it: a pending one's ``run_at``
+    has passed (a poll is scheduled 2 s ahead), a running one's lease has ended (a killed child
+    held it for 1 s). ``expected``: there must be one (the payment is not booked yet, so its
+    poll is pending or running; the first one is committed just after Swish has the request);
+    without, none is fine (once booked, the poll is done)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with shop.db.transaction() as session:
-            future = session.scalars(
-                select(OutboxJob.run_at, OutboxJob.locked_until).where(
+            jobs = session.execute(
+                select(OutboxJob.state, OutboxJob.run_at, OutboxJob.locked_until).where(
                     OutboxJob.kind == "checkout.poll", OutboxJob.state.in_(("pending", "running"))
                 )
             ).all()
-        if future:
-            break
-        time.sleep(0.1)
-    time.sleep(3.2)  # past the poll's delay (2 s) and a killed child's lease (1 s)
+        now = utcnow()
+        waiting = [
+            job
+            for job in jobs
+            if (job.state == "pending" and job.run_at > now)
+            or (job.state == "running" and (job.locked_until is None or job.locked_until >= now))
+        ]
+        if (jobs or not expected) and not waiting:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no poll job came due in 30 s: {jobs}")
 
 
 def test_a_worker_killed_while_booking_books_once_or_not_at_all(shop: Shop, tmp_path: Path, database_url: str) -> None:
@@ -116,7 +128,7 @@ def test_a_worker_killed_while_booking_books_once_or_not_at_all(shop: Shop, tmp_
     after_paid: list[int] = []
     asked = shop.swish.simulator.fetched.count(reference)
     for point in POINTS:
-        wait_until_due(shop)
+        wait_until_due(shop, expected=state(shop, request_id)[0] == "created")
         if not jobs_run_killed_at(point, tmp_path / "child.log", database_url):
             break
         killed.append(point)
@@ -132,6 +144,6 @@ def test_a_worker_killed_while_booking_books_once_or_not_at_all(shop: Shop, tmp_
     ledger = shop.ledger()
     assert ledger["1930"] == invoice["total"] and ledger["1510"] == 0
     # And once more: nothing changes.
-    wait_until_due(shop)
+    wait_until_due(shop, expected=False)
     jobs_run_killed_at(0, tmp_path / "child.log", database_url)
     assert state(shop, request_id) == ("paid", 1) and shop.ledger() == ledger
