@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from kvitt.core.schemas import Id, Input
+from kvitt.core.schemas import Id, Input, Ore
 
 
 class MandateCreate(Input):
@@ -75,7 +75,7 @@ class CreditCreate(Input):
     their active mandate: a TK32 in the next order file."""
 
     customer: Id
-    amount: int = Field(gt=0, description="öre")
+    amount: Ore = Field(gt=0, description="öre")
     reference: str | None = Field(default=None, min_length=1, max_length=16)
     reason: str | None = Field(default=None, max_length=200)
 
