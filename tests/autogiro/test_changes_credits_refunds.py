@@ -243,8 +243,12 @@ def test_a_credit_needs_an_active_mandate_and_a_pending_one_can_be_dropped(db: D
     assert api.delete(f"/autogiro/credits/{credit['id']}").json()["status"] == "cancelled"
     assert api.delete(f"/autogiro/credits/{credit['id']}").status_code == 409
     assert export(db, api, date(2026, 4, 8)).data is None
+    waiting = api.post("/autogiro/credits", {"customer": first, "amount": 5000}).json()
     mine = mandate_of(api, "1001")
     assert api.delete(f"/autogiro/mandates/{mine['id']}").status_code == 200
+    # A credit not yet sent is dropped with the mandate: the money stays the customer's credit.
+    dropped = api.get(f"/autogiro/credits/{waiting['id']}").json()
+    assert (dropped["status"], dropped["result_text"]) == ("cancelled", "the mandate ended before the credit was sent")
     refused = api.post("/autogiro/credits", {"customer": first, "amount": 100})
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "no_active_mandate"
 

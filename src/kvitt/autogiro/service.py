@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from kvitt.autogiro.models import AutogiroSettings, Debit, Mandate
+from kvitt.autogiro.models import AutogiroSettings, Credit, Debit, Mandate
 from kvitt.core import events, identity
 from kvitt.core.db import utcnow
 from kvitt.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
@@ -322,11 +322,34 @@ def cancel(session: Session, tenant: Tenant, mandate_id: int, *, now: datetime |
 
 
 def cancel_pending_debits(session: Session, tenant: Tenant, mandate_id: int) -> None:
-    """Debits of the mandate not yet ordered will not be: the invoices are paid another way."""
+    """Debits of the mandate not yet ordered will not be: the invoices are paid another way. Credits
+    not yet sent are dropped too (the money stays the customer's credit balance)."""
     for debit in session.scalars(
         select(Debit).where(Debit.tenant_id == tenant.id, Debit.mandate_id == mandate_id, Debit.status == "pending")
     ):
         debit.status, debit.result_text = "cancelled", "the mandate ended"
+    dropped = list(
+        session.scalars(
+            select(Credit).where(
+                Credit.tenant_id == tenant.id, Credit.mandate_id == mandate_id, Credit.status == "pending"
+            )
+        )
+    )
+    for credit in dropped:
+        credit.status, credit.result_text = "cancelled", "the mandate ended before the credit was sent"
+    if dropped:
+        events.publish(
+            session,
+            tenant.id,
+            [
+                {
+                    "type": "autogiro.credit.cancelled",
+                    "customer_id": c.customer_id,
+                    "data": {"credit": c.id, "amount": c.amount, "payer_number": c.payer_number, "status": c.status},
+                }
+                for c in dropped
+            ],
+        )
 
 
 # --- settings ------------------------------------------------------------------------------------
