@@ -17,6 +17,25 @@ def _customer(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any
     return customer["id"], lambda: api_b.get(f"/customers/{customer['id']}").json()
 
 
+def _paused_customer(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    customer = make_customer(api_b, "B-1")
+    assert api_b.post("/dunning-pauses", {"customer": customer["id"], "reason": "B:s tvist"}).status_code == 201
+    return customer["id"], lambda: api_b.get("/dunning-pauses").json()
+
+
+def _customer_with_invoice(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    """B's customer; the form names B's invoice of that customer (``{invoice}`` below)."""
+    customer = make_customer(api_b, "B-1")
+    invoice = make_issued(api_b, customer["id"])
+
+    def snapshot() -> Any:
+        found = api_b.get(f"/invoices/{invoice['id']}").json()
+        return found, api_b.get(f"/invoices/{invoice['id']}/deliveries").json(), api_b.get("/payment-extensions").json()
+
+    snapshot.invoice = invoice["id"]  # type: ignore[attr-defined]
+    return customer["id"], snapshot
+
+
 def _invoice(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
     invoice = make_issued(api_b, make_customer(api_b, "B-1")["id"])
 
@@ -97,6 +116,12 @@ CASES: dict[tuple[str, str], tuple[Callable[..., tuple[int, Callable[[], Any]]],
     ("GET", "/admin/kunder/{customer_id}"): (_customer, {}),
     ("POST", "/admin/kunder/{customer_id}/kontakt"): (_customer, {"delivery_method": "letter"}),
     ("POST", "/admin/kunder/{customer_id}/paus"): (_customer, {"reason": "x"}),
+    ("POST", "/admin/kunder/{customer_id}/uppgifter"): (_customer, {"name": "Någon", "city": "Kiruna"}),
+    ("POST", "/admin/kunder/{customer_id}/attribut"): (_customer, {"attributes": "plan = Max"}),
+    ("POST", "/admin/kunder/{customer_id}/ateruppta"): (_paused_customer, {}),
+    ("POST", "/admin/kunder/{customer_id}/skicka"): (_customer_with_invoice, {"method": "email"}),
+    ("POST", "/admin/kunder/{customer_id}/anstand"): (_customer_with_invoice, {"until": "2027-06-01"}),
+    ("POST", "/admin/kunder/{customer_id}/kreditera"): (_customer_with_invoice, {"mode": "full"}),
     ("GET", "/admin/fakturor/{invoice_id}"): (_invoice, {}),
     ("POST", "/admin/fakturor/{invoice_id}/utfarda"): (_draft, {}),
     ("POST", "/admin/fakturor/{invoice_id}/skicka"): (_invoice, {"method": "email"}),
@@ -139,6 +164,8 @@ def test_a_foreign_object_is_not_found_and_unchanged(
     before = snapshot()
     url = path.split("{")[0] + str(foreign_id) + path.split("}", 1)[1]
     url = url.replace("{delivery_id}", str(foreign_id))
+    if hasattr(snapshot, "invoice"):  # a customer route that names one of the customer's invoices
+        form = {**form, "invoice": str(snapshot.invoice)}
     answer = admin.get(url) if method == "GET" else admin.post(url, form)
     assert answer.status_code == 404, (url, answer.status_code)
     assert snapshot() == before

@@ -4,12 +4,22 @@ Search (``q``): name (part of it), customer number, personal or organisation num
 phone (any Swedish way of writing it), invoice number or OCR reference; at most 50 hits.
 The page: details and delivery preference, balance, subscriptions, autogiro mandates, invoices,
 the ledger with its running balance (the API's own ``/customers/{id}/ledger`` code), payments,
-messages, dunning pauses and a timeline. Actions (support, finance, admin): contact details and
-channel through ``customers.service.update``; pause dunning through ``dunning.pauses.pause``.
+messages, dunning pauses and a timeline.
+
+Actions, each through the service the API's endpoint calls, each audited with before and after:
+
+- support, finance, admin: contact details and channel, name, postal address and language, and the
+  customer's attributes (what segments select on) through ``customers.service.update`` (the
+  API's PATCH); pause dunning (``dunning.pauses.pause``) and resume it (``dunning.pauses.end``);
+  for one of the customer's invoices (``invoice`` in the form, which must be this customer's): a
+  payment extension and a resend by a chosen channel, the same functions as the invoice page's
+  (``kvitt.admin.invoices.extend`` / ``resend``);
+- finance, admin: credit one of the customer's invoices (``kvitt.admin.invoices.credit_invoice``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from typing import Any
@@ -19,19 +29,22 @@ from fastapi.responses import Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from kvitt.admin import invoices as invoice_actions
 from kvitt.admin import render
 from kvitt.admin.audit import audit
-from kvitt.admin.auth import SUPPORT_ACTORS, StaffMember, require_staff
-from kvitt.admin.common import PAGE_SIZE, act, actor, read
+from kvitt.admin.auth import FINANCE_ACTORS, SUPPORT_ACTORS, StaffMember, require_staff
+from kvitt.admin.common import PAGE_SIZE, act, actor, read, whole_number
 from kvitt.admin.nav import roles_of
 from kvitt.autogiro.models import Mandate
 from kvitt.core import clock, identity
-from kvitt.core.errors import ValidationFailed
+from kvitt.core.errors import NotFound, ValidationFailed
 from kvitt.customers import service as customers
 from kvitt.customers.ledger_api import customer_ledger
 from kvitt.customers.models import Customer
 from kvitt.customers.schemas import CustomerUpdate
 from kvitt.dunning import pauses
+from kvitt.invoices import service as invoices_service
+from kvitt.invoices import states
 from kvitt.invoices.models import Invoice, InvoiceEvent
 from kvitt.payments.models import Payment
 from kvitt.subscriptions.models import Subscription
@@ -41,6 +54,11 @@ from kvitt.web.messages import MESSAGE_TYPES
 router = APIRouter(include_in_schema=False)
 READ = require_staff(*roles_of("customers"))
 CHANNELS = ("email", "sms", "letter", "einvoice")
+LANGUAGES = ("sv", "en")
+LANGUAGE_NAMES = {"sv": "Svenska", "en": "Engelska"}
+# The fields of "Uppgifter" besides contact and channel: CustomerUpdate's, as the API's PATCH.
+DETAILS = ("name", "address_line1", "address_line2", "postal_code", "city", "country", "language")
+EXTENDABLE = (states.UNPAID, states.PARTLY_PAID, states.OVERDUE)
 
 
 def search(session: Session, tenant_id: int, q: str) -> list[Customer]:
@@ -162,6 +180,13 @@ def customer_page_data(session: Session, tenant: Tenant, customer_id: int) -> di
         "channels": CHANNELS,
         "subscriptions": subscriptions,
         "mandates": mandates,
+        "languages": LANGUAGES,
+        "language_names": LANGUAGE_NAMES,
+        "paused": any(pauses.is_active(p, today) for p in customer_pauses),
+        "attributes_text": attributes_text(customer.attributes or {}),
+        "sendable": [i for i in invoices if i.kind == "invoice" and i.state != states.DRAFT],
+        "extendable": [i for i in invoices if i.kind == "invoice" and i.state in EXTENDABLE],
+        "creditable": [i for i in invoices if "credit" in states.available_actions(i.kind, i.state)],
     }
 
 
@@ -212,3 +237,167 @@ async def pause_dunning(customer_id: int, request: Request, staff: StaffMember =
         return f"/admin/kunder/{customer_id}?done=paused"
 
     return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/kunder/{customer_id}")
+
+
+@router.post("/admin/kunder/{customer_id}/uppgifter")
+async def change_details(customer_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """Name, postal address, country and language, through the same update as the API's PATCH
+    (an empty address field removes it; the name, country and language cannot be removed)."""
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        customer = customers.get(session, tenant, customer_id)
+        before = {k: getattr(customer, k) for k in DETAILS}
+        fields: dict[str, Any] = {k: (form[k].strip() or None) for k in DETAILS if k in form}
+        if fields.get("country"):
+            fields["country"] = fields["country"].upper()
+        customers.update(session, tenant, customer.id, CustomerUpdate(**fields))
+        after = {k: getattr(customer, k) for k in DETAILS}
+        changed = [k for k in DETAILS if before[k] != after[k]]
+        if changed:
+            audit(
+                session,
+                staff,
+                "customer.update",
+                {k: before[k] for k in changed},
+                {k: after[k] for k in changed},
+                target=f"customer:{customer.id}",
+            )
+        return f"/admin/kunder/{customer.id}?done=details"
+
+    return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/kunder/{customer_id}")
+
+
+def attributes_text(attributes: dict[str, Any]) -> str:
+    """The attributes as the form shows them: ``name = value`` a line; a text as it is (in JSON
+    quotes when it would read as a number, true/false or JSON, or has a line break or spaces at
+    its ends), anything else as JSON; ``parse_attributes`` reads it back unchanged."""
+    lines = []
+    for key, value in sorted(attributes.items()):
+        plain = isinstance(value, str) and value == value.strip() and "\n" not in value and not _reads_as_json(value)
+        shown = value if plain else json.dumps(value, ensure_ascii=False)
+        lines.append(f"{key} = {shown}")
+    return "\n".join(lines)
+
+
+def _reads_as_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_attributes(text: str) -> dict[str, Any]:
+    """The form's ``name = value`` lines: a value that is JSON (a number, true/false, null, a
+    quoted text, a list or an object) is taken as that, anything else as text."""
+    found: dict[str, Any] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or len(key) > 100:
+            raise ValidationFailed(f"attributes, line {number}: write name = value", param="attributes")
+        if key in found:
+            raise ValidationFailed(f"attributes, line {number}: {key} is named twice", param="attributes")
+        try:
+            found[key] = json.loads(value)
+        except ValueError:
+            found[key] = value
+    return found
+
+
+@router.post("/admin/kunder/{customer_id}/attribut")
+async def change_attributes(customer_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """The customer's attributes (all of them, as the API's PATCH with ``attributes``)."""
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        customer = customers.get(session, tenant, customer_id)
+        before = dict(customer.attributes or {})
+        attributes = parse_attributes(form.get("attributes", ""))
+        customers.update(session, tenant, customer.id, CustomerUpdate(attributes=attributes))
+        if attributes != before:
+            audit(
+                session,
+                staff,
+                "customer.attributes",
+                {"attributes": before},
+                {"attributes": attributes},
+                target=f"customer:{customer.id}",
+            )
+        return f"/admin/kunder/{customer.id}?done=attributes"
+
+    return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/kunder/{customer_id}")
+
+
+@router.post("/admin/kunder/{customer_id}/ateruppta")
+async def resume_dunning(customer_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """End the customer's pause (``pause`` in the form) or, without one, every active pause of
+    the customer: reminders and collection go on at the next dunning tick."""
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        customer = customers.get(session, tenant, customer_id)
+        today = clock.today()
+        if form.get("pause"):
+            row = pauses.get(session, tenant, whole_number(form["pause"], "pause"))
+            if row.customer_id != customer.id:
+                raise NotFound(f"no dunning pause {row.id} of this customer", param="pause")
+            ending = [row] if pauses.is_active(row, today) else []
+        else:
+            listed = pauses.list_page(session, tenant, limit=100, starting_after=None, customer=customer.id).items
+            ending = [p for p in listed if pauses.is_active(p, today)]
+        if not ending:
+            raise ValidationFailed("the customer's reminders are not paused", param="pause")
+        for row in ending:
+            before = {"pause": row.id, "reason": row.reason, "until": row.until, "ended_at": None}
+            pauses.end(session, tenant, row.id)
+            after = {**before, "ended_at": row.ended_at}
+            audit(session, staff, "customer.resume_dunning", before, after, target=f"customer:{customer.id}")
+        return f"/admin/kunder/{customer.id}?done=resumed"
+
+    return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/kunder/{customer_id}")
+
+
+# --- one of the customer's invoices: the invoice page's own actions -------------------------------
+
+
+def customers_invoice(session: Session, tenant: Tenant, customer_id: int, form: dict[str, str]) -> int:
+    """The form's ``invoice``, when it is this customer's (another's, or another tenant's, is
+    as missing as one that does not exist)."""
+    customer = customers.get(session, tenant, customer_id)
+    invoice_id = whole_number(form.get("invoice", ""), "invoice")
+    invoice = invoices_service.get(session, tenant, invoice_id)
+    if invoice.customer_id != customer.id:
+        raise NotFound(f"no invoice {invoice_id} of this customer", param="invoice")
+    return invoice.id
+
+
+@router.post("/admin/kunder/{customer_id}/anstand")
+async def extend_invoice(customer_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        invoice_id = customers_invoice(session, tenant, customer_id, form)
+        invoice_actions.extend(session, tenant, staff, invoice_id, form)
+        return f"/admin/kunder/{customer_id}?done=extended"
+
+    return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/kunder/{customer_id}")
+
+
+@router.post("/admin/kunder/{customer_id}/skicka")
+async def resend_invoice(customer_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        invoice_id = customers_invoice(session, tenant, customer_id, form)
+        invoice_actions.resend(session, tenant, staff, invoice_id, form)
+        return f"/admin/kunder/{customer_id}?done=sent"
+
+    return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/kunder/{customer_id}")
+
+
+@router.post("/admin/kunder/{customer_id}/kreditera")
+async def credit_invoice(customer_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        invoice_id = customers_invoice(session, tenant, customer_id, form)
+        invoice_actions.credit_invoice(session, tenant, staff, invoice_id, form)
+        return f"/admin/kunder/{customer_id}?done=credited"
+
+    return await act(request, staff, FINANCE_ACTORS, work, f"/admin/kunder/{customer_id}")

@@ -164,32 +164,47 @@ async def issue(invoice_id: int, request: Request, staff: StaffMember = Depends(
     return await act(request, staff, FINANCE_ACTORS, work, f"/admin/fakturor/{invoice_id}")
 
 
+def resend(session: Session, tenant: Tenant, staff: StaffMember, invoice_id: int, form: dict[str, str]) -> None:
+    """Send the invoice again, by ``method`` or the customer's channel (the API's resend)."""
+    channel = form.get("method") or None
+    before = {"deliveries": len(delivery.deliveries_of(session, tenant, invoice_id))}
+    found = delivery.start_delivery(
+        session, tenant.id, invoice_id, channel=channel, reason=delivery.RESEND, actor=actor(staff)
+    )
+    after = {
+        "deliveries": len(delivery.deliveries_of(session, tenant, invoice_id)),
+        "delivery": found.id if found else None,
+        "channel": found.channel if found else channel,
+    }
+    audit(session, staff, "invoice.send", before, after, target=f"invoice:{invoice_id}")
+
+
 @router.post("/admin/fakturor/{invoice_id}/skicka")
 async def send(invoice_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
     def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
-        channel = form.get("method") or None
-        found = delivery.start_delivery(
-            session, tenant.id, invoice_id, channel=channel, reason=delivery.RESEND, actor=actor(staff)
-        )
-        after = {"channel": found.channel if found else channel}
-        audit(session, staff, "invoice.send", None, after, target=f"invoice:{invoice_id}")
+        resend(session, tenant, staff, invoice_id, form)
         return _back(invoice_id, "sent")
 
     return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/fakturor/{invoice_id}")
 
 
+def credit_invoice(session: Session, tenant: Tenant, staff: StaffMember, invoice_id: int, form: dict[str, str]) -> None:
+    """A credit note for the whole invoice, what is left of it, or an amount (``mode``)."""
+    mode = form.get("mode", "full")
+    amount = amount_ore(form.get("amount", "")) if mode == "amount" else None
+    data = CreditIn(mode=mode, amount=amount, reason=form.get("reason") or None)
+    invoice = invoices.get(session, tenant, invoice_id, for_update=True)
+    before = _snapshot(invoice)
+    note = invoices.credit(session, tenant, invoice, data, today=clock.today(), actor=actor(staff))
+    after = {**_snapshot(invoice), "credit_note": note.id, "credit_note_number": note.number}
+    audit(session, staff, "invoice.credit", before, after, target=f"invoice:{invoice.id}")
+
+
 @router.post("/admin/fakturor/{invoice_id}/kreditera")
 async def credit(invoice_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
     def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
-        mode = form.get("mode", "full")
-        amount = amount_ore(form.get("amount", "")) if mode == "amount" else None
-        data = CreditIn(mode=mode, amount=amount, reason=form.get("reason") or None)
-        invoice = invoices.get(session, tenant, invoice_id, for_update=True)
-        before = _snapshot(invoice)
-        note = invoices.credit(session, tenant, invoice, data, today=clock.today(), actor=actor(staff))
-        after = {**_snapshot(invoice), "credit_note": note.id, "credit_note_number": note.number}
-        audit(session, staff, "invoice.credit", before, after, target=f"invoice:{invoice.id}")
-        return _back(invoice.id, "credited")
+        credit_invoice(session, tenant, staff, invoice_id, form)
+        return _back(invoice_id, "credited")
 
     return await act(request, staff, FINANCE_ACTORS, work, f"/admin/fakturor/{invoice_id}")
 
@@ -226,23 +241,28 @@ async def manual_payment(invoice_id: int, request: Request, staff: StaffMember =
     return await act(request, staff, FINANCE_ACTORS, work, f"/admin/fakturor/{invoice_id}")
 
 
-@router.post("/admin/fakturor/{invoice_id}/anstand")
-async def payment_extension(invoice_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+def extend(session: Session, tenant: Tenant, staff: StaffMember, invoice_id: int, form: dict[str, str]) -> None:
     """A payment extension (anstånd) given by staff: the recipient's own request service, then
     approved by the staff member when it is not within the tenant's automatic limit."""
+    until = _day(form.get("until", ""), "until")
+    if until is None:
+        raise ValidationFailed("until: the new due date", param="until")
+    reason = form.get("reason") or None
+    invoice = invoices.get(session, tenant, invoice_id)
+    before = {"due_date": invoice.due_date, "state": invoice.state}
+    row = extensions.request(
+        session, tenant, invoice_id, until=until, reason=reason, today=clock.today(), actor=actor(staff)
+    )
+    if row.state == "pending":
+        row = extensions.decide(session, tenant, row.id, approve=True, actor=actor(staff), note=reason)
+    after = {**before, "extension": row.id, "until": row.until, "extension_state": row.state}
+    audit(session, staff, "invoice.payment_extension", before, after, target=f"invoice:{invoice_id}")
 
+
+@router.post("/admin/fakturor/{invoice_id}/anstand")
+async def payment_extension(invoice_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
     def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
-        until = _day(form.get("until", ""), "until")
-        if until is None:
-            raise ValidationFailed("until: the new due date", param="until")
-        reason = form.get("reason") or None
-        row = extensions.request(
-            session, tenant, invoice_id, until=until, reason=reason, today=clock.today(), actor=actor(staff)
-        )
-        if row.state == "pending":
-            row = extensions.decide(session, tenant, row.id, approve=True, actor=actor(staff), note=reason)
-        after = {"extension": row.id, "until": row.until, "state": row.state}
-        audit(session, staff, "invoice.payment_extension", None, after, target=f"invoice:{invoice_id}")
+        extend(session, tenant, staff, invoice_id, form)
         return _back(invoice_id, "extended")
 
     return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/fakturor/{invoice_id}")
