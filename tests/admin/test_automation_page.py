@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from kvitt.admin.models import AuditEntry
+from kvitt.core.config import Settings
 from kvitt.core.db import Database
 from tests.admin.conftest import Staff
+from tests.webhooks.helpers import issue_invoice, run_worker
 
 RULE = {
     "name": "Tacka för betalningen",
@@ -75,3 +77,19 @@ def test_another_tenants_rule_is_neither_shown_nor_switched(admin: Staff, api_b:
     assert "Fjällströms kedja" not in admin.get("/admin/handelsekedjor").text
     assert admin.post(f"/admin/handelsekedjor/{theirs['id']}/pa", {"enabled": "0"}).status_code == 404
     assert api_b.get(f"/automation-rules/{theirs['id']}").json()["enabled"] is True
+
+
+def test_the_pages_list_the_tenants_real_firings_and_billing_runs(
+    admin: Staff, api: Any, db: Database, settings: Settings
+) -> None:
+    """Händelsekedjor shows a firing the worker made; Fakturering a billing run started with the API."""
+    made = api.post("/automation-rules", {**RULE, "trigger": "invoice.issued"}).json()
+    invoice = issue_invoice(api, "1001")
+    run_worker(db, settings)
+    assert [f["state"] for f in api.get(f"/automation-rules/{made['id']}/firings").json()["data"]] == ["done"]
+    page = admin.get("/admin/handelsekedjor").text
+    firings = page.split("Senaste körningarna", 1)[1]
+    assert "invoice.issued" in firings and f'/admin/fakturor/{invoice["id"]}"' in firings and "done" in firings
+    assert api.post("/billing-runs", {"date": "2026-03-01"}).status_code == 202
+    billing = admin.get("/admin/fakturering").text
+    assert "2026-03-01" in billing and "Inget här ännu." in billing.split("Faktureringsfiler", 1)[1]
