@@ -18,6 +18,7 @@ def swedish_texts() -> set[str]:
             found.add(match.group(1) or match.group(2))
     found |= {item.label for item in nav.NAV}
     found |= set(routes.PASSWORD_PROBLEMS.values())
+    found.add(routes.TOO_MANY)  # the login throttle's message
     found |= {label for label in texts.STATE_LABELS.values() if label}
     found |= {label for label in texts.CHANNEL_LABELS.values() if label}
     found |= set(texts.DONE.values())
