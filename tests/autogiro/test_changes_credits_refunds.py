@@ -274,6 +274,13 @@ def test_a_debit_paid_back_to_the_payer_opens_the_invoice_again_once(db: Databas
     assert invoice_row(db, made["id"]) == ("overdue", 0, made["total"])
     assert debits(db) == [("1001", "refunded", "02")]
     assert timeline(db, made["id"]).count("payment_reversed") == 1
+    with db.read() as session:
+        debit = session.scalars(select(Debit)).one()
+        payment = api.get(f"/payments/{debit.payment_id}").json()
+    assert [(a["kind"], a["invoice"], a["amount"]) for a in payment["allocations"]] == [
+        ("invoice", made["id"], made["total"]),
+        ("refund", made["id"], made["total"]),
+    ]
     customer = api.get(f"/customers/{first}").json()
     assert customer["balance"] == made["total"]  # owed again on the receivables
     assert import_(db, api, paid_back).already_imported

@@ -33,6 +33,7 @@ from kvitt.ledger import service as ledger
 from kvitt.ledger.accounts import BANK, RECEIVABLES
 from kvitt.ledger.journal import EntryDraft
 from kvitt.payments import service as payments
+from kvitt.payments.models import Allocation
 from kvitt.tenants.models import Tenant
 
 OPEN = ("pending", "sent")
@@ -379,6 +380,18 @@ def _reverse(session: Session, tenant: Tenant, debit: Debit, refund: Refund, *, 
     entry.add(chart[RECEIVABLES], debit.amount, customer_id=invoice.customer_id, invoice_id=invoice.id)
     entry.add(chart[BANK], -debit.amount)
     ledger.post(session, tenant.id, [entry])
+    # The payment's own record of where its money went: back out to the payer, from this invoice.
+    session.add(
+        Allocation(
+            tenant_id=tenant.id,
+            payment_id=debit.payment_id,
+            kind="refund",
+            invoice_id=invoice.id,
+            customer_id=invoice.customer_id,
+            amount=debit.amount,
+            actor=actor[:100],
+        )
+    )
     data = {"debit": debit.id, "payment": debit.payment_id, "code": refund.code, "reason": refund.text}
     _reopen(session, tenant, invoice, debit.amount, today=today, actor=actor, data=data)
     debit.status, debit.result_code, debit.result_text = "refunded", refund.code, refund.text
