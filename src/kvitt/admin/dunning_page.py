@@ -56,7 +56,7 @@ MAX_STEPS = 10  # as PolicyUpdate allows
 
 def dunning_data(session: Session, tenant: Tenant) -> dict[str, Any]:
     t, today = tenant.id, clock.today()
-    active = policies.active_in_order(session, tenant)  # the default policy exists (dunning_page)
+    active = policies.active_in_order(session, tenant)  # creates the default policy the first time
     due = tick.find_due(session, tenant, active, today)
     names = {
         c.id: c.name for c in customers.get_many(session, tenant, {d.customer_id for d in due[:PAGE_SIZE]}).values()
@@ -158,14 +158,10 @@ def _step_rows(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @router.get("/admin/paminnelser")
 def dunning_page(request: Request, staff: StaffMember = Depends(READ)) -> Response:
-    db = database(request)
-    with db.read() as session:
-        has_policy = session.scalar(select(DunningPolicy.id).where(DunningPolicy.tenant_id == staff.tenant_id).limit(1))
-    if has_policy is None:  # the tenant's default policy is made the first time, as the API's GET does
-        with db.transaction() as session:
-            policies.ensure_default(session, tenant_of(session, staff))
-    # The rest reads only: the tick's finding query holds no write lock while it looks.
-    with db.read() as session:
+    # A unit of work that may write: the tenant's default policy is made the first time (as the
+    # API's GET does), and the tick's finding query streams its rows with a server-side cursor,
+    # which PostgreSQL allows only inside a transaction (the read-only sessions autocommit).
+    with database(request).transaction() as session:
         data = dunning_data(session, tenant_of(session, staff))
     context = {**data, "done": request.query_params.get("done")}
     return render.page(request, staff, "admin/dunning.html", context, nav="dunning")
