@@ -548,7 +548,9 @@ def release_for_credit(
         .where(
             Allocation.tenant_id == tenant.id,
             Allocation.invoice_id == invoice.id,
-            Allocation.kind.in_(("invoice", "released")),
+            # What each payment still gives the invoice: what it paid, less what a credit freed
+            # (released) or the payer took back (an autogiro refund: kind refund on the invoice).
+            Allocation.kind.in_(("invoice", "released", "refund")),
             Allocation.payment_id.is_not(None),
         )
         .group_by(Allocation.payment_id, Allocation.kind)
