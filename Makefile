@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test lint typecheck test-sqlite test-postgresql e2e bench clean
+.PHONY: install run test lint typecheck test-sqlite test-postgresql test-postgresql-db-only e2e bench clean
 
 install: $(STAMP)
 
@@ -31,11 +31,17 @@ test-sqlite: install
 test-postgresql: install
 	KVITT_TEST_DB=postgresql $(BIN)/pytest -n $(PYTEST_WORKERS) -q
 
+# make test's PostgreSQL run: only the tests that use the database. The others (codecs, pure
+# units, Hypothesis properties, lint-like checks) ran in the SQLite run just before and would
+# do the same again; tests/conftest.py's uses_test_database decides, docs/testing.md says how.
+test-postgresql-db-only: install
+	KVITT_TEST_DB=postgresql KVITT_TEST_DB_ONLY=1 $(BIN)/pytest -n $(PYTEST_WORKERS) -q
+
 # The browser tests alone (Debian's /usr/bin/chromium; .ci/run installs it when missing).
 e2e: install
 	KVITT_TEST_DB=sqlite $(BIN)/pytest -n 0 -q tests/e2e
 
-test: lint typecheck test-sqlite test-postgresql
+test: lint typecheck test-sqlite test-postgresql-db-only
 
 bench: install
 	$(BIN)/python bench/issue_invoices.py

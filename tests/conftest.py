@@ -4,6 +4,10 @@
 ``make test`` runs the suite once on each. On PostgreSQL each xdist worker gets its own
 database (pytest-postgresql's janitor creates and drops it), migrated once and emptied
 after every test; on SQLite each test gets a copy of a migrated template file.
+
+``KVITT_TEST_DB_ONLY=1`` deselects the tests that cannot tell the two databases apart, so that
+``make test``'s second run (PostgreSQL) does not repeat them; see ``uses_test_database`` and
+docs/testing.md.
 """
 
 from __future__ import annotations
@@ -37,8 +41,52 @@ PG_USER = os.environ.get("KVITT_TEST_PG_USER", "postgres")
 __all__ = ["delivery_env", "mailbox"]  # fixtures for every test that sends email
 
 
+DB_ONLY = os.environ.get("KVITT_TEST_DB_ONLY", "") == "1"
+# Names through which a test module reads which database the run is for (and may then reach the
+# run's PostgreSQL server by hand, or skip on the other engine): its tests count as using it.
+ENGINE_NAMES = ("ENGINE", "PG_HOST", "PG_PORT", "PG_USER")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "test_database: the test reaches the run's database (KVITT_TEST_DB) without the database fixtures; "
+        "KVITT_TEST_DB_ONLY=1 keeps it",
+    )
+
+
 def pytest_report_header() -> str:
-    return f"kvitt test database: {ENGINE}"
+    only = ", only the tests that use it (KVITT_TEST_DB_ONLY=1)" if DB_ONLY else ""
+    return f"kvitt test database: {ENGINE}{only}"
+
+
+def uses_test_database(item: pytest.Item) -> bool:
+    """Whether the test can tell SQLite from PostgreSQL, so that it must run on both.
+
+    Every fixture that gives a database (``database_url``, ``db``, ``settings``, ``app``,
+    ``client``, ``api``, ``cli_env``, the tenants, and every fixture built on them) depends on
+    ``database_template``, so a test uses the run's database when that fixture is in its
+    closure. A module that imports the engine's name from here (``ENGINE``, ``PG_*``) may skip
+    or connect by hand, so its tests count as using it too; so does the ``test_database``
+    marker. What is left (codecs, pure units, Hypothesis properties, lint-like checks, and the
+    tests that make their own SQLite file or PostgreSQL cluster) does the same on either run.
+    """
+    if "database_template" in getattr(item, "fixturenames", ()):
+        return True
+    if item.get_closest_marker("test_database") is not None:
+        return True
+    module = getattr(item, "module", None)
+    return module is not None and any(name in vars(module) for name in ENGINE_NAMES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not DB_ONLY:
+        return
+    kept = [item for item in items if uses_test_database(item)]
+    if len(kept) < len(items):
+        kept_ids = {id(item) for item in kept}
+        config.hook.pytest_deselected(items=[item for item in items if id(item) not in kept_ids])
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
@@ -75,14 +123,49 @@ def database_url(database_template: str, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+# Above this many rows in all (counted up to it), TRUNCATE is the cheaper way to empty.
+DELETE_AT_MOST = 2000
+
+
+def empty_postgresql(database: Database) -> None:
+    """Empty every table and restart every sequence used, as ``TRUNCATE ... RESTART IDENTITY``
+    would: a test starts from the same empty database (ids from 1) as on SQLite.
+
+    Most tests leave a few rows: DELETE on the tables that hold any (children before parents,
+    so no foreign key is broken) and ``setval`` on each sequence that was used (rolled back
+    inserts too). TRUNCATE of all 64 tables gives each table and index a new file: 1-2 s a test
+    on the shared CI machine against 0.06-0.15 s for the DELETEs (docs/testing.md). A test that
+    leaves thousands of rows (a simulated year) is truncated as before, where DELETE is slower.
+    """
+    tables = Base.metadata.sorted_tables
+    # The names come from our own metadata, never from input.
+    counts = " UNION ALL ".join(
+        f"SELECT '{table.name}', (SELECT count(*) FROM (SELECT 1 FROM \"{table.name}\" LIMIT {DELETE_AT_MOST}) AS r)"
+        for table in tables
+    )
+    with database.engine.begin() as connection:
+        rows = {name: int(count) for name, count in connection.execute(text(counts)) if count}
+        if sum(rows.values()) >= DELETE_AT_MOST:
+            names = ", ".join(table.name for table in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            return
+        for table in reversed(tables):
+            if table.name in rows:
+                connection.execute(table.delete())
+        connection.execute(
+            text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) FROM pg_sequences "
+                "WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+            )
+        )
+
+
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     yield database
     if ENGINE == "postgresql":
-        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-        with database.engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        empty_postgresql(database)
     database.dispose()
 
 
