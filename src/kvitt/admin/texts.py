@@ -37,6 +37,7 @@ DEVIATION_KINDS = {
     "already_settled": "Redan betald faktura",
     "overpayment": "Överbetalning",
     "deduction": "Avdrag",
+    "refund_due": "Ska betalas tillbaka",
 }
 
 # The notice after an action (``?done=``).
@@ -287,6 +288,7 @@ EN: dict[str, str] = {
     "Okänd referens": "Unknown reference",
     "Redan betald faktura": "Invoice already settled",
     "Överbetalning": "Overpayment",
+    "Ska betalas tillbaka": "To be paid back",
     "Avdrag": "Deduction",
     "Att hantera": "To handle",
     "Lösta": "Resolved",
