@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Playwright, sync_playwright
 from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy import text
 
@@ -248,3 +249,31 @@ def api(client: TestClient, tenant_a: tuple[int, str]) -> Api:
 @pytest.fixture
 def api_b(client: TestClient, tenant_b: tuple[int, str]) -> Api:
     return Api(client, tenant_b[1], tenant_b[0])
+
+
+# --- the browser (Debian's Chromium through Playwright) -----------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    """One Playwright per test module, defined once for every folder.
+
+    Not per session: Playwright's sync API keeps its event loop marked as running in the
+    worker's thread while it lives, so a later test of another module that calls
+    ``asyncio.run`` failed ("cannot be called from a running event loop"), and a second
+    session fixture of another folder failed to start ("Sync API inside the asyncio loop").
+    Which tests met depended on how xdist spread them over its workers.
+    """
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    # Never a downloaded browser: Debian's, installed by .ci/run.
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()

@@ -23,7 +23,6 @@ from kvitt.simulators.card import CardSimulator
 from kvitt.simulators.card import settings_for as card_settings
 from kvitt.simulators.swish import Certificates, SwishSimulator, make_certificates, serve_tls, settings_for
 from tests.conftest import TENANT_A, make_tenant
-from tests.e2e.conftest import browser, playwright  # noqa: F401 - the browser tests here use them
 from tests.loopback import free_port
 
 

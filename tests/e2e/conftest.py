@@ -1,8 +1,9 @@
 """Browser tests: Debian's Chromium driven by Playwright against a real uvicorn server.
 
-One browser per test session. One uvicorn server per session on a free loopback port; it
-serves whichever app the running test made (the test's own database, SQLite or PostgreSQL),
-so every test starts from an empty database like the rest of the suite.
+One browser per test module (``browser`` in tests/conftest.py). One uvicorn server per session
+on a free loopback port; it serves whichever app the running test made (the test's own
+database, SQLite or PostgreSQL), so every test starts from an empty database like the rest of
+the suite.
 """
 
 from __future__ import annotations
@@ -14,12 +15,8 @@ from typing import Any
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.loopback import free_port
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 class CurrentApp:
@@ -49,20 +46,6 @@ def live_server() -> Iterator[tuple[str, CurrentApp]]:
     yield f"http://127.0.0.1:{port}", current
     server.should_exit = True
     thread.join(timeout=5)
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    # Never a downloaded browser: Debian's, installed by .ci/run.
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture
