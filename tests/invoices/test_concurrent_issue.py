@@ -51,7 +51,17 @@ def server(settings: Settings, db: Database) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # the port is ours from here on: no race with another process
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    # Keep-alive well beyond the test's length: with uvicorn's 5 s a pooled connection idle that
+    # long under a loaded machine could be closed just as the client reused it ("Server
+    # disconnected without sending a response"), a race of HTTP keep-alive, not of numbering.
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        timeout_keep_alive=300,
+    )
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
     thread.start()
