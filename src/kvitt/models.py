@@ -31,7 +31,7 @@ from kvitt.payments.models import Allocation, Deviation, Payment, PaymentFile
 from kvitt.reports.models import DailyFact, DirtyDay, ReceivableFlow
 from kvitt.segments.models import Segment
 from kvitt.subscriptions.models import PeriodInfo, Subscription, SubscriptionLine, SubscriptionPause
-from kvitt.tenants.models import ApiKey, Tenant
+from kvitt.tenants.models import ApiKey, Tenant, TenantLogo
 from kvitt.testclock.models import TestClock
 from kvitt.web.models import WebInvoiceVisit
 from kvitt.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -92,6 +92,7 @@ __all__ = [
     "SubscriptionPause",
     "SurveyAnswer",
     "Tenant",
+    "TenantLogo",
     "TestClock",
     "WebInvoiceVisit",
     "WebhookAttempt",

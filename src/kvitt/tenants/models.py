@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kvitt.core.db import Base, BigId, JsonType, UtcDateTime, utcnow
@@ -45,6 +45,24 @@ class Tenant(Base):
     accounts: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Branding (``tenants.branding``): the colour of headers and buttons (#rrggbb, white text on
+    # it passes WCAG AA), and the SHA-256 of the logo in ``tenant_logos``. Both are on this row
+    # so that everything that digests the tenant (the web invoice's ETag) sees a change.
+    brand_color: Mapped[str | None] = mapped_column(String(7))
+    logo_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class TenantLogo(Base):
+    """The logo's bytes, apart from the tenant row, so that reading a tenant never loads them."""
+
+    __tablename__ = "tenant_logos"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(20))  # image/png or image/jpeg, read from the bytes
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class ApiKey(Base):
@@ -60,4 +78,4 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-__all__ = ["ApiKey", "Tenant"]
+__all__ = ["ApiKey", "Tenant", "TenantLogo"]
