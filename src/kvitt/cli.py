@@ -31,6 +31,7 @@ from kvitt.core.money import format_amount
 from kvitt.core.outbox import OutboxJob
 from kvitt.dunning.cli import dunning_app
 from kvitt.reports.cli import export_facts
+from kvitt.segments.cli import segments_app
 from kvitt.simulators.cli import simulate_app
 from kvitt.startup import KvittGroup, output_file, warn
 from kvitt.tenants import service as tenants
@@ -60,6 +61,7 @@ app.add_typer(dunning_app, name="dunning")
 app.add_typer(autogiro_app, name="autogiro")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(users_app, name="users")
+app.add_typer(segments_app, name="segments")
 app.command("bill")(bill)
 export_app.command("facts")(export_facts)
 console = Console()
@@ -153,6 +155,7 @@ def serve(
     import uvicorn
 
     from kvitt.app import create_app
+    from kvitt.core.serving import run_processes
 
     settings = get_settings()
     _warn_unless_ready(settings.database_url)
@@ -178,7 +181,7 @@ def serve(
         job_worker = multiprocessing.get_context("spawn").Process(target=_job_worker, name="kvitt-worker")
         job_worker.start()
     try:
-        uvicorn.run("kvitt.app:create_app", factory=True, workers=workers, **common)
+        run_processes("kvitt.app:create_app", workers, **common)
     finally:
         if job_worker is not None and job_worker.pid is not None:
             with contextlib.suppress(ProcessLookupError):
