@@ -127,12 +127,14 @@ def list_page(
     customer_id: int | None = None,
     status: str | None = None,
 ) -> Page[Credit]:
-    query = select(Credit).where(Credit.tenant_id == tenant.id)
-    if customer_id is not None:
-        query = query.where(Credit.customer_id == customer_id)
-    if status is not None:
-        query = query.where(Credit.status == status)
-    return paginate(session, query, Credit.id, limit=limit, starting_after=starting_after)
+    return paginate(
+        session,
+        select(Credit).where(Credit.tenant_id == tenant.id),
+        Credit.id,
+        limit=limit,
+        starting_after=starting_after,
+        equal={Credit.customer_id: customer_id, Credit.status: status},
+    )
 
 
 def due(session: Session, tenant: Tenant, *, day: date) -> list[Credit]:

@@ -438,9 +438,11 @@ def list_page(
     invoice_id: int | None = None,
     status: str | None = None,
 ) -> Page[Debit]:
-    query = select(Debit).where(Debit.tenant_id == tenant.id)
-    if invoice_id is not None:
-        query = query.where(Debit.invoice_id == invoice_id)
-    if status is not None:
-        query = query.where(Debit.status == status)
-    return paginate(session, query, Debit.id, limit=limit, starting_after=starting_after)
+    return paginate(
+        session,
+        select(Debit).where(Debit.tenant_id == tenant.id),
+        Debit.id,
+        limit=limit,
+        starting_after=starting_after,
+        equal={Debit.invoice_id: invoice_id, Debit.status: status},
+    )

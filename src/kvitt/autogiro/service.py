@@ -262,12 +262,14 @@ def list_page(
     customer_id: int | None = None,
     status: str | None = None,
 ) -> Page[Mandate]:
-    query = select(Mandate).where(Mandate.tenant_id == tenant.id)
-    if customer_id is not None:
-        query = query.where(Mandate.customer_id == customer_id)
-    if status is not None:
-        query = query.where(Mandate.status == status)
-    return paginate(session, query, Mandate.id, limit=limit, starting_after=starting_after)
+    return paginate(
+        session,
+        select(Mandate).where(Mandate.tenant_id == tenant.id),
+        Mandate.id,
+        limit=limit,
+        starting_after=starting_after,
+        equal={Mandate.customer_id: customer_id, Mandate.status: status},
+    )
 
 
 def change_payer_number(session: Session, tenant: Tenant, mandate_id: int, new_payer_number: str) -> Mandate:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -27,7 +28,13 @@ def paginate(
     *,
     limit: int,
     starting_after: int | None,
+    equal: Mapping[InstrumentedAttribute[Any], object] | None = None,
 ) -> Page[Any]:
+    """``limit`` rows of ``query`` before ``starting_after``, newest first; ``equal`` holds a list
+    endpoint's optional filters (column: the value asked for, None when the filter was not given)."""
+    for column, value in (equal or {}).items():
+        if value is not None:
+            query = query.where(column == value)
     if starting_after is not None:
         query = query.where(id_column < starting_after)
     rows = list(session.scalars(query.order_by(id_column.desc()).limit(limit + 1)))
