@@ -27,6 +27,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -137,8 +138,10 @@ def seed(url: str, count: int, webhook_url: str, webhook_batch: int = 1) -> int:
     return tenant_id
 
 
-def run_children(commands: list[list[str]], env: dict[str, str]) -> tuple[float, float]:
-    """Run the commands at once; returns (seconds until the last ends, peak RSS of one in MB)."""
+def run_children(commands: list[list[str]], env: dict[str, str]) -> tuple[float, float, float]:
+    """Run the commands at once; returns (seconds until the last ends, peak RSS of one in MB,
+    CPU seconds they used: a figure the other processes on a shared machine move less)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     children = [subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for c in commands]
     for child in children:
@@ -146,7 +149,9 @@ def run_children(commands: list[list[str]], env: dict[str, str]) -> tuple[float,
         if child.returncode != 0:
             raise SystemExit(f"{' '.join(child.args)} failed:\n{out.decode()[-2000:]}\n{err.decode()[-4000:]}")
     seconds = time.perf_counter() - started
-    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return seconds, after.ru_maxrss / 1024, cpu
 
 
 def queue_counts(dsn: str) -> dict[str, int]:
@@ -161,7 +166,9 @@ def delivery_counts(dsn: str) -> dict[str, int]:
     return {str(state): int(n) for state, n in rows}
 
 
-def day(count: int, workers: int, smtp_port: int, hook_port: int, profile: bool, webhook_batch: int) -> dict[str, Any]:
+def day(
+    count: int, workers: int, smtp_port: int, hook_port: int, profile: bool, webhook_batch: int, statements: bool
+) -> dict[str, Any]:
     name = f"kvitt_bench_day_{os.getpid()}_{workers}"
     admin = "postgresql://postgres@localhost/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -184,11 +191,14 @@ def day(count: int, workers: int, smtp_port: int, hook_port: int, profile: bool,
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
         kvitt = [sys.executable, "-m", "kvitt.cli"]
-        bill_s, bill_rss = run_children([[*kvitt, "bill", "--date", "2026-01-01", "--tenant", str(tenant_id)]], env)
+        bill_s, bill_rss, _ = run_children([[*kvitt, "bill", "--date", "2026-01-01", "--tenant", str(tenant_id)]], env)
         jobs_before = sum(queue_counts(dsn).values())
+        counted = Path(tempfile.mkdtemp(prefix="kvitt-statements-"))
+        if statements:
+            env["KVITT_BENCH_STATEMENTS"] = str(counted)
         profiler = [sys.executable, "-m", "cProfile", "-o", str(ROOT / "bench/out/billing_day.prof")]
         command = [*(profiler if profile else [sys.executable]), __file__, "--child-worker"]
-        jobs_s, jobs_rss = run_children([command] * workers, env)
+        jobs_s, jobs_rss, jobs_cpu = run_children([command] * workers, env)
         states = queue_counts(dsn)
         deliveries = delivery_counts(dsn)
     finally:
@@ -198,11 +208,25 @@ def day(count: int, workers: int, smtp_port: int, hook_port: int, profile: bool,
         "workers": workers,
         "bill": bill_s,
         "jobs": jobs_s,
+        "jobs_cpu": jobs_cpu,
         "rss": max(bill_rss, jobs_rss),
         "jobs_total": jobs_before,
         "states": states,
+        "statements": _summed_statements(counted),
         "deliveries": deliveries,
     }
+
+
+def _summed_statements(folder: Path) -> dict[str, list[int]]:
+    summed: dict[str, list[int]] = {}
+    for path in folder.glob("statements-*.json"):
+        for statement, (times, parameters) in json.loads(path.read_text()).items():
+            entry = summed.setdefault(statement, [0, 0])
+            entry[0] += times
+            entry[1] = max(entry[1], parameters)
+        path.unlink()
+    folder.rmdir()
+    return summed
 
 
 def child_worker() -> None:
@@ -219,6 +243,7 @@ def child_worker() -> None:
     from kvitt.worker import Worker
 
     db = Database(get_settings().database_url)
+    counts = _count_statements(db) if os.environ.get("KVITT_BENCH_STATEMENTS") else None
     worker = Worker(db)
     while True:
         if worker.run_once():
@@ -231,6 +256,25 @@ def child_worker() -> None:
             break
         time.sleep(0.02)
     db.dispose()
+    if counts is not None:
+        out = Path(os.environ["KVITT_BENCH_STATEMENTS"]) / f"statements-{os.getpid()}.json"
+        out.write_text(json.dumps(counts))
+
+
+def _count_statements(db: Database) -> dict[str, list[int]]:
+    """Every statement the worker sends, by its first 120 characters: [times, parameters]. The
+    parameters show the long ``IN (...)`` lists psycopg must parse anew each time."""
+    from sqlalchemy import event
+
+    counts: dict[str, list[int]] = {}
+
+    def count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        entry = counts.setdefault(" ".join(statement.split())[:120], [0, 0])
+        entry[0] += 1
+        entry[1] = max(entry[1], statement.count("%("))
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    return counts
 
 
 def main() -> None:
@@ -247,6 +291,11 @@ def main() -> None:
         type=int,
         default=100,
         help="the endpoint's max_batch_size: events in one signed list body (1: one event a request)",
+    )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="count the workers' SQL statements (COPYs not included) and print them per invoice",
     )
     args = parser.parse_args()
     (ROOT / "bench/out").mkdir(exist_ok=True)
@@ -269,7 +318,7 @@ def main() -> None:
         runs = []
         for workers in args.workers:
             mails.value, hooks.value, hook_events.value = 0, 0, 0
-            run = day(args.count, workers, smtp_port, hook_port, args.profile, args.webhook_batch)
+            run = day(args.count, workers, smtp_port, hook_port, args.profile, args.webhook_batch, args.statements)
             run["mails"], run["hooks"], run["hook_events"] = mails.value, hooks.value, hook_events.value
             runs.append(run)
         ceiling_after = smtp_ceiling(smtp_port, args.ceiling_count)
@@ -308,6 +357,18 @@ def report(count: int, runs: list[dict[str, Any]], ceiling: float, load: tuple[f
         events = f"{'    webhook events received (created, issued, sent)':<52}{3 * count:>12,}"
         print(f"{events}{run['hook_events']:>12,}{'':>10}")
         print(f"    job states {run['states']}, deliveries {run['deliveries']}")
+        print(f"    outbox jobs per invoice {sum(run['states'].values()) / count:.3f}")
+        print(f"    workers' CPU per invoice {1000 * float(run['jobs_cpu']) / count:.2f} ms")
+        if run["statements"]:
+            _print_statements(count, run["statements"])
+
+
+def _print_statements(count: int, statements: dict[str, list[int]]) -> None:
+    total = sum(times for times, _ in statements.values())
+    long_lists = sum(times for times, parameters in statements.values() if parameters > 50)
+    print(f"    SQL statements per invoice {total / count:.3f} ({total:,}; with > 50 parameters: {long_lists:,})")
+    for statement, (times, parameters) in sorted(statements.items(), key=lambda s: -s[1][0])[:25]:
+        print(f"      {times:>6,} x {parameters:>5} params  {statement[:90]}")
 
 
 if __name__ == "__main__":

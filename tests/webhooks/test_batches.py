@@ -169,7 +169,13 @@ def test_a_failed_list_request_is_retried_for_every_event_it_carried(db: Databas
         assert len(receiver.requests) == 1
         with db.transaction() as session:
             assert set(session.scalars(select(WebhookDelivery.state))) == {"pending"}
-        assert make_due(db, service.DELIVER_JOB) == 5
+            # The failed list is retried as a list: one job carrying its five deliveries.
+            (retry,) = session.scalars(
+                select(OutboxJob).where(OutboxJob.kind == service.DELIVER_JOB, OutboxJob.state == "pending")
+            )
+            delivery_ids = set(session.scalars(select(WebhookDelivery.id)))
+            assert sorted(retry.payload["delivery_ids"]) == sorted(delivery_ids) and len(delivery_ids) == 5
+        assert make_due(db, service.DELIVER_JOB) == 1
         worker.run_until_idle()
     first, second = (json.loads(r.body) for r in receiver.requests)
     assert [e["id"] for e in first["data"]] == [e["id"] for e in second["data"]] and len(first["data"]) == 5

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kvitt.core.config import get_settings, web_base_url
+from kvitt.core.db import any_of
 from kvitt.tenants.models import Tenant
 
 
@@ -49,7 +50,7 @@ def _invoices(session: Session, tenant: Tenant, ids: set[int]) -> dict[int, dict
 
     base_url = web_base_url(get_settings())
     # Invoice.lines loads "selectin": one more statement for the lines of all of them.
-    rows = session.scalars(select(Invoice).where(Invoice.tenant_id == tenant.id, Invoice.id.in_(ids)))
+    rows = session.scalars(select(Invoice).where(Invoice.tenant_id == tenant.id, any_of(session, Invoice.id, ids)))
     return {invoice.id: invoice_object(invoice, base_url) for invoice in rows}
 
 

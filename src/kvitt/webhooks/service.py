@@ -1,8 +1,9 @@
 """Webhook use cases: endpoints, fan-out of domain events, attempts and their retry schedule.
 
-Nothing here makes an HTTP request: deliveries are outbox jobs (``jobs.py``) enqueued in the
-transaction of the event, one per (event, endpoint), and the unique keys on events and
-deliveries make a replayed fan-out a no-op. The fan-out (``publish_many``), the planning of a
+Nothing here makes an HTTP request: deliveries (one per event and endpoint, the log the back
+office shows) are sent by outbox jobs (``jobs.py``) enqueued in the transaction of the event,
+one job per endpoint and request's worth of deliveries (``deliveries_per_job``), and the unique
+keys on events and deliveries make a replayed fan-out a no-op. The fan-out (``publish_many``), the planning of a
 batch of attempts (``plan_attempts``) and their record (``record_outcomes``) are set-based: a
 fixed number of statements per batch, whatever its size.
 """
@@ -15,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from kvitt.core.db import bulk_insert, utcnow
+from kvitt.core.db import any_of, bulk_insert, utcnow
 from kvitt.core.errors import NotFound
 from kvitt.core.outbox import PENDING as OUTBOX_PENDING
 from kvitt.core.outbox import OutboxJob, enqueue, enqueue_rows
@@ -188,7 +189,54 @@ def publish_many(session: Session, tenant_id: int, events: list[dict[str, Any]])
         for (_, matching), (event_id, is_new) in zip(wanted, recorded, strict=True)
         for endpoint in matching
     ]
-    return _deliver_many(session, tenant_id, pairs)
+    return _deliver_many(session, tenant_id, pairs, {e.id: deliveries_per_job(e) for e in endpoints})
+
+
+def deliveries_per_job(endpoint: WebhookEndpoint) -> int:
+    """How many deliveries one deliver job carries: one request's worth for the endpoint.
+
+    An endpoint that takes list bodies gets a job per list (not one per event: a billing day's
+    three events per invoice were three outbox jobs each claimed, run and finished); an endpoint
+    that takes one event a request keeps a job per event. So a job is still one request, and a
+    worker batch of N jobs makes at most N requests, whose timeouts its lease was sized for.
+    """
+    if endpoint.format == BILLOGRAM_FORMAT:
+        return 1
+    return max(1, endpoint.max_batch_size)
+
+
+def delivery_ids_of(payload: dict[str, Any]) -> list[int]:
+    """The deliveries a deliver job attempts, in order (a job enqueued before batches names one)."""
+    ids = payload.get("delivery_ids")
+    return [int(i) for i in ids] if ids is not None else [int(payload["delivery_id"])]
+
+
+def _deliver_jobs(
+    tenant_id: int, per_endpoint: dict[int, list[int]], sizes: dict[int, int], *, run_at: datetime, attempt: int
+) -> list[dict[str, Any]]:
+    """The deliver jobs (outbox rows) for deliveries grouped per endpoint, ``sizes`` per job.
+
+    The dedupe key names the job's first delivery and attempt, as it did when a job carried one
+    delivery: a delivery is in one job per attempt, so no two jobs share a key.
+    """
+    rows: list[dict[str, Any]] = []
+    for endpoint_id, delivery_ids in per_endpoint.items():
+        size = sizes.get(endpoint_id, 1)
+        for start in range(0, len(delivery_ids), size):
+            chunk = delivery_ids[start : start + size]
+            rows.append(
+                {
+                    "tenant_id": tenant_id,
+                    "kind": DELIVER_JOB,
+                    "payload": {"delivery_ids": chunk, "replay": False},
+                    "run_at": run_at,
+                    "dedupe_key": f"{DELIVER_JOB}:{chunk[0]}:{attempt}",
+                    # HTTP failures are recorded and rescheduled by the handler itself; these
+                    # attempts are only for the database failing under it.
+                    "max_attempts": 5,
+                }
+            )
+    return rows
 
 
 def event_source_key(event: dict[str, Any]) -> str | None:
@@ -233,7 +281,7 @@ def record_events(session: Session, tenant_id: int, events: list[dict[str, Any]]
     if named:
         found = session.execute(
             select(WebhookEvent.source_key, WebhookEvent.id).where(
-                WebhookEvent.tenant_id == tenant_id, WebhookEvent.source_key.in_(named)
+                WebhookEvent.tenant_id == tenant_id, any_of(session, WebhookEvent.source_key, named)
             )
         )
         existing = {str(key): int(event_id) for key, event_id in found}
@@ -261,7 +309,7 @@ def record_events(session: Session, tenant_id: int, events: list[dict[str, Any]]
             str(public_id): int(event_id)
             for public_id, event_id in session.execute(
                 select(WebhookEvent.public_id, WebhookEvent.id).where(
-                    WebhookEvent.tenant_id == tenant_id, WebhookEvent.public_id.in_(public_ids)
+                    WebhookEvent.tenant_id == tenant_id, any_of(session, WebhookEvent.public_id, public_ids)
                 )
             )
         }
@@ -307,11 +355,12 @@ def _tenant(session: Session, tenant_id: int) -> Tenant:
 
 def deliver_event_to(session: Session, tenant: Tenant, endpoint: WebhookEndpoint, sent: WebhookEvent) -> int:
     """Send one event to one endpoint whatever it subscribes to (event chains' webhook action)."""
-    return _deliver_many(session, tenant.id, [(endpoint.id, sent.id, False)])
+    return _deliver_many(session, tenant.id, [(endpoint.id, sent.id, False)], {})
 
 
-def _deliver_many(session: Session, tenant_id: int, pairs: list[tuple[int, int, bool]]) -> int:
-    """A delivery and its first attempt's job for each (endpoint, event) that has none yet.
+def _deliver_many(session: Session, tenant_id: int, pairs: list[tuple[int, int, bool]], sizes: dict[int, int]) -> int:
+    """A delivery for each (endpoint, event) that has none yet, and the jobs of their first
+    attempts: one per endpoint and ``sizes[endpoint]`` deliveries (1 for an endpoint not named).
 
     ``pairs`` hold (endpoint id, webhook event id, whether the event was made in this batch):
     only an event found again can already have deliveries, so only those are looked up.
@@ -323,7 +372,7 @@ def _deliver_many(session: Session, tenant_id: int, pairs: list[tuple[int, int, 
             (int(endpoint_id), int(event_id))
             for endpoint_id, event_id in session.execute(
                 select(WebhookDelivery.endpoint_id, WebhookDelivery.event_id).where(
-                    WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.event_id.in_(older)
+                    WebhookDelivery.tenant_id == tenant_id, any_of(session, WebhookDelivery.event_id, older)
                 )
             )
         }
@@ -348,33 +397,20 @@ def _deliver_many(session: Session, tenant_id: int, pairs: list[tuple[int, int, 
         ],
     )
     wanted_set = set(wanted)
-    made = [
-        delivery_id
-        for delivery_id, endpoint_id, event_id in session.execute(
-            select(WebhookDelivery.id, WebhookDelivery.endpoint_id, WebhookDelivery.event_id).where(
-                WebhookDelivery.tenant_id == tenant_id,
-                WebhookDelivery.event_id.in_({event_id for _, event_id in wanted}),
-            )
+    per_endpoint: dict[int, list[int]] = {}
+    made = session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.endpoint_id, WebhookDelivery.event_id)
+        .where(
+            WebhookDelivery.tenant_id == tenant_id,
+            any_of(session, WebhookDelivery.event_id, {event_id for _, event_id in wanted}),
         )
-        if (endpoint_id, event_id) in wanted_set
-    ]
-    enqueue_rows(
-        session,
-        [
-            {
-                "tenant_id": tenant_id,
-                "kind": DELIVER_JOB,
-                "payload": {"delivery_id": delivery_id, "replay": False},
-                "run_at": now,
-                "dedupe_key": f"{DELIVER_JOB}:{delivery_id}:1",
-                # HTTP failures are recorded and rescheduled by the handler itself; these
-                # attempts are only for the database failing under it.
-                "max_attempts": 5,
-            }
-            for delivery_id in made
-        ],
+        .order_by(WebhookDelivery.id)
     )
-    return len(made)
+    for delivery_id, endpoint_id, event_id in made:
+        if (endpoint_id, event_id) in wanted_set:
+            per_endpoint.setdefault(int(endpoint_id), []).append(int(delivery_id))
+    enqueue_rows(session, _deliver_jobs(tenant_id, per_endpoint, sizes, run_at=now, attempt=1))
+    return sum(len(ids) for ids in per_endpoint.values())
 
 
 def _enqueue_attempt(
@@ -383,7 +419,7 @@ def _enqueue_attempt(
     enqueue(
         session,
         DELIVER_JOB,
-        {"delivery_id": delivery.id, "replay": replay},
+        {"delivery_ids": [delivery.id], "replay": replay},
         tenant_id=delivery.tenant_id,
         run_at=run_at,
         dedupe_key=key,
@@ -412,21 +448,27 @@ class Request:
 
     outgoing: Outgoing
     attempts: list[Attempt]
+    per_job: int = 1  # deliveries a retry job of its endpoint may carry (deliveries_per_job)
 
 
 def plan_attempts(session: Session, tenant_id: int, jobs: list[OutboxJob]) -> list[Request]:
     """What a batch of deliver jobs sends, read with three queries (deliveries, endpoints, events).
+
+    A job names one delivery or several (one endpoint's list body, ``deliveries_per_job``);
+    each delivery is an attempt of its own in the log.
 
     A job whose delivery is gone (its endpoint deleted), already succeeded (unless the job is a
     replay) has nothing to send. A delivery to a switched-off endpoint is marked failed instead
     (the only write here). Events to an endpoint with ``max_batch_size`` > 1 go together, up to
     that many per request, in one list body; every other event is a request of its own.
     """
-    delivery_ids = {int(job.payload["delivery_id"]) for job in jobs}
+    delivery_ids = {delivery_id for job in jobs for delivery_id in delivery_ids_of(job.payload)}
     deliveries = {
         d.id: d
         for d in session.scalars(
-            select(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.id.in_(delivery_ids))
+            select(WebhookDelivery).where(
+                WebhookDelivery.tenant_id == tenant_id, any_of(session, WebhookDelivery.id, delivery_ids)
+            )
         )
     }
     if not deliveries:
@@ -442,22 +484,24 @@ def plan_attempts(session: Session, tenant_id: int, jobs: list[OutboxJob]) -> li
     per_endpoint: dict[int, list[tuple[Attempt, dict[str, Any]]]] = {}
     for job in sorted(jobs, key=lambda j: j.id):
         replay = bool(job.payload.get("replay"))
-        delivery = deliveries.get(int(job.payload["delivery_id"]))
-        if delivery is None or (delivery.state == SUCCEEDED and not replay):
-            continue  # the endpoint was deleted, or an earlier attempt or a replay got through
-        endpoint, sent = endpoints.get(delivery.endpoint_id), events.get(delivery.event_id)
-        if endpoint is None or sent is None:
-            continue
-        if not endpoint.enabled and not replay:
-            # Switched off: no more automatic attempts; a replay after switching on sends it.
-            delivery.state, delivery.next_attempt_at = FAILED, None
-            delivery.last_error = "the endpoint is disabled"
-            continue
-        per_endpoint.setdefault(endpoint.id, []).append((Attempt(job.id, delivery, replay), sent))
+        for delivery_id in delivery_ids_of(job.payload):
+            delivery = deliveries.get(delivery_id)
+            if delivery is None or (delivery.state == SUCCEEDED and not replay):
+                continue  # the endpoint was deleted, or an earlier attempt or a replay got through
+            endpoint, sent = endpoints.get(delivery.endpoint_id), events.get(delivery.event_id)
+            if endpoint is None or sent is None:
+                continue
+            if not endpoint.enabled and not replay:
+                # Switched off: no more automatic attempts; a replay after switching on sends it.
+                delivery.state, delivery.next_attempt_at = FAILED, None
+                delivery.last_error = "the endpoint is disabled"
+                continue
+            per_endpoint.setdefault(endpoint.id, []).append((Attempt(job.id, delivery, replay), sent))
     now = utcnow()
     requests: list[Request] = []
     for endpoint_id, items in per_endpoint.items():
         endpoint = endpoints[endpoint_id]
+        size = deliveries_per_job(endpoint)
         if endpoint.format == BILLOGRAM_FORMAT:
             requests += [Request(billogram_callback(endpoint, sent, now), [attempt]) for attempt, sent in items]
             continue
@@ -467,7 +511,7 @@ def plan_attempts(session: Session, tenant_id: int, jobs: list[OutboxJob]) -> li
         for start in range(0, len(items), endpoint.max_batch_size):
             chunk = items[start : start + endpoint.max_batch_size]
             body = list_body([sent for _, sent in chunk])
-            requests.append(Request(signed(endpoint, body, now), [attempt for attempt, _ in chunk]))
+            requests.append(Request(signed(endpoint, body, now), [attempt for attempt, _ in chunk], size))
     return requests
 
 
@@ -475,7 +519,7 @@ def payloads_of(session: Session, tenant_id: int, event_ids: list[int]) -> dict[
     """The stored bodies of events by id (columns only: no objects to track for a read)."""
     rows = session.execute(
         select(WebhookEvent.id, WebhookEvent.payload).where(
-            WebhookEvent.tenant_id == tenant_id, WebhookEvent.id.in_(set(event_ids))
+            WebhookEvent.tenant_id == tenant_id, any_of(session, WebhookEvent.id, event_ids)
         )
     )
     return {int(event_id): payload for event_id, payload in rows}
@@ -520,6 +564,7 @@ class _Logged:
 
     id: int
     tenant_id: int
+    endpoint_id: int
     state: str
     attempts: int
     first_attempt_at: datetime | None
@@ -534,16 +579,21 @@ def record_outcomes(session: Session, sent: list[tuple[Request, Outcome]]) -> No
 
     Set-based: the attempts are one bulk insert, the deliveries one executemany UPDATE and the
     retries one bulk insert of jobs, whatever the batch's size (no unit of work per delivery).
+    The deliveries of a failed list request are retried together: one job per endpoint, retry
+    time and ``Request.per_job`` deliveries, each delivery still logged and scheduled alone.
     """
     now = utcnow()
     logged: dict[int, _Logged] = {}
     attempt_rows: list[dict[str, Any]] = []
-    retries: list[dict[str, Any]] = []
+    retries: dict[tuple[int, int, datetime, int], list[int]] = {}  # (tenant, endpoint, when, attempt) -> ids
+    per_job: dict[int, int] = {}
     for request, outcome in sent:
         for attempt in request.attempts:
             d = attempt.delivery
+            per_job[d.endpoint_id] = request.per_job
             row = logged.setdefault(
-                d.id, _Logged(d.id, d.tenant_id, d.state, d.attempts, d.first_attempt_at, d.next_attempt_at)
+                d.id,
+                _Logged(d.id, d.tenant_id, d.endpoint_id, d.state, d.attempts, d.first_attempt_at, d.next_attempt_at),
             )
             row.attempts += 1
             row.first_attempt_at = row.first_attempt_at or now
@@ -561,9 +611,9 @@ def record_outcomes(session: Session, sent: list[tuple[Request, Outcome]]) -> No
                     "at": now,
                 }
             )
-            retry = _after(session, row, outcome, replay=attempt.replay, now=now)
-            if retry is not None:
-                retries.append(retry)
+            retry_at = _after(session, row, outcome, replay=attempt.replay, now=now)
+            if retry_at is not None:
+                retries.setdefault((row.tenant_id, row.endpoint_id, retry_at, row.attempts + 1), []).append(row.id)
     bulk_insert(session, WebhookAttempt, attempt_rows)
     if logged:
         table = cast(Table, WebhookDelivery.__table__)
@@ -593,11 +643,18 @@ def record_outcomes(session: Session, sent: list[tuple[Request, Outcome]]) -> No
                 for row in logged.values()
             ],
         )
-    enqueue_rows(session, retries)
+    enqueue_rows(
+        session,
+        [
+            job
+            for (tenant_id, endpoint_id, retry_at, number), delivery_ids in retries.items()
+            for job in _deliver_jobs(tenant_id, {endpoint_id: delivery_ids}, per_job, run_at=retry_at, attempt=number)
+        ],
+    )
 
 
-def _after(session: Session, row: _Logged, outcome: Outcome, *, replay: bool, now: datetime) -> dict[str, Any] | None:
-    """The delivery's state after an attempt; the next attempt's job if one is due (a retry)."""
+def _after(session: Session, row: _Logged, outcome: Outcome, *, replay: bool, now: datetime) -> datetime | None:
+    """The delivery's state after an attempt; when its next attempt is due if one is (a retry)."""
     if outcome.ok:
         row.state, row.next_attempt_at = SUCCEEDED, None
         return None
@@ -614,24 +671,23 @@ def _after(session: Session, row: _Logged, outcome: Outcome, *, replay: bool, no
         row.state, row.next_attempt_at = FAILED, None
         return None
     row.state, row.next_attempt_at = PENDING, next_at
-    return {
-        "tenant_id": row.tenant_id,
-        "kind": DELIVER_JOB,
-        "payload": {"delivery_id": row.id, "replay": False},
-        "run_at": next_at,
-        "dedupe_key": f"{DELIVER_JOB}:{row.id}:{row.attempts + 1}",
-        "max_attempts": 5,
-    }
+    return next_at
 
 
 def _scheduled_attempt(session: Session, tenant_id: int, delivery_id: int) -> datetime | None:
-    return session.scalar(
-        select(func.min(OutboxJob.run_at)).where(
-            OutboxJob.tenant_id == tenant_id,
-            OutboxJob.state == OUTBOX_PENDING,
-            OutboxJob.dedupe_key.like(f"{DELIVER_JOB}:{delivery_id}:%"),
+    """When the next queued attempt at a delivery runs, if one is queued.
+
+    A job names its deliveries in its payload (a list since jobs carry a list body's worth), so
+    the tenant's queued deliver jobs are read and looked into here. Only a failed replay asks
+    this, for one delivery; the queue of one tenant's deliver jobs is short outside a billing
+    day, and a replay during one reads it once.
+    """
+    queued = session.execute(
+        select(OutboxJob.run_at, OutboxJob.payload).where(
+            OutboxJob.tenant_id == tenant_id, OutboxJob.state == OUTBOX_PENDING, OutboxJob.kind == DELIVER_JOB
         )
     )
+    return min((run_at for run_at, payload in queued if delivery_id in delivery_ids_of(payload)), default=None)
 
 
 # --- the delivery log ------------------------------------------------------------------------------
