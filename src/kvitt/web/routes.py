@@ -427,7 +427,10 @@ def html_response(request: Request, html: str, status_code: int = 200) -> Respon
         return Response(
             # mtime=0: one zlib call (no separate crc32, which hands the GIL over and back on a
             # loaded server: 9 % of the page's samples, issue 20) and a header without a clock.
-            gzip.compress(body, 6, mtime=0),
+            # Level 3 (zlib's fast strategy): the 14.7 kB page in 0.15 ms and 5.1 kB, where level
+            # 6 took 0.42 ms for 4.8 kB (13 % of the page's samples): 7 % more bytes, a third of
+            # the time.
+            gzip.compress(body, 3, mtime=0),
             status_code=status_code,
             media_type="text/html; charset=utf-8",
             headers={**headers, "Content-Encoding": "gzip"},
