@@ -3,7 +3,7 @@ name written on timelines, reading an action's form and answering it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
@@ -59,11 +59,13 @@ async def act(
     roles: tuple[str, ...],
     work: Callable[[Session, Tenant, dict[str, str]], str],
     back: str,
+    reader: Callable[[Request, StaffMember], Awaitable[dict[str, str]]] = staff_form,
 ) -> Response:
     """One action: role, CSRF, then ``work`` in one transaction; it returns where to go next
-    (post/redirect/get). A refusal of a service rolls everything back and is shown."""
+    (post/redirect/get). A refusal of a service rolls everything back and is shown. ``reader``
+    reads the form and checks its CSRF token (a form with a file has its own)."""
     require(staff, *roles)
-    form = await staff_form(request, staff)
+    form = await reader(request, staff)
 
     def run() -> Response:
         try:

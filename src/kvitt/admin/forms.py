@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
 from urllib.parse import parse_qs
 
 from fastapi import Request
@@ -19,19 +23,72 @@ class FormRejected(Exception):
 
 async def read_form(request: Request) -> dict[str, str]:
     """The form's fields (the first value of each); FormRejected for other or oversized bodies."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise FormRejected(415, "Unsupported form encoding")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise FormRejected(413, "The form is too large")
+    body = await _body(request, "application/x-www-form-urlencoded", MAX_FORM_BYTES)
     try:
         parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormRejected(400, "The form could not be read") from exc
     return {key: values[0] for key, values in parsed.items() if "\x00" not in values[0]}
+
+
+async def _body(request: Request, media_type: str, limit: int) -> bytes:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != media_type:
+        raise FormRejected(415, "Unsupported form encoding")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise FormRejected(413, "The form is too large")
+    return bytes(body)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A ``multipart/form-data`` form: its text fields and its files' bytes, by field name."""
+
+    fields: dict[str, str]
+    files: dict[str, bytes]
+
+
+async def read_upload(request: Request, limit: int) -> Upload:
+    """A form with a file (``enctype="multipart/form-data"``), read whole but never beyond
+    ``limit`` bytes (FormRejected 413). Parsed by the standard library's MIME parser: the body is
+    a MIME multipart message once its Content-Type header is put in front of it."""
+    body = await _body(request, "multipart/form-data", limit)
+    head = f"Content-Type: {request.headers['content-type']}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not message.is_multipart() or message.defects:
+        raise FormRejected(400, "The form could not be read")
+    fields: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    for part in message.iter_parts():
+        _take_part(part, fields, files)
+    return Upload(fields, files)
+
+
+def _take_part(part: Message, fields: dict[str, str], files: dict[str, bytes]) -> None:
+    name = part.get_param("name", header="content-disposition")
+    if not isinstance(name, str) or name in fields or name in files:  # the first of each, as read_form
+        return
+    payload = part.get_payload(decode=True)
+    data = payload if isinstance(payload, bytes) else b""
+    if part.get_param("filename", header="content-disposition") is not None:
+        files[name] = data
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormRejected(400, "The form could not be read") from exc
+    if "\x00" not in text:
+        fields[name] = text
+
+
+async def staff_upload(request: Request, staff: StaffMember, limit: int) -> Upload:
+    """A staff member's form with a file, refused (Forbidden) without its CSRF token."""
+    upload = await read_upload(request, limit)
+    check_csrf(request, staff, upload.fields.get("csrf", ""))
+    return upload
 
 
 async def staff_form(request: Request, staff: StaffMember) -> dict[str, str]:

@@ -9,6 +9,10 @@ terms — read by every admin, changed by admins only, each through the service 
 - Avgifter och villkor (payment terms, invoice fee, reminder fee and whether it is agreed, late
   interest and its margin, rounding): ``tenants.service.update_settings``; a reminder fee above
   60 kr is refused by that service naming the law (``core.law``).
+- Logotyp och färg: the logo (a PNG or JPEG file, ``multipart/form-data``) through
+  ``tenants.branding.set_logo/remove_logo``; the brand colour through
+  ``tenants.service.update_settings`` (``brand_color``, as ``PATCH /api/v1/tenant``), which
+  refuses a colour white text cannot be read on (WCAG AA).
 
 Dunning policies (steps, days, fees) are edited on *Påminnelser och inkasso* (``dunning_page``).
 Every change is one transaction (``common.act``) and one audit row with the fields before and after.
@@ -27,10 +31,12 @@ from kvitt.admin import render
 from kvitt.admin.audit import audit
 from kvitt.admin.auth import StaffMember, require_staff
 from kvitt.admin.common import act, read
+from kvitt.admin.forms import staff_upload
 from kvitt.admin.nav import roles_of
 from kvitt.core.errors import ValidationFailed
 from kvitt.core.law import REMINDER_FEE_CAP
 from kvitt.delivery import service as delivery
+from kvitt.tenants import branding
 from kvitt.tenants import service as tenants
 from kvitt.tenants.models import Tenant
 from kvitt.tenants.schemas import TenantSettings
@@ -41,6 +47,10 @@ READ = require_staff(*ROLES)
 ADMINS = ("admin",)  # who may change them (the page is admin-only today; checked again per action)
 CHANNELS = ("email", "sms", "letter", "einvoice")
 FALLBACK_DEPTH = 3  # channels a chain may name
+BRAND = "/admin/installningar#varumarke"
+# A file somewhat above the logo's cap still reaches the service, which names the cap (a 422
+# with the field); only a body far beyond it is cut off while it is read (413).
+UPLOAD_LIMIT = 2 * branding.MAX_LOGO_BYTES + 16 * 1024
 
 DETAILS = (
     "name",
@@ -81,6 +91,10 @@ def settings_data(session: Session, tenant: Tenant) -> dict[str, Any]:
         "depth": FALLBACK_DEPTH,
         "cap": REMINDER_FEE_CAP,
         "margin": _percent(tenant.late_interest_margin_bp),
+        "logo": branding.logo_of(session, tenant.id),
+        "logo_url": branding.logo_url(tenant),
+        "max_logo_kb": branding.MAX_LOGO_BYTES // 1024,
+        "max_logo_side": branding.MAX_LOGO_SIDE,
     }
 
 
@@ -160,6 +174,50 @@ async def change_fees(request: Request, staff: StaffMember = Depends(READ)) -> R
         return "/admin/installningar?done=saved"
 
     return await act(request, staff, ADMINS, work, "/admin/installningar")
+
+
+@router.post("/admin/installningar/logotyp")
+async def change_logo(request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """A new logo: a PNG or JPEG file (``logo``), checked by ``tenants.branding``."""
+    files: dict[str, bytes] = {}
+
+    async def reader(request: Request, staff: StaffMember) -> dict[str, str]:
+        upload = await staff_upload(request, staff, UPLOAD_LIMIT)
+        files.update(upload.files)
+        return upload.fields
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        before = snapshot(tenant, ("logo_sha256",))
+        branding.set_logo(session, tenant, files.get("logo", b""))
+        _audit_change(session, staff, "settings.logo", before, snapshot(tenant, ("logo_sha256",)), tenant)
+        return "/admin/installningar?done=saved#varumarke"
+
+    return await act(request, staff, ADMINS, work, BRAND, reader=reader)
+
+
+@router.post("/admin/installningar/logotyp/ta-bort")
+async def remove_logo(request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        before = snapshot(tenant, ("logo_sha256",))
+        branding.remove_logo(session, tenant)
+        _audit_change(session, staff, "settings.logo", before, snapshot(tenant, ("logo_sha256",)), tenant)
+        return "/admin/installningar?done=saved#varumarke"
+
+    return await act(request, staff, ADMINS, work, BRAND)
+
+
+@router.post("/admin/installningar/farg")
+async def change_colour(request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """The brand colour (``#rrggbb``); empty removes it (the pages keep Kvitt's own blue)."""
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        before = snapshot(tenant, ("brand_color",))
+        colour = form.get("brand_color", "").strip() or None
+        tenants.update_settings(session, tenant, TenantSettings(brand_color=colour))
+        _audit_change(session, staff, "settings.brand_color", before, snapshot(tenant, ("brand_color",)), tenant)
+        return "/admin/installningar?done=saved#varumarke"
+
+    return await act(request, staff, ADMINS, work, BRAND)
 
 
 def _audit_change(

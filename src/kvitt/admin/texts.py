@@ -427,6 +427,25 @@ EN: dict[str, str] = {
     "Dröjsmålsränta (räntelagen 6 §)": "Late interest (Interest Act, räntelagen 6 §)",
     "Avrunda till hela kronor": "Round to whole kronor",
     "Spara avgifterna": "Save the fees",
+    "Logotyp och färg": "Logo and colour",
+    "Visas på webbfakturan, i e-posten och på PDF-fakturan.": (
+        "Shown on the web invoice, in e-mails and on the PDF invoice."
+    ),
+    "Nuvarande logotyp": "Current logo",
+    "Ingen logotyp ännu.": "No logo yet.",
+    "Ny logotyp (PNG eller JPEG)": "New logo (PNG or JPEG)",
+    "Högst": "At most",
+    "och": "and",
+    "bildpunkter. SVG tas inte emot: en SVG-fil kan innehålla skript.": (
+        "pixels. SVG is not accepted: an SVG file can contain scripts."
+    ),
+    "Ladda upp logotypen": "Upload the logo",
+    "Ta bort logotypen": "Remove the logo",
+    "Färg på knappar och länkar (#rrggbb)": "Colour of buttons and links (#rrggbb)",
+    "Vit text på färgen måste nå kontrasten 4,5:1 (WCAG 2.1 AA). Tomt: Kvitts egen blå.": (
+        "White text on the colour must reach a contrast of 4.5:1 (WCAG 2.1 AA). Empty: Kvitt's own blue."
+    ),
+    "Spara färgen": "Save the colour",
     "Påminnelsernas steg och avgifter ändras under": "The reminder steps and their fees are changed under",
     "Nästa körning": "Next run",
     "Steg som körningen tar idag": "Steps today's run takes",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from kvitt.core import identity
 from kvitt.core.bas import DEFAULTS
 from kvitt.core.schemas import Input, Ore
+from kvitt.formats.images import hex_colour
 
 _VAT = re.compile(r"^SE\d{10}01$")
 
@@ -50,6 +51,11 @@ class _TenantFields(Input):
     def _phone(cls, value: str | None) -> str | None:
         return identity.phone_e164(value) if value else None
 
+    @field_validator("brand_color", check_fields=False)
+    @classmethod
+    def _brand_color(cls, value: str | None) -> str | None:
+        return hex_colour(value) if value else None  # its contrast is the service's rule (branding)
+
     @field_validator("accounts", check_fields=False)
     @classmethod
     def _accounts(cls, value: dict[str, str] | None) -> dict[str, str] | None:
@@ -85,6 +91,7 @@ class TenantSettings(_TenantFields):
     default_delivery: Literal["email", "sms", "letter", "einvoice"] | None = None
     locale: Literal["sv", "en"] | None = None
     accounts: dict[str, str] | None = None
+    brand_color: str | None = Field(default=None, description="#rrggbb; white text on it must reach 4.5:1")
 
 
 class TenantCreate(TenantSettings):
@@ -132,6 +139,8 @@ class TenantOut(BaseModel):
     locale: str
     currency: str
     accounts: dict[str, Any]
+    brand_color: str | None = None
+    logo_sha256: str | None = None
     is_test: bool
     created_at: datetime
 

@@ -9,12 +9,28 @@ from kvitt.core import law
 from kvitt.core.db import utcnow
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.tokens import hash_api_key, new_api_key
-from kvitt.tenants import keys
+from kvitt.tenants import branding, keys
 from kvitt.tenants.models import ApiKey, Tenant
 from kvitt.tenants.schemas import TenantCreate, TenantSettings
 
-# Settings a tenant may clear (null); the rest it can only change.
-REMOVABLE = frozenset({"ocr_length", "vat_number", "plusgiro", "swish_number", "bankgiro", "address_line2"})
+# Settings a tenant may clear (null); the rest it can only change. E-mail and phone are ways to
+# reach the issuer that an invoice may do without; the postal address may not go (below).
+REMOVABLE = frozenset(
+    {
+        "ocr_length",
+        "vat_number",
+        "plusgiro",
+        "swish_number",
+        "bankgiro",
+        "address_line2",
+        "email",
+        "phone",
+        "brand_color",
+    }
+)
+# Mervärdesskattelagen (2023:200) 17 kap. 24 §: a full invoice names the seller's address, so the
+# address lines every invoice prints cannot be removed, only changed (docs/documents.md).
+ADDRESS = frozenset({"address_line1", "postal_code", "city"})
 
 
 def create(session: Session, data: TenantCreate) -> tuple[Tenant, str]:
@@ -22,6 +38,8 @@ def create(session: Session, data: TenantCreate) -> tuple[Tenant, str]:
     if session.scalar(select(Tenant.id).where(Tenant.org_number == data.org_number)) is not None:
         raise Conflict(f"a tenant with organisation number {data.org_number} exists", param="org_number")
     _check_reminder_fee(data.reminder_fee)
+    if data.brand_color is not None:
+        branding.checked_colour(data.brand_color)
     values = {k: v for k, v in data.model_dump().items() if v is not None}
     values.setdefault("vat_number", "SE" + data.org_number.replace("-", "") + "01")
     tenant = Tenant(**values)
@@ -38,7 +56,15 @@ def update_settings(session: Session, tenant: Tenant, data: TenantSettings) -> T
     the tick would cap it anyway: a tenant must not believe it charges more than it may."""
     changes = data.model_dump(exclude_unset=True)
     _check_reminder_fee(changes.get("reminder_fee"))
+    if changes.get("brand_color") is not None:
+        branding.checked_colour(changes["brand_color"])
     for field, value in changes.items():
+        if value is None and field in ADDRESS:
+            raise ValidationFailed(
+                f"{field} cannot be removed: every invoice names the seller's address "
+                "(Mervärdesskattelagen 17 kap. 24 §); change it instead",
+                param=field,
+            )
         if value is None and field not in REMOVABLE:
             raise ValidationFailed(f"{field} cannot be removed", param=field)
         setattr(tenant, field, value)

@@ -47,6 +47,7 @@ from kvitt.core.config import web_base_url
 from kvitt.core.db import Database, is_unavailable, utcnow
 from kvitt.core.errors import KvittError
 from kvitt.invoices.models import Invoice
+from kvitt.web import branding as web_branding
 from kvitt.web import engagement as web_engagement
 from kvitt.web import messages, service, visits
 from kvitt.web import mypages as web_mypages
@@ -85,8 +86,9 @@ PAGE_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": (
-        f"default-src 'none'; style-src '{CSS_HASH}'; script-src 'self'; connect-src 'self'; img-src 'self' https:; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        # 'self' for the tenant's brand stylesheet (/brand/..., web.branding): a file, not inline.
+        f"default-src 'none'; style-src '{CSS_HASH}' 'self'; script-src 'self'; connect-src 'self'; "
+        "img-src 'self' https:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
 # htmx is told not to add inline styles (the CSP would refuse them), never to evaluate code
@@ -135,6 +137,7 @@ ASSET_URLS = {name.split(".")[0].split("-")[0]: f"/i/assets/{name}" for name in 
 router = APIRouter(include_in_schema=False)
 router.include_router(web_engagement.router)  # /e/<token> and /i/<token>/survey/<id>
 router.include_router(web_mypages.router)  # /m/<token> and /i/<token>/mina-sidor
+router.include_router(web_branding.router)  # /brand/<tenant>/logo-<digest> and its stylesheet
 log = structlog.get_logger("kvitt.web")
 
 
@@ -457,6 +460,7 @@ def page_response(
     context = {
         "lang": view.lang,
         "t": view.t,
+        "brand_css_url": view.brand_css_url,
         "p": view,
         "tokens": tokens,
         "done": done,
