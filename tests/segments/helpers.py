@@ -16,6 +16,7 @@ from kvitt.core.clock import STOCKHOLM
 from kvitt.customers.models import Customer
 from kvitt.invoices.models import Invoice, InvoiceEvent
 from kvitt.payments.models import Payment
+from kvitt.segments.models import CustomerBehaviour
 
 OPEN = ("unpaid", "partly_paid", "overdue", "in_collection")
 ISSUED = (*OPEN, "paid", "credited", "written_off")
@@ -49,7 +50,7 @@ def start_of(day: date) -> datetime:
 
 
 def clear(session: Session, tenant_id: int) -> None:
-    for model in (InvoiceEvent, Payment, Invoice, Customer):
+    for model in (CustomerBehaviour, InvoiceEvent, Payment, Invoice, Customer):
         session.execute(delete(model).where(model.tenant_id == tenant_id))
     session.flush()
 

@@ -12,16 +12,19 @@ from sqlalchemy import select
 
 from kvitt.core.db import Database
 from kvitt.customers.models import Customer
-from kvitt.segments import rules
+from kvitt.segments import behaviour_table, rules
 from tests.segments.helpers import Cust, Inv, clear, facts, write
 
 TODAY = date(2026, 12, 6)
 
 
-def sql_members(db: Database, tenant_id: int, rule: dict[str, Any], only: list[int] | None = None) -> set[int]:
-    """The customers the SQL holds for; ``only``: asked about those alone (as ``memberships``)."""
+def sql_members(
+    db: Database, tenant_id: int, rule: dict[str, Any], only: list[int] | None = None, *, table: bool = False
+) -> set[int]:
+    """The customers the SQL holds for; ``only``: asked about those alone (as ``memberships``);
+    ``table``: behaviour read from ``customer_behaviour`` (built for TODAY by the caller)."""
     with db.read() as session:
-        where = rules.customer_sql(rule["match"], rule["conditions"], tenant_id, TODAY, only)
+        where = rules.customer_sql(rule["match"], rule["conditions"], tenant_id, TODAY, only, table=table)
         query = select(Customer.id).where(Customer.tenant_id == tenant_id, where)
         if only is not None:
             query = query.where(Customer.id.in_(only))
@@ -105,7 +108,9 @@ def test_each_operator_in_sql_and_python(
     rule = {"match": "all", "conditions": rules.check_rule("all", [condition])}
     with db.transaction() as session:
         ids = write(session, tenant_id, CUSTOMERS, TODAY)
+        behaviour_table.rebuild(session, tenant_id, TODAY)
     assert sql_members(db, tenant_id, rule) == {ids[i] for i in expected}
+    assert sql_members(db, tenant_id, rule, table=True) == {ids[i] for i in expected}
     assert python_members(ids, CUSTOMERS, rule) == {ids[i] for i in expected}
 
 
@@ -254,8 +259,11 @@ def test_sql_evaluation_equals_python_evaluation(
     with db.transaction() as session:
         clear(session, tenant_id)
         ids = write(session, tenant_id, data, TODAY)
+        behaviour_table.rebuild(session, tenant_id, TODAY)
     expected = python_members(ids, data, rule)
     assert sql_members(db, tenant_id, rule) == expected
+    # The same rule over the behaviour table (what a count reads on the day it was built for).
+    assert sql_members(db, tenant_id, rule, table=True) == expected
     # Asked about some of the customers only (a page view's, a batch's): their rows are read
     # alone, and the answer for them is the same.
     some = ids[::2]

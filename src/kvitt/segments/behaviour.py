@@ -39,10 +39,16 @@ def condition(
 ) -> ColumnElement[bool]:
     values = _values(field, tenant_id, today, only).subquery()
     holds = Customer.id.in_(select(values.c.customer_id).where(rules.compare_sql(values.c.value, op, value)))
-    default = 0 if rules.LATE_FIELD.match(field) else DEFAULTS.get(field)
-    if rules.holds_one({"field": "x", "op": op, "value": value}, {"x": default}):
+    if default_holds(field, op, value):
         return or_(holds, Customer.id.not_in(select(values.c.customer_id)))
     return holds
+
+
+def default_holds(field: str, op: str, value: Any) -> bool:
+    """Whether the condition holds for a customer who has no row for the fact (no invoices,
+    reminders or payments): a count or a sum is 0 then, anything else is missing."""
+    default = 0 if rules.LATE_FIELD.match(field) else DEFAULTS.get(field)
+    return rules.holds_one({"field": "x", "op": op, "value": value}, {"x": default})
 
 
 def _values(field: str, tenant_id: int, today: date, only: Sequence[int] | None) -> Select[Any, Any]:
@@ -50,11 +56,11 @@ def _values(field: str, tenant_id: int, today: date, only: Sequence[int] | None)
     if late:
         return _late_count(int(late.group(1)), tenant_id, today, only)
     makers = {
-        "open_balance": lambda: _open_balance(tenant_id, only),
-        "last_invoice_total": lambda: _last_invoice_total(tenant_id, only),
+        "open_balance": lambda: open_balance(tenant_id, only),
+        "last_invoice_total": lambda: last_invoice_total(tenant_id, only),
         "avg_days_late": lambda: _avg_days_late(tenant_id, today, only),
-        "reminders_last_year": lambda: _reminders_last_year(tenant_id, today, only),
-        "payment_method": lambda: _payment_method(tenant_id, only),
+        "reminders_last_year": lambda: reminders_last_year(tenant_id, today, only),
+        "payment_method": lambda: payment_method(tenant_id, only),
     }
     return makers[field]()
 
@@ -73,7 +79,7 @@ def _own_invoices(tenant_id: int, only: Sequence[int] | None) -> list[ColumnElem
     ]
 
 
-def _open_balance(tenant_id: int, only: Sequence[int] | None) -> Select[Any, Any]:
+def open_balance(tenant_id: int, only: Sequence[int] | None) -> Select[Any, Any]:
     return (
         select(Invoice.customer_id.label("customer_id"), func.sum(Invoice.remaining).label("value"))
         .where(Invoice.tenant_id == tenant_id, Invoice.state.in_(rules.OPEN_STATES), *_theirs(only))
@@ -85,7 +91,7 @@ def _newest_first() -> Any:
     return func.row_number().over(partition_by=Invoice.customer_id, order_by=Invoice.id.desc())
 
 
-def _last_invoice_total(tenant_id: int, only: Sequence[int] | None) -> Select[Any, Any]:
+def last_invoice_total(tenant_id: int, only: Sequence[int] | None) -> Select[Any, Any]:
     ranked = (
         select(Invoice.customer_id.label("customer_id"), Invoice.total.label("value"), _newest_first().label("rn"))
         .where(*_own_invoices(tenant_id, only))
@@ -117,6 +123,16 @@ def _invoice_events(tenant_id: int, only: Sequence[int] | None) -> Any:
 def _late_count(last: int, tenant_id: int, today: date, only: Sequence[int] | None) -> Select[Any, Any]:
     """How many of the customer's ``last`` newest invoices (by id) were late: paid after the due
     date, open past it, or marked overdue at some point."""
+    ranked = late_ranked(tenant_id, today, only)
+    return (
+        select(ranked.c.customer_id, func.sum(ranked.c.late).label("value"))
+        .where(ranked.c.rn <= last)
+        .group_by(ranked.c.customer_id)
+    )
+
+
+def late_ranked(tenant_id: int, today: date, only: Sequence[int] | None) -> Any:
+    """Per issued invoice: its customer, ``late`` (1 or 0) and ``rn`` (1 = the customer's newest)."""
     events = _invoice_events(tenant_id, only)
     due = cast(Invoice.due_date, String)
     late = or_(
@@ -135,14 +151,17 @@ def _late_count(last: int, tenant_id: int, today: date, only: Sequence[int] | No
         .where(*_own_invoices(tenant_id, only))
         .subquery()
     )
-    return (
-        select(ranked.c.customer_id, func.sum(ranked.c.late).label("value"))
-        .where(ranked.c.rn <= last)
-        .group_by(ranked.c.customer_id)
-    )
+    return ranked
 
 
 def _avg_days_late(tenant_id: int, today: date, only: Sequence[int] | None) -> Select[Any, Any]:
+    days = late_days(tenant_id, today, only)
+    return select(days.c.customer_id, func.avg(days.c.days).label("value")).group_by(days.c.customer_id)
+
+
+def late_days(tenant_id: int, today: date, only: Sequence[int] | None) -> Any:
+    """Per issued invoice due in the last :data:`AVG_LATE_WINDOW_DAYS` days: its customer and
+    ``days`` late (0 when on time): paid invoices to their last payment, open ones to today."""
     events = _invoice_events(tenant_id, only)
     due = cast(Invoice.due_date, String)
     end = case(
@@ -152,7 +171,7 @@ def _avg_days_late(tenant_id: int, today: date, only: Sequence[int] | None) -> S
     )
     days = rules.DaysBetween(end, due)
     return (
-        select(Invoice.customer_id.label("customer_id"), func.avg(case((days > 0, days), else_=0)).label("value"))
+        select(Invoice.customer_id.label("customer_id"), case((days > 0, days), else_=0).label("days"))
         .select_from(Invoice)
         .outerjoin(events, events.c.invoice_id == Invoice.id)
         .where(
@@ -161,11 +180,11 @@ def _avg_days_late(tenant_id: int, today: date, only: Sequence[int] | None) -> S
             Invoice.due_date >= today - timedelta(days=AVG_LATE_WINDOW_DAYS),
             Invoice.due_date <= today,
         )
-        .group_by(Invoice.customer_id)
+        .subquery()
     )
 
 
-def _reminders_last_year(tenant_id: int, today: date, only: Sequence[int] | None) -> Select[Any, Any]:
+def reminders_last_year(tenant_id: int, today: date, only: Sequence[int] | None) -> Select[Any, Any]:
     since = datetime.combine(today - timedelta(days=365), time(0), tzinfo=STOCKHOLM)
     return (
         select(Invoice.customer_id.label("customer_id"), func.count(InvoiceEvent.id).label("value"))
@@ -180,7 +199,7 @@ def _reminders_last_year(tenant_id: int, today: date, only: Sequence[int] | None
     )
 
 
-def _payment_method(tenant_id: int, only: Sequence[int] | None) -> Select[Any, Any]:
+def payment_method(tenant_id: int, only: Sequence[int] | None) -> Select[Any, Any]:
     """The source of the customer's newest payment (by date, then id)."""
     ranked = (
         select(

@@ -430,19 +430,27 @@ def _kind_of(value: Any) -> str:
 
 
 def customer_sql(
-    match: str, conditions: list[dict[str, Any]], tenant_id: int, today: date, only: Sequence[int] | None = None
+    match: str,
+    conditions: list[dict[str, Any]],
+    tenant_id: int,
+    today: date,
+    only: Sequence[int] | None = None,
+    *,
+    table: bool = False,
 ) -> ColumnElement[bool]:
     """The rule as one SQL condition on ``customers`` (set-based: one grouped query for each
     behaviour field, scoped to the tenant). ``only``: the query asks about these customers alone
-    (and must keep to them), so the behaviour queries read their rows only (``behaviour``)."""
-    parts = [condition_sql(c, tenant_id, today, only) for c in conditions]
+    (and must keep to them), so the behaviour queries read their rows only (``behaviour``).
+    ``table``: behaviour fields read ``customer_behaviour`` instead (``behaviour_table``; the
+    caller has checked that it is current for ``today``)."""
+    parts = [condition_sql(c, tenant_id, today, only, table=table) for c in conditions]
     if not parts:
         return true() if match == "all" else false()
     return and_(*parts) if match == "all" else or_(*parts)
 
 
 def condition_sql(
-    condition: dict[str, Any], tenant_id: int, today: date, only: Sequence[int] | None = None
+    condition: dict[str, Any], tenant_id: int, today: date, only: Sequence[int] | None = None, *, table: bool = False
 ) -> ColumnElement[bool]:
     field, op, value = (
         SEGMENT_ALIASES.get(condition["field"], condition["field"]),
@@ -459,6 +467,10 @@ def condition_sql(
         return _tenure_sql(field, op, value if isinstance(value, int) else 0, today)
     if field in TEXT_FIELDS:
         return compare_sql(getattr(Customer, field), op, value)
+    if table:
+        from kvitt.segments import behaviour_table  # one row per customer, computed for today
+
+        return behaviour_table.condition(field, op, value, tenant_id)
     from kvitt.segments import behaviour  # set-based queries over invoices, events, payments
 
     return behaviour.condition(field, op, value, tenant_id, today, only)

@@ -26,7 +26,7 @@ from kvitt.core.db import is_postgresql, utcnow
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.pagination import Page, paginate
 from kvitt.customers.models import Customer
-from kvitt.segments import rules
+from kvitt.segments import behaviour_table, rules
 from kvitt.segments.models import Segment
 from kvitt.segments.schemas import Condition, SegmentCreate, SegmentUpdate
 from kvitt.tenants.models import Tenant
@@ -38,6 +38,9 @@ PREVIEW_EXAMPLES = 5
 # the customers (loops=3 in the plan), which on two cores took 5 s instead of 3.
 WORK_MEM = "256MB"
 SETTINGS = {"work_mem": WORK_MEM, "max_parallel_workers_per_gather": "0"}
+# A rule standing for the behaviour table's rebuild, which groups every fact: :func:`roomy` then
+# applies :data:`SETTINGS` to it as to any rule on behaviour.
+GROUPS_EVERY_FACT = [{"field": "open_balance", "op": "exists", "value": None}]
 
 
 @dataclass
@@ -129,11 +132,18 @@ def count_and_examples(
     session: Session, tenant: Tenant, match: str, conditions: list[dict[str, Any]], *, today: date | None = None
 ) -> Preview:
     day = today or business_date(session, tenant)
-    where = (Customer.tenant_id == tenant.id, rules.customer_sql(match, conditions, tenant.id, day))
+    table = reads_table(session, tenant.id, conditions, day)
+    where = (Customer.tenant_id == tenant.id, rules.customer_sql(match, conditions, tenant.id, day, table=table))
     with roomy(session, conditions):
         count = session.scalar(select(func.count(Customer.id)).where(*where)) or 0
         examples = list(session.scalars(select(Customer).where(*where).order_by(Customer.id).limit(PREVIEW_EXAMPLES)))
     return Preview(count, examples)
+
+
+def reads_table(session: Session, tenant_id: int, conditions: list[dict[str, Any]], today: date) -> bool:
+    """Whether a rule on behaviour can read ``customer_behaviour`` (built for ``today``) instead
+    of grouping the tenant's invoices (``segments.behaviour_table``)."""
+    return on_behaviour(conditions) and behaviour_table.current(session, tenant_id, today)
 
 
 def on_behaviour(conditions: list[dict[str, Any]]) -> bool:
@@ -180,18 +190,33 @@ def recount(session: Session, tenant: Tenant, segment: Segment) -> None:
 
 
 def recount_all(session: Session, tenant: Tenant) -> int:
-    """Every segment of the tenant counted again (the daily job): returns how many."""
+    """Every segment of the tenant counted again (the daily job): returns how many. The
+    customers' behaviour is computed for the day first when a segment has a rule on it."""
     segments = list(definitions(session, tenant.id).values())
+    if any(on_behaviour(segment.conditions) for segment in segments):
+        rebuild_behaviour(session, tenant)
     for segment in segments:
         recount(session, tenant, segment)
     return len(segments)
+
+
+def rebuild_behaviour(session: Session, tenant: Tenant) -> date:
+    """``customer_behaviour`` of every customer of the tenant computed for its business day
+    (one set-based statement, with :data:`SETTINGS` for its grouping); returns the day."""
+    day = business_date(session, tenant)
+    with roomy(session, GROUPS_EVERY_FACT):
+        behaviour_table.rebuild(session, tenant.id, day)
+    return day
 
 
 def customers_page(
     session: Session, tenant: Tenant, segment_id: int, *, limit: int, starting_after: int | None
 ) -> Page[Customer]:
     segment = get(session, tenant, segment_id)
-    query = select(Customer).where(Customer.tenant_id == tenant.id, sql_of(segment, business_date(session, tenant)))
+    day = business_date(session, tenant)
+    table = reads_table(session, tenant.id, segment.conditions, day)
+    where = rules.customer_sql(segment.match, segment.conditions, tenant.id, day, table=table)
+    query = select(Customer).where(Customer.tenant_id == tenant.id, where)
     with roomy(session, segment.conditions):
         return paginate(session, query, Customer.id, limit=limit, starting_after=starting_after)
 
