@@ -43,6 +43,9 @@ WORDS = {
 }
 
 
+DEFAULT_ACCENT = "#1d4ed8"  # the button's blue when the tenant has no brand colour
+
+
 @dataclass
 class InvoiceFacts:
     """The few facts of an invoice a message tells."""
@@ -60,6 +63,9 @@ class InvoiceFacts:
     autogiro_date: str | None = None  # autogiro debits it on this day: no payment asked for
     # Offers and information for this recipient (kvitt.engagement): title, text, cta, link.
     placements: list[dict[str, str]] = field(default_factory=list)
+    # The tenant's branding (tenants.branding): the logo's absolute address, the button colour.
+    logo_url: str | None = None
+    brand_color: str | None = None
 
 
 def language_of(value: str | None) -> str:
@@ -118,6 +124,8 @@ def email_parts(facts: InvoiceFacts, lang: str, *, attached: bool) -> tuple[str,
         "credit_note": facts.credit_note,
         "autogiro_date": facts.autogiro_date,
         "placements": facts.placements,
+        "logo_url": facts.logo_url,
+        "accent": facts.brand_color or DEFAULT_ACCENT,
         "attached": attached,
         "subject": title,
         "heading": title,

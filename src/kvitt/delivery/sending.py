@@ -52,6 +52,7 @@ from kvitt.delivery.channels import (
 from kvitt.delivery.models import PENDING, SENDING, SENT, UNKNOWN, Delivery
 from kvitt.engagement import service as engagement
 from kvitt.invoices.models import Invoice
+from kvitt.tenants import branding
 from kvitt.tenants.models import Tenant
 
 PRINT_BATCH_SIZE = 2000
@@ -77,6 +78,8 @@ def facts_of(tenant: Tenant, invoice: Invoice, customer: Customer, delivery: Del
         url=f"{web_base_url(get_settings())}/i/{invoice.token}",
         reminder=delivery.reminder_id is not None,
         credit_note=invoice.kind == "credit_note",
+        logo_url=branding.absolute_logo_url(tenant, web_base_url(get_settings())),
+        brand_color=tenant.brand_color,
     )
 
 
@@ -193,6 +196,8 @@ class _Batch:
             credit_note=invoice.kind == "credit_note",
             autogiro_date=on.isoformat() if (on := self.autogiro_on.get(invoice.id)) else None,
             placements=[placement_lines(p, self.base_url, invoice.token) for p in self.shown(delivery)],
+            logo_url=branding.absolute_logo_url(self.tenant, self.base_url),
+            brand_color=self.tenant.brand_color,
         )
 
     def shown(self, delivery: Delivery) -> list[Any]:

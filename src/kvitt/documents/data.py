@@ -18,6 +18,7 @@ from kvitt.engagement import service as engagement
 from kvitt.invoices import service as invoices
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice
+from kvitt.tenants import branding
 from kvitt.tenants.models import Tenant
 
 
@@ -36,6 +37,8 @@ class InvoiceDocument:
     # The same placements as engagement chose them: counted as impressions when a PDF made for
     # delivery (a printed letter, an email's attachment) is handed over, never on a download.
     shown: list[engagement.Shown] = field(default_factory=list)
+    # The tenant's logo (PNG or JPEG, checked when it was uploaded: tenants.branding).
+    logo: bytes | None = None
 
 
 log = structlog.get_logger("kvitt.documents")
@@ -59,8 +62,16 @@ def load(session: Session, tenant_id: int, invoice_id: int, *, base_url: str | N
     base = (base_url or web_base_url(get_settings())).rstrip("/")
     autogiro_on = autogiro.debit_date(session, tenant, invoice, today=clock.today())
     shown = _placements(session, tenant, invoice)
+    logo = branding.logo_of(session, tenant.id) if tenant.logo_sha256 else None
     return InvoiceDocument(
-        invoice, tenant, credited, f"{base}/i/{invoice.token}", autogiro_on, _on_paper(shown, invoice, base), shown
+        invoice,
+        tenant,
+        credited,
+        f"{base}/i/{invoice.token}",
+        autogiro_on,
+        _on_paper(shown, invoice, base),
+        shown,
+        logo.data if logo is not None else None,
     )
 
 

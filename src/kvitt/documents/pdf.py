@@ -23,6 +23,7 @@ glyphs used. QR codes are drawn as vector squares from segno's matrix, not as im
 from __future__ import annotations
 
 import copy
+import io
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -34,6 +35,7 @@ from typing import Any
 from babel import Locale
 from babel.numbers import format_decimal
 from fpdf import FPDF
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from kvitt.core.money import milli_to_quantity
@@ -74,6 +76,9 @@ FOLD_MARK_Y = PAGE_HEIGHT / 2  # folded once for C5
 PAYMENT_QR_SIZE = 32.0
 WEB_QR_SIZE = 26.0
 QR_MASK = 2
+# The logo: beside the tenant's name and address, above the letter's window (y 44).
+LOGO_HEIGHT = 12.0
+LOGO_WIDTH = 45.0
 ROW_HEIGHT = 5.5
 CELL_PADDING = 1.0  # fpdf2's cell margin at A4 in mm
 
@@ -242,16 +247,31 @@ class _Page:
 
     def header(self) -> None:
         pdf, tenant = self.pdf, self.tenant
-        pdf.set_xy(MARGIN, 14)
+        beside = self.logo()
+        pdf.set_xy(MARGIN + beside, 14)
         self.text(15, bold=True)
-        pdf.cell(110, 7, tenant.name)
+        pdf.cell(110 - beside, 7, tenant.name)
         self.text(18, bold=True)
         pdf.set_xy(120, 14)
         pdf.cell(PAGE_WIDTH - MARGIN - 120, 8, "Kreditfaktura" if self.credit_note else "Faktura", align="R")
         self.text(8.5)
-        pdf.set_xy(MARGIN, 22)
+        pdf.set_xy(MARGIN + beside, 22)
         for line in _address_lines(tenant.address_line1, tenant.address_line2, tenant.postal_code, tenant.city):
-            pdf.cell(100, 4, line, new_x="LMARGIN", new_y="NEXT")
+            pdf.set_x(MARGIN + beside)  # beside the logo, as the name
+            pdf.cell(100 - beside, 4, line, new_x="LMARGIN", new_y="NEXT")
+
+    def logo(self) -> float:
+        """The tenant's logo left of its name, LOGO_HEIGHT tall (at most LOGO_WIDTH wide); the
+        millimetres the name moves right to make room, 0 without a logo."""
+        if self.doc.logo is None:
+            return 0.0
+        with Image.open(io.BytesIO(self.doc.logo)) as image:
+            width, height = image.size
+        shown_width = min(LOGO_HEIGHT * width / height, LOGO_WIDTH)
+        shown_height = shown_width * height / width
+        top = 13.0
+        self.pdf.image(io.BytesIO(self.doc.logo), x=MARGIN, y=top, w=shown_width, h=shown_height)
+        return shown_width + 3
 
     def recipient(self, *, letter: bool) -> None:
         pdf, buyer = self.pdf, self.invoice.buyer

@@ -121,6 +121,12 @@ def logo_url(tenant: Tenant) -> str | None:
     return f"/brand/{tenant.id}/logo-{tenant.logo_sha256[:URL_DIGEST]}"
 
 
+def absolute_logo_url(tenant: Tenant, base_url: str) -> str | None:
+    """The logo's address for a message read elsewhere (an e-mail): ``base_url`` in front."""
+    path = logo_url(tenant)
+    return f"{base_url.rstrip('/')}{path}" if path else None
+
+
 def stylesheet_url(tenant: Tenant) -> str | None:
     if not tenant.brand_color:
         return None
