@@ -128,6 +128,7 @@ def test_offer_clicked_and_survey_answered_on_a_phone_and_counted(browser: Brows
         setup["survey"]["id"]: (1, 1, 0, 1),
     }
     assert rows[setup["survey"]["id"]]["ratings"] == {"4": 1} and rows[setup["offer"]["id"]]["ctr"] == "1.0000"
+    assert rows[setup["offer"]["id"]]["channels"] == {"web": {"impressions": 1, "clicks": 1, "ctr": "1.0000"}}
 
 
 def _offer_site(route: Route) -> None:

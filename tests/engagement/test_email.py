@@ -66,7 +66,7 @@ def test_the_invoice_email_carries_the_placements_that_fit(
     text = message.get_body(preferencelist=("plain",)).get_content()
     html = message.get_body(preferencelist=("html",)).get_content()
     token = invoice["url"].rsplit("/", 1)[1]
-    link = f"https://kvitt.test/e/{token}.{offer['id']}"
+    link = f"https://kvitt.test/e/{token}.{offer['id']}.e"  # the click link names its channel
     assert f"Uppgradera nu: {link}" in text and "Går ut <b>2027</b>." in text
     assert f'href="{link}"' in html and "Går ut &lt;b&gt;2027&lt;/b&gt;." in html
     assert "Bara på webben" not in text

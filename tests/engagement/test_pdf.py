@@ -53,7 +53,7 @@ def test_the_pdf_carries_the_placements_that_fit(client: TestClient, api: Api, t
 
     text = " ".join(pdf_text(api.get(f"/invoices/{inside['id']}/pdf").content, tmp_path).split())
     assert "Uppgradera till Global Plus" in text and "Ditt avtal Går ut 2027-01-31." in text
-    assert f"/e/{token_of(inside)}.{offer['id']}" in text and "Bara på webben" not in text
+    assert f"/e/{token_of(inside)}.{offer['id']}.p" in text and "Bara på webben" not in text
     other = " ".join(pdf_text(api.get(f"/invoices/{outside['id']}/pdf").content, tmp_path).split())
     assert "Uppgradera" not in other and "Ditt avtal" not in other
     assert client.get(f"/i/{token_of(inside)}/pdf").status_code == 200

@@ -21,13 +21,14 @@ from kvitt.app import create_app
 from kvitt.core.config import Settings
 from kvitt.core.db import Database
 from kvitt.delivery import messages
+from kvitt.delivery import service as delivery
 from kvitt.engagement import recipient
 from kvitt.engagement.models import EngagementEvent, RecipientLink
 from kvitt.simulators import serve_in_thread
 from kvitt.simulators.sms_46elks import Elks46Simulator
 from tests.conftest import Api
 from tests.delivery.conftest import customer, deliveries, drain, issue, set_env
-from tests.segments.isolation_cases import _created
+from tests.segments.isolation_cases import PERIOD, _created
 from tests.web.helpers import form_token, open_page, token_of
 
 OFFER_URL = "https://operator.example/uppgradera"
@@ -99,7 +100,7 @@ def test_an_sms_offer_carries_its_call_to_action_and_click_link_counted_once(
     (message,) = sent_to(elks, "+46701234567")
     link = re.search(r"Uppgradera nu: (\S+)$", message)
     assert link is not None, message
-    assert link.group(1).endswith(f"/e/{token_of(invoice)}.{offer['id']}")
+    assert link.group(1).endswith(f"/e/{token_of(invoice)}.{offer['id']}.s")  # the link names its channel
     assert message.startswith(f"Norrsken Telekom AB: faktura {invoice['number']}, 395,00")
     assert "Ditt avtal" not in message and "Bara webb" not in message
     (plain,) = sent_to(elks, "+46707654321")
@@ -117,10 +118,67 @@ def test_an_sms_offer_carries_its_call_to_action_and_click_link_counted_once(
     path = link.group(1)[link.group(1).index("/e/") :]
     clicked = client.get(path, follow_redirects=False)
     assert clicked.status_code == 302 and clicked.headers["location"] == OFFER_URL
-    assert count(db, kind="click", placement_id=offer["id"], invoice_id=invoice["id"]) == 1
+    assert count(db, kind="click", placement_id=offer["id"], invoice_id=invoice["id"], channel="sms") == 1
 
 
-def test_a_reminder_sms_carries_no_offer_and_a_long_call_to_action_is_cut() -> None:
+def remind(db: Database, tenant_id: int, invoices: list[dict[str, Any]], reminder_id: int) -> None:
+    """A reminder's delivery of each invoice, as the dunning tick's job asks for it."""
+    with db.transaction() as session:
+        for invoice in invoices:
+            delivery.request_delivery(
+                session, tenant_id, invoice["id"], reason="reminder", reminder_id=reminder_id + invoice["id"]
+            )
+
+
+def offer_by_sms(api: Api, **fields: Any) -> dict[str, Any]:
+    body = {"kind": "offer", "title": "Byt till Global Plus", "url": OFFER_URL, "cta": "Byt nu", "channels": ["sms"]}
+    return _created(api.post("/placements", {**body, **fields}))
+
+
+def test_a_reminder_sms_carries_the_offer_and_its_click_counts_for_sms(
+    api: Api, client: TestClient, db: Database, elks: Elks46Simulator
+) -> None:
+    astrid = customer(api, "6201", phone="070-123 45 67", delivery_method="sms")
+    invoice = issue(api, astrid["id"])
+    drain(db)  # the invoice's own SMS, before any offer
+    offer = offer_by_sms(api)
+    remind(db, api.tenant_id, [invoice], reminder_id=100)
+    drain(db)
+
+    first, reminder = sent_to(elks, "+46701234567")
+    assert "/e/" not in first
+    assert reminder.startswith(f"Norrsken Telekom AB: påminnelse, faktura {invoice['number']}")
+    link = re.search(r"\nByt nu: (\S+)$", reminder)
+    assert link is not None and link.group(1).endswith(f"/e/{token_of(invoice)}.{offer['id']}.s"), reminder
+    assert count(db, channel="sms", kind="impression", invoice_id=invoice["id"]) == 1
+    path = link.group(1)[link.group(1).index("/e/") :]
+    assert client.get(path, follow_redirects=False).headers["location"] == OFFER_URL
+    assert count(db, kind="click", invoice_id=invoice["id"], channel="sms") == 1
+    row = next(r for r in api.get("/reports/engagement", params=PERIOD).json()["data"] if r["placement"] == offer["id"])
+    assert row["channels"] == {"sms": {"impressions": 1, "clicks": 1, "ctr": "1.0000"}}
+
+
+def test_reminder_sms_keep_to_the_cap_per_customer_within_one_batch_and_after(
+    api: Api, db: Database, elks: Elks46Simulator
+) -> None:
+    bo = customer(api, "6202", phone="070-765 43 21", delivery_method="sms")
+    invoices = [issue(api, bo["id"]), issue(api, bo["id"])]
+    drain(db)
+    offer = offer_by_sms(api, cap_per_customer=1)
+    remind(db, api.tenant_id, invoices, reminder_id=200)  # two reminders to Bo in one batch
+    drain(db)
+    reminders = sent_to(elks, "+46707654321")[2:]
+    assert len(reminders) == 2
+    assert sum("Byt nu: " in text for text in reminders) == 1  # the cap allows one showing
+    assert count(db, kind="impression", placement_id=offer["id"]) == 1
+    remind(db, api.tenant_id, invoices, reminder_id=300)
+    drain(db)
+    later = sent_to(elks, "+46707654321")[4:]
+    assert len(later) == 2 and not any("/e/" in text for text in later)  # the cap is used up
+    assert count(db, kind="impression", placement_id=offer["id"]) == 1
+
+
+def test_a_credit_note_sms_carries_the_offer_and_a_long_call_to_action_is_cut() -> None:
     facts = messages.InvoiceFacts(
         issuer="Norrsken",
         name="Astrid",
@@ -130,14 +188,14 @@ def test_a_reminder_sms_carries_no_offer_and_a_long_call_to_action_is_cut() -> N
         ocr="133",
         bankgiro=None,
         url="https://kvitt.test/i/x",
-        reminder=True,
-        placements=[{"title": "T", "text": "", "cta": "Köp", "link": "https://kvitt.test/e/x.1"}],
+        credit_note=True,
+        placements=[{"title": "T", "text": "", "cta": "Köp", "link": "https://kvitt.test/e/x.1.s"}],
     )
-    assert "/e/" not in messages.sms_text(facts, "sv")
-    facts.reminder = False
+    assert messages.sms_text(facts, "sv").endswith("\nKöp: https://kvitt.test/e/x.1.s")
+    facts.credit_note = False
     facts.placements[0]["cta"] = "Ett mycket långt erbjudande som inte får plats i ett sms alls"
     text = messages.sms_text(facts, "sv")
-    assert text.endswith(": https://kvitt.test/e/x.1") and "..." in text and "\u2026" not in text
+    assert text.endswith(": https://kvitt.test/e/x.1.s") and "..." in text and "\u2026" not in text
 
 
 # --- Mina sidor by SMS ------------------------------------------------------------------------------

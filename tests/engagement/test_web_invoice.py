@@ -3,6 +3,7 @@ answers, impressions once per visit, and the report that counts exactly those.""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -130,10 +131,15 @@ def test_impressions_once_per_visit_click_redirects_and_counts(
     open_page(client, invoice)  # a reload within the visit: no second impression
     assert count(db, EngagementEvent, kind="impression", invoice_id=invoice["id"]) == 3
     assert count(db, EngagementEvent, kind="impression", invoice_id=setup["outside"]["id"]) == 0
-    clicked = client.get(f"/e/{token_of(invoice)}.{setup['offer']['id']}", follow_redirects=False)
+    link = re.search(r'href="(/e/[^"]+)"', open_page(client, invoice))
+    assert link is not None and link.group(1) == f"/e/{token_of(invoice)}.{setup['offer']['id']}.w"
+    clicked = client.get(link.group(1), follow_redirects=False)
     assert clicked.status_code == 302 and clicked.headers["location"] == OFFER_URL
-    assert count(db, EngagementEvent, kind="click", placement_id=setup["offer"]["id"]) == 1
+    assert count(db, EngagementEvent, kind="click", placement_id=setup["offer"]["id"], channel="web") == 1
     assert count(db, InvoiceEvent, type="offer_clicked", invoice_id=invoice["id"]) == 1
+    # A link sent before clicks named their channel (no letter) still works, and counts as web.
+    assert client.get(f"/e/{token_of(invoice)}.{setup['offer']['id']}", follow_redirects=False).status_code == 302
+    assert count(db, EngagementEvent, kind="click", placement_id=setup["offer"]["id"], channel="web") == 2
 
 
 @pytest.mark.parametrize(
@@ -146,6 +152,10 @@ def test_impressions_once_per_visit_click_redirects_and_counts(
         "/e/{token}.{offer}x",
         "/e/.5",
         "/e/{token}.-1",
+        "/e/{token}.{offer}.x",  # no such channel
+        "/e/{token}.{offer}.w.w",
+        "/e/{token}.w",  # a channel, no placement
+        "/e/.{offer}.s",
     ],
 )
 def test_unknown_or_forged_click_tokens_are_404_never_a_redirect(
@@ -200,7 +210,8 @@ def test_report_counts_exactly_the_impressions_clicks_and_answers(
     page = open_page(client, invoice)
     open_page(client, setup["outside"])
     for _ in range(2):
-        client.get(f"/e/{token_of(invoice)}.{setup['offer']['id']}", follow_redirects=False)
+        client.get(f"/e/{token_of(invoice)}.{setup['offer']['id']}.w", follow_redirects=False)
+    client.get(f"/e/{token_of(invoice)}.{setup['offer']['id']}.e", follow_redirects=False)  # the email's link
     action = f"/i/{token_of(invoice)}/survey/{setup['survey']['id']}"
     client.post(action, data={"csrf": form_token(page, action), "rating": "5"}, follow_redirects=False)
     today = date.today().isoformat()
@@ -213,9 +224,14 @@ def test_report_counts_exactly_the_impressions_clicks_and_answers(
         segment,
         1,
         1,
-        2,
-        "2.0000",
+        3,
+        "3.0000",
     )
+    # Clicks and CTR per channel: shown once on the web, clicked twice there and once by email.
+    assert offer["channels"] == {
+        "email": {"impressions": 0, "clicks": 1, "ctr": "0.0000"},
+        "web": {"impressions": 1, "clicks": 2, "ctr": "2.0000"},
+    }
     assert (info["impressions"], info["clicks"], info["ctr"], info["answers"]) == (1, 0, "0.0000", 0)
     assert (survey["answers"], survey["ratings"], survey["share_4_or_more"]) == (1, {"5": 1}, "1.0000")
     assert report.json()["from"] == PERIOD["from"]
@@ -223,6 +239,9 @@ def test_report_counts_exactly_the_impressions_clicks_and_answers(
     assert empty == [] and today
     csv_text = api.get("/reports/engagement.csv", params=PERIOD).text
     assert csv_text.splitlines()[0].startswith("placement,title,kind,segment,impressions")
+    assert csv_text.splitlines()[0].endswith("impressions_sms,clicks_sms,ctr_sms")
+    offer_line = next(line for line in csv_text.splitlines() if line.startswith(f"{setup['offer']['id']},"))
+    assert offer_line.endswith(",1,2,2.0000,0,1,0.0000,0,0,0.0000,0,0,0.0000")  # web, email, pdf, sms
     assert len(csv_text.splitlines()) == 4
     # The calendar's last day cannot end a period (its next day overflowed: found by schemathesis).
     for path in ("/reports/engagement", "/reports/engagement.csv"):

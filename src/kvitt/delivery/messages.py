@@ -141,11 +141,11 @@ SMS_CTA_LENGTH = 40  # an offer's call to action in an SMS, cut to this many cha
 
 def sms_text(facts: InvoiceFacts, lang: str) -> str:
     """One SMS (160 GSM characters fit a link and the essentials; the web invoice has the rest),
-    and on an invoice an engagement offer's short call to action with its click link after it
-    (then two parts: an offer is worth the second)."""
+    and an engagement offer's short call to action with its click link after it, in any SMS
+    about an invoice (then two parts: an offer is worth the second)."""
     text = _sms_invoice_text(facts, language_of(lang))
     offer = next((p for p in facts.placements if p.get("link")), None)
-    if offer is None or facts.reminder or facts.credit_note:
+    if offer is None:
         return text
     cta = " ".join(offer["cta"].split())  # one line: no line breaks from the placement's text
     if len(cta) > SMS_CTA_LENGTH:

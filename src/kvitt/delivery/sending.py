@@ -195,14 +195,17 @@ class _Batch:
             reminder=delivery.reminder_id is not None,
             credit_note=invoice.kind == "credit_note",
             autogiro_date=on.isoformat() if (on := self.autogiro_on.get(invoice.id)) else None,
-            placements=[placement_lines(p, self.base_url, invoice.token) for p in self.shown(delivery)],
+            placements=[
+                placement_lines(p, self.base_url, invoice.token, delivery.channel) for p in self.shown(delivery)
+            ],
             logo_url=branding.absolute_logo_url(self.tenant, self.base_url),
             brand_color=self.tenant.brand_color,
         )
 
     def shown(self, delivery: Delivery) -> list[Any]:
-        """The placements in this delivery's message (none in reminders and credit notes)."""
-        if delivery.reminder_id is not None:  # the invoice's own message may be in the batch too
+        """The placements in this delivery's message (by email none in reminders and credit
+        notes; every SMS about an invoice carries its offer: ``message_placements``)."""
+        if delivery.reminder_id is not None and delivery.channel != SMS:  # the invoice's own email may be here too
             return []
         return self.placements.get((delivery.channel, delivery.invoice_id), [])
 
@@ -215,15 +218,19 @@ def message_placements(
     customers: dict[int, Customer],
     channel: str,
 ) -> dict[int, list[Any]]:
-    """The offers, information and surveys (kvitt.engagement) of the batch's invoice messages on
-    ``channel`` (email; SMS: the first offer only, as a short call to action with its link), not
-    in reminders or credit notes; never fails the batch. Their impressions are recorded when the
-    message is sent (``_record``)."""
-    wanted = [
-        invoices[d.invoice_id]
-        for d in deliveries
-        if d.channel == channel and d.reminder_id is None and invoices[d.invoice_id].kind == "invoice"
-    ]
+    """The offers, information and surveys (kvitt.engagement) of the batch's messages on
+    ``channel``: by email in invoice messages, not in reminders or credit notes; by SMS the first
+    offer only, as a short call to action with its link, in every SMS about an invoice (the
+    invoice's, a reminder's, a credit note's). Never fails the batch. Their impressions are
+    recorded when the message is sent (``_record``)."""
+    wanted = list(
+        {
+            d.invoice_id: invoices[d.invoice_id]
+            for d in deliveries
+            if d.channel == channel
+            and (channel == SMS or (d.reminder_id is None and invoices[d.invoice_id].kind == "invoice"))
+        }.values()
+    )
     if not wanted:
         return {}
     langs = {c.id: messages.language_of(c.language) for c in customers.values()}
@@ -254,12 +261,13 @@ def _fitting(
         return engagement.fitting_many(reader, tenant, wanted, customers, channel=channel, langs=langs, now=now)
 
 
-def placement_lines(shown: Any, base_url: str, token: str) -> dict[str, str]:
-    """One placement as the email shows it: plain text (the templates escape it) and its link:
-    an offer through the click redirect, a survey to its place on the web invoice."""
+def placement_lines(shown: Any, base_url: str, token: str, channel: str) -> dict[str, str]:
+    """One placement as the email or SMS shows it: plain text (the templates escape it) and its
+    link: an offer through the click redirect (naming the channel, so the click counts for it), a
+    survey to its place on the web invoice."""
     link = ""
     if shown.kind == "offer":
-        link = f"{base_url}/e/{token}.{shown.id}"
+        link = f"{base_url}/e/{engagement.click_token(token, shown.id, channel)}"
     elif shown.kind == "survey":
         link = f"{base_url}/i/{token}#placement-{shown.id}"
     cta = shown.cta or shown.title

@@ -100,7 +100,9 @@ def _on_paper(shown: list[engagement.Shown], invoice: Invoice, base: str) -> lis
         {
             "title": item.title,
             "text": item.text,
-            "link": f"{base}/e/{invoice.token}.{item.id}" if item.kind == "offer" else "",
+            "link": f"{base}/e/{engagement.click_token(invoice.token, item.id, engagement.PDF)}"
+            if item.kind == "offer"
+            else "",
             "cta": item.cta or item.title,
         }
         for item in shown

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kvitt.core.clock import STOCKHOLM
 from kvitt.engagement.models import EngagementEvent, Placement, SurveyAnswer
-from kvitt.engagement.schemas import ReportRow
+from kvitt.engagement.schemas import ChannelCounts, ReportRow
 from kvitt.tenants.models import Tenant
 
 FOUR = Decimal("0.0001")
@@ -34,8 +34,9 @@ def rows(session: Session, tenant: Tenant, date_from: date, date_to: date) -> li
     start = datetime.combine(date_from, time(0), tzinfo=STOCKHOLM)
     end = datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=STOCKHOLM)
     counts: dict[tuple[int, int | None], dict[str, Any]] = defaultdict(
-        lambda: {"impression": 0, "viewers": 0, "click": 0, "answers": 0, "ratings": {}, "choices": {}}
+        lambda: {"impression": 0, "viewers": 0, "click": 0, "answers": 0, "ratings": {}, "choices": {}, "channels": {}}
     )
+    in_period = (EngagementEvent.tenant_id == tenant.id, EngagementEvent.at >= start, EngagementEvent.at < end)
     events = (
         select(
             EngagementEvent.placement_id,
@@ -44,7 +45,7 @@ def rows(session: Session, tenant: Tenant, date_from: date, date_to: date) -> li
             func.count(EngagementEvent.id),
             func.count(distinct(EngagementEvent.customer_id)),
         )
-        .where(EngagementEvent.tenant_id == tenant.id, EngagementEvent.at >= start, EngagementEvent.at < end)
+        .where(*in_period)
         .group_by(EngagementEvent.placement_id, EngagementEvent.segment_id, EngagementEvent.kind)
     )
     for placement_id, segment_id, kind, count, viewers in session.execute(events):
@@ -52,6 +53,22 @@ def rows(session: Session, tenant: Tenant, date_from: date, date_to: date) -> li
         row[kind] = count
         if kind == "impression":
             row["viewers"] = viewers
+    per_channel = (
+        select(
+            EngagementEvent.placement_id,
+            EngagementEvent.segment_id,
+            EngagementEvent.channel,
+            EngagementEvent.kind,
+            func.count(EngagementEvent.id),
+        )
+        .where(*in_period)
+        .group_by(
+            EngagementEvent.placement_id, EngagementEvent.segment_id, EngagementEvent.channel, EngagementEvent.kind
+        )
+    )
+    for placement_id, segment_id, channel, kind, count in session.execute(per_channel):
+        channels = counts[(placement_id, segment_id)]["channels"]
+        channels.setdefault(channel, {"impression": 0, "click": 0})[kind] = count
     answers = (
         select(
             SurveyAnswer.placement_id,
@@ -98,17 +115,31 @@ def _rows(session: Session, tenant: Tenant, counts: dict[tuple[int, int | None],
                 ratings=dict(sorted(c["ratings"].items())),
                 share_4_or_more=ratio(high, rated) if rated else None,
                 choices=c["choices"],
+                channels={
+                    channel: ChannelCounts(
+                        impressions=n["impression"], clicks=n["click"], ctr=ratio(n["click"], n["impression"])
+                    )
+                    for channel, n in sorted(c["channels"].items())
+                },
             )
         )
     return out
 
 
+CHANNELS = ("web", "email", "pdf", "sms")
+
+
 def csv_text(report: list[ReportRow]) -> str:
+    """The report's rows; after the totals, impressions, clicks and CTR on each channel."""
     out = io.StringIO()
     writer = csv.writer(out)
     header = ["placement", "title", "kind", "segment", "impressions", "unique_viewers", "clicks", "ctr", "answers"]
-    writer.writerow([*header, "share_4_or_more"])
+    per_channel = [f"{what}_{channel}" for channel in CHANNELS for what in ("impressions", "clicks", "ctr")]
+    writer.writerow([*header, "share_4_or_more", *per_channel])
+    empty = ChannelCounts(impressions=0, clicks=0, ctr=ratio(0, 0))
     for row in report:
         values = [getattr(row, name) for name in header]
-        writer.writerow([*("" if v is None else v for v in values), row.share_4_or_more or ""])
+        split = [row.channels.get(channel, empty) for channel in CHANNELS]
+        counts = [value for c in split for value in (c.impressions, c.clicks, c.ctr)]
+        writer.writerow([*("" if v is None else v for v in values), row.share_4_or_more or "", *counts])
     return out.getvalue()

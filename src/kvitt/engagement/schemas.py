@@ -130,6 +130,12 @@ class PlacementOut(BaseModel):
     updated_at: datetime
 
 
+class ChannelCounts(BaseModel):
+    impressions: int
+    clicks: int
+    ctr: str = Field(description="clicks / impressions on the channel, 4 decimal places")
+
+
 class ReportRow(BaseModel):
     placement: int
     title: str
@@ -143,6 +149,11 @@ class ReportRow(BaseModel):
     ratings: dict[str, int] = Field(default_factory=dict, description="survey ratings 1-5: how many each")
     share_4_or_more: str | None = Field(default=None, description="share of ratings >= 4, e.g. 0.7300")
     choices: dict[str, int] = Field(default_factory=dict)
+    channels: dict[str, ChannelCounts] = Field(
+        default_factory=dict,
+        description="impressions, clicks and CTR per channel the placement was shown or clicked on "
+        "(web, email, pdf, sms)",
+    )
 
 
 class Report(BaseModel):

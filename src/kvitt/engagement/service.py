@@ -41,6 +41,9 @@ MAX_SHOWN = 5
 IMPRESSION, CLICK = "impression", "click"
 WEB, EMAIL, SMS, PDF = "web", "email", "sms", "pdf"
 SENT_CHANNELS = (EMAIL, SMS, PDF)  # one impression per invoice, placement and channel
+# The channel a click link was shown on, one letter at the end of its token (an SMS is short).
+CHANNEL_CODES = {"w": WEB, "e": EMAIL, "p": PDF, "s": SMS}
+CODE_OF = {channel: code for code, channel in CHANNEL_CODES.items()}
 IMPRESSIONS_LOCK = 0x4B45  # advisory-lock namespace for a web invoice's impressions ("KE")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_-]{1,60})\}")
 
@@ -156,7 +159,7 @@ def fitting_many(
     capped = [p for p in candidates if p.cap_per_customer]
     seen = _impressions_per_placement(session, tenant.id, ids, capped)
     answered = _answered(session, tenant.id, [i.id for i in invoices], [p.id for p in candidates if p.kind == "survey"])
-    for invoice in invoices:
+    for invoice in invoices:  # what this call hands out counts against the caps as it goes
         customer = customers.get(invoice.customer_id)
         if customer is None:
             continue
@@ -170,7 +173,12 @@ def fitting_many(
                 continue
             done = (invoice.id, placement.id) in answered
             shown.append(_shown(placement, customer, langs.get(customer.id, "sv"), segment_id, done))
-        found[invoice.id] = shown[:MAX_SHOWN]
+        # An SMS carries one offer as a link (docs/engagement.md): the others are not shown there.
+        found[invoice.id] = [s for s in shown if s.kind == "offer"][:1] if channel == SMS else shown[:MAX_SHOWN]
+        # Two messages of one batch to the same customer (a reminder each for two invoices) must
+        # not both show a placement the cap allows once more.
+        for item in found[invoice.id]:
+            seen[(customer.id, item.id)] = seen.get((customer.id, item.id), 0) + 1
     return found
 
 
@@ -333,6 +341,29 @@ def record_sent(
     dialect = postgresql if is_postgresql(session) else sqlite
     statement = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
     return len(session.execute(statement, rows).all())
+
+
+def click_token(invoice_token: str, placement_id: int, channel: str) -> str:
+    """The token of an offer's click link (``/e/<token>``) on ``channel``:
+    ``<invoice token>.<placement id>.<channel letter>``. As unguessable as the web invoice's own
+    address; the letter only says where the link was shown (a recipient who edits it moves their
+    own click to another channel, nothing more)."""
+    return f"{invoice_token}.{placement_id}.{CODE_OF[channel]}"
+
+
+def parse_click_token(token: str) -> tuple[str, int, str] | None:
+    """(invoice token, placement id, channel) of a click link, or None when it is not one. A link
+    made before clicks knew their channel (``<invoice token>.<placement id>``) counts as web, as
+    such clicks always did."""
+    rest, _, code = token.rpartition(".")
+    if code in CHANNEL_CODES:
+        channel = CHANNEL_CODES[code]
+    else:
+        rest, code, channel = token, "", WEB
+    invoice_token, _, placement = rest.rpartition(".")
+    if not invoice_token or not placement.isdigit() or len(placement) > 18:
+        return None
+    return invoice_token, int(placement), channel
 
 
 def click(session: Session, invoice: Invoice, placement_id: int, *, channel: str = "web") -> str | None:

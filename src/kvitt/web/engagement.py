@@ -3,8 +3,10 @@ recipient (``kvitt.engagement``), the click redirect ``/e/<token>`` and survey a
 
 Nothing here can break the page: choosing placements is wrapped (a failure logs and shows
 none), impressions are recorded after the answer has gone out, never on its critical path.
-A click's token is ``<invoice token>.<placement id>``: as unguessable as the web invoice's own
-address, and the redirect goes only to the placement's stored https target.
+A click's token is ``<invoice token>.<placement id>.<channel letter>``
+(``engagement.click_token``): as unguessable as the web invoice's own address, the letter names
+the channel the link was shown on, and the redirect goes only to the placement's stored https
+target.
 """
 
 from __future__ import annotations
@@ -69,22 +71,24 @@ def count_impressions(database: Database, invoice: Invoice, items: list[Shown], 
         log.warning("engagement_impressions_not_counted", invoice_id=invoice.id, error=str(exc)[:300])
 
 
-def click_url(invoice_token: str, placement_id: int) -> str:
-    return f"/e/{invoice_token}.{placement_id}"
+def click_url(invoice_token: str, placement_id: int, channel: str = engagement.WEB) -> str:
+    return f"/e/{engagement.click_token(invoice_token, placement_id, channel)}"
 
 
 @router.get("/e/{token}")
 def offer_click(token: str, request: Request) -> Response:
-    """Count the click, then 302 to the offer's stored target; anything unknown is the 404 page."""
+    """Count the click on the channel its link was shown on, then 302 to the offer's stored
+    target; anything unknown is the 404 page."""
     from kvitt.web.routes import not_found
 
-    invoice_token, _, placement = token.rpartition(".")
-    if not placement.isdigit() or len(placement) > 18 or not service.is_well_formed(invoice_token):
+    parsed = engagement.parse_click_token(token)
+    if parsed is None or not service.is_well_formed(parsed[0]):
         return not_found()
+    invoice_token, placement, channel = parsed
     database: Database = request.app.state.db
     with database.transaction() as session:
         found = service.find_issued(session, invoice_token)
-        target = engagement.click(session, found.invoice, int(placement)) if found is not None else None
+        target = engagement.click(session, found.invoice, placement, channel=channel) if found is not None else None
     if target is None:
         return not_found()
     return RedirectResponse(
