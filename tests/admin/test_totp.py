@@ -1,6 +1,6 @@
 """The optional second factor (TOTP): turned on with a right code only, asked after the password,
-a code works once, wrong codes lock like wrong passwords, an admin's new one-time password
-removes it."""
+a code works once, wrong codes lock like wrong passwords and count in the login throttle, an
+admin's new one-time password removes it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pyotp
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from kvitt.admin import sessions, totp, users
-from kvitt.admin.models import StaffUser
+from kvitt.admin import sessions, throttle, totp, users
+from kvitt.admin.models import LoginThrottle, StaffUser
 from kvitt.core.db import Database
 from tests.admin.conftest import PASSWORD, Staff
 
@@ -103,3 +103,42 @@ def test_turning_it_off_needs_a_code(admin: Staff, db: Database) -> None:
     )
     with db.read() as session:
         assert session.scalar(select(StaffUser.totp_secret).where(StaffUser.email == "admin@norrsken.test")) is None
+
+
+def test_the_code_step_is_throttled_like_the_password_step(app: Any, admin: Staff) -> None:
+    """A right password does not buy more code guesses: wrong codes count in the login throttle
+    (kvitt.admin.throttle), which the right password no longer clears for a user with a second
+    factor; at the limit the code is not tried (429 with Retry-After), the right one neither."""
+    secret = turn_on(admin)
+    browser = TestClient(app, follow_redirects=False)
+    wrong = 0
+    while wrong < throttle.ACCOUNT_LIMIT:
+        # Below the account lock each round: the right password resets that count, not this one.
+        assert browser.post("/admin/login", data={"email": admin.email, "password": PASSWORD}).status_code == 303
+        for _ in range(min(users.MAX_FAILURES - 1, throttle.ACCOUNT_LIMIT - wrong)):
+            assert browser.post("/admin/login/kod", data={"code": "000000"}).status_code == 401
+            wrong += 1
+    refused = browser.post("/admin/login/kod", data={"code": pyotp.TOTP(secret).at(time.time() + 30)})
+    assert refused.status_code == 429 and 0 < int(refused.headers["retry-after"]) <= throttle.WINDOW_SECONDS + 1
+    assert "För många misslyckade inloggningar" in refused.text and sessions.COOKIE not in browser.cookies
+    assert browser.post("/admin/login", data={"email": admin.email, "password": PASSWORD}).status_code == 429
+
+
+def test_the_right_code_clears_the_accounts_count(app: Any, admin: Staff, db: Database) -> None:
+    secret = turn_on(admin)
+    browser = TestClient(app, follow_redirects=False)
+    browser.post("/admin/login", data={"email": admin.email, "password": PASSWORD})
+    for _ in range(users.MAX_FAILURES - 1):
+        assert browser.post("/admin/login/kod", data={"code": "000000"}).status_code == 401
+    keys = throttle.keys_for(admin.email, "testclient")
+    assert failures(db, keys.account) == users.MAX_FAILURES - 1
+    # One step ahead: turn_on used this step's code, and a code works once.
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    assert browser.post("/admin/login/kod", data={"code": code}).status_code == 303
+    assert failures(db, keys.account) is None
+    assert failures(db, keys.address) == users.MAX_FAILURES - 1  # the address's own count stays
+
+
+def failures(db: Database, key: str) -> int | None:
+    with db.read() as session:
+        return session.scalar(select(LoginThrottle.failures).where(LoginThrottle.key == key))

@@ -94,7 +94,7 @@ async def login(request: Request) -> Response:
     return await run_in_threadpool(_login, request, form)
 
 
-TOO_MANY = "För många misslyckade inloggningar härifrån. Vänta upp till 15 minuter och försök igen."
+TOO_MANY = throttle.TOO_MANY
 
 
 def _login(request: Request, form: dict[str, str]) -> Response:
@@ -112,8 +112,8 @@ def _login(request: Request, form: dict[str, str]) -> Response:
         user = users.authenticate(session, email, password, now) if wait is None else None
         if wait is None and user is None:
             throttle.failed(session, keys, now)
-        elif user is not None:
-            throttle.succeeded(session, keys)
+        elif user is not None and user.totp_secret is None:
+            throttle.succeeded(session, keys)  # with a second factor, its right code clears it
         second_step = user is not None and user.totp_secret is not None
         if user is not None and second_step:
             pending = totp.pending_cookie(user, next_url, now_seconds())

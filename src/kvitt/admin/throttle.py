@@ -12,7 +12,10 @@ A window starts at the first failure and lasts ``WINDOW_SECONDS``; a failure aft
 starts a new one (the count forgets). While a count is at its limit, a login from there is not
 tried at all (429 with ``Retry-After``). A successful login clears the e-mail address's count
 from that client address; the client address's count is kept (a right password for one account
-must not buy more guesses at others). Besides these, an account locks after
+must not buy more guesses at others). The second step (a TOTP code, ``admin.totp``) counts under
+the same keys: a wrong code is a failure, a refused one is not tried, and only the right code
+clears the account's count (a right password alone does not, for a user with a second factor: it
+would hand out ten more code guesses each time). Besides these, an account locks after
 ``users.MAX_FAILURES`` wrong passwords in a row from anywhere (``users.authenticate``).
 """
 
@@ -33,6 +36,7 @@ from kvitt.core.db import UtcDateTime, is_postgresql
 ADDRESS_LIMIT = 20
 ACCOUNT_LIMIT = 10
 WINDOW_SECONDS = 15 * 60
+TOO_MANY = "För många misslyckade inloggningar härifrån. Vänta upp till 15 minuter och försök igen."
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from kvitt.admin import render, sessions, users
+from kvitt.admin import render, sessions, throttle, users
 from kvitt.admin.audit import audit
 from kvitt.admin.auth import StaffMember, now_seconds, require_staff, same_origin
 from kvitt.admin.common import database
@@ -171,11 +171,20 @@ def _code(request: Request, form: dict[str, str]) -> Response:
         )
         if not valid or user is None:
             return render.see_other(request, None, "/admin/login")
-        locked = user.locked_until is not None and user.locked_until > utcnow()
+        now = utcnow()
+        keys = throttle.keys_for(user.email, request.client.host if request.client else "unknown")
+        wait = throttle.wait_seconds(session, keys, now)
+        if wait is not None:  # the password step's count, shared by every process: the code is not tried
+            refused = _code_page(request, status_code=429, error=throttle.TOO_MANY)
+            refused.headers["Retry-After"] = str(wait)
+            return refused
+        locked = user.locked_until is not None and user.locked_until > now
         if locked or not accept_code(user, form.get("code", "")):
             if not locked:
                 users.count_failure(user)
+            throttle.failed(session, keys, now)
             return _code_page(request, status_code=401, error="Fel kod, eller för många försök.")
+        throttle.succeeded(session, keys)
         audit(session, user, "staff.login", None, {"second_factor": "totp"}, target=f"staff_user:{user.id}")
         cookie = sessions.encode(sessions.start(user.id, now_seconds()), user.session_key)
         target = "/admin/password" if user.must_change_password else bytes.fromhex(next_hex).decode()
