@@ -8,11 +8,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from kvitt.admin.models import AuditEntry
 from kvitt.core import clock
-from kvitt.core.db import Database
+from kvitt.core.db import READ_ONLY, Database
 from tests.admin.conftest import Staff, make_customer
 
 PAST = {"invoice_date": "2026-01-01", "due_date": "2026-01-31"}
@@ -245,3 +245,24 @@ def test_another_tenants_dunning_is_neither_shown_nor_changed(admin: Staff, api:
     assert admin.post("/admin/paminnelser/paus", {"customer": "B-1", "reason": "x"}).status_code == 422
     assert (api_b.get("/dunning-pauses").json(), api_b.get("/payment-extensions").json()) == before
     assert api.get("/dunning-pauses").json()["data"] == []
+
+
+def test_a_look_writes_nothing_and_holds_no_write_lock(admin: Staff, api: Any, db: Database) -> None:
+    """The page reads in a read-only unit of work (no BEGIN IMMEDIATE on SQLite, a READ ONLY
+    transaction on PostgreSQL): every statement of the look runs on a read-only connection."""
+    invoice = overdue(api, "1001")
+    admin.get("/admin/paminnelser")  # the tenant's first look makes its default policy
+    statements: list[tuple[str, bool]] = []
+
+    def seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append((statement, bool(conn.get_execution_options().get(READ_ONLY))))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        page = admin.get("/admin/paminnelser")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert page.status_code == 200
+    assert f'/admin/fakturor/{invoice["id"]}"' in section(page.text, "nasta")
+    assert statements and all(read_only for _, read_only in statements)
+    assert all(sql.lstrip().upper().startswith(("SELECT", "WITH")) for sql, _ in statements)

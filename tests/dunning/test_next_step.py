@@ -182,3 +182,33 @@ def test_a_finished_invoice_leaves_the_table_once_it_is_paid(db: Database) -> No
         )
     run_tick(db, tenant_id, date(2026, 4, 22))
     assert next_dates(db)[paid] is None and next_dates(db)[unpaid] == tick.NO_STEP
+
+
+def test_the_preview_is_what_the_tick_then_takes_read_from_its_range(db: Database, looked_at: list[int]) -> None:
+    """``tick.preview`` (the back office's look) finds what the full finding query finds and what
+    the tick then steps, reading only the range a repeated tick reads, and writes no date."""
+    tenant_id = tenant_with(db)
+    customers = add_customers(db, tenant_id, 4)
+    early = issue(db, tenant_id, customers[:3], amount=10000, invoice_date=date(2026, 3, 1), due_date=DUE)
+    later = issue(db, tenant_id, customers[3:], amount=10000, invoice_date=date(2026, 3, 1), due_date=date(2026, 4, 5))
+
+    def preview_and_full(day: date) -> tuple[list[int], list[int]]:
+        with db.read_snapshot() as session:
+            tenant = load(session, tenant_id)
+            shown = [d.invoice_id for d in tick.preview(session, tenant, day)]
+            full = [d.invoice_id for d in tick.find_due(session, tenant, policies.active(session, tenant), day)]
+        return shown, full
+
+    assert preview_and_full(date(2026, 4, 7)) == ([], [])  # no policy yet: the look makes none
+    with db.transaction() as session:
+        policies.ensure_default(session, load(session, tenant_id))
+    assert preview_and_full(date(2026, 4, 7)) == (early, early)  # before any tick: everything is read
+    assert next_dates(db)[early[0]] is None  # the look wrote no date
+    run_tick(db, tenant_id, date(2026, 4, 7))
+    for day, due in ((date(2026, 4, 8), []), (date(2026, 4, 12), later), (date(2026, 4, 21), early + later)):
+        looked_at.clear()
+        shown, full = preview_and_full(day)
+        assert shown == full == due
+        assert looked_at[0] == len(due)  # the range: not a probe of every waiting invoice
+    assert run_tick(db, tenant_id, date(2026, 4, 12)).reminders == 1
+    assert preview_and_full(date(2026, 4, 12)) == ([], [])

@@ -201,6 +201,21 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def read_snapshot(self) -> Iterator[Session]:
+        """A read-only unit of work for a read that streams its rows: on PostgreSQL one READ ONLY,
+        REPEATABLE READ transaction (a server-side cursor needs a transaction, which the
+        autocommit read sessions have not; it writes nothing and takes no lock a writer waits
+        for), rolled back at the end; on SQLite the read session as it is (no BEGIN, no write lock)."""
+        session = self.read_sessions()
+        try:
+            if self.engine.dialect.name == "postgresql":
+                options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+                session.connection(execution_options=options)
+            yield session
+        finally:
+            session.close()
+
     def analyze(self, tables: Sequence[str]) -> None:
         """Refresh PostgreSQL's planner statistics of tables a bulk command has just grown.
 

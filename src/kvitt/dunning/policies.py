@@ -144,8 +144,14 @@ def list_page(session: Session, tenant: Tenant, *, limit: int, starting_after: i
 
 
 def active_in_order(session: Session, tenant: Tenant) -> list[DunningPolicy]:
-    """The tenant's active policies, the first that matches a customer wins (default last)."""
+    """The tenant's active policies, the first that matches a customer wins (default last);
+    the default is made the first time."""
     ensure_default(session, tenant)
+    return active(session, tenant)
+
+
+def active(session: Session, tenant: Tenant) -> list[DunningPolicy]:
+    """The tenant's active policies in order, as they are (a read: the default is not made)."""
     return list(
         session.scalars(
             select(DunningPolicy)
