@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from kvitt.core import clock
 from kvitt.core.config import Settings, get_settings, inbox_slots
-from kvitt.core.db import Database, utcnow
+from kvitt.core.db import Database, any_of, utcnow
 from kvitt.core.logging import bound_job, bound_jobs
 from kvitt.core.outbox import (
     DEAD,
@@ -218,7 +218,11 @@ class Worker:
         """The jobs of a claim that no other worker took over (a lease that ran out)."""
         query = (
             select(OutboxJob)
-            .where(OutboxJob.id.in_(job_ids), OutboxJob.locked_by == self.worker_id, OutboxJob.state == RUNNING)
+            .where(
+                any_of(session, OutboxJob.id, job_ids),
+                OutboxJob.locked_by == self.worker_id,
+                OutboxJob.state == RUNNING,
+            )
             .order_by(OutboxJob.id)
         )
         return list(session.scalars(query))

@@ -9,7 +9,8 @@ from kvitt.core.config import get_settings, web_base_url
 from kvitt.core.db import Database
 from kvitt.invoices.api import to_out
 from kvitt.invoices.models import Invoice
-from kvitt.webhooks.objects import invoice_object
+from kvitt.tenants.models import Tenant
+from kvitt.webhooks.objects import invoice_object, objects_of
 from tests.conftest import Api
 from tests.webhooks.helpers import created
 
@@ -45,3 +46,11 @@ def test_the_invoice_object_equals_the_api_shape(api: Api, db: Database) -> None
         for invoice in invoices:
             expected = to_out(invoice, base_url).model_dump(mode="json", exclude={"events"})
             assert invoice_object(invoice, base_url) == expected
+        expected_all = [to_out(i, base_url).model_dump(mode="json", exclude={"events"}) for i in invoices]
+        tenant_id = invoices[0].tenant_id
+    # The fan-out's path: invoices and their lines read in bulk (lines as columns), in a session
+    # that holds none of them yet.
+    with db.transaction() as session:
+        tenant = session.get(Tenant, tenant_id)
+        assert tenant is not None
+        assert objects_of(session, tenant, [{"invoice_id": i["id"]} for i in expected_all]) == expected_all

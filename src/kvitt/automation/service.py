@@ -14,14 +14,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from kvitt.automation import conditions
 from kvitt.automation.models import AutomationFiring, AutomationRule
 from kvitt.automation.schemas import RuleCreate, RuleUpdate, Wait
 from kvitt.automation.templates import TEMPLATES
 from kvitt.core import clock
-from kvitt.core.db import bulk_insert, is_postgresql, utcnow
+from kvitt.core.db import any_of, bulk_insert, is_postgresql, utcnow
 from kvitt.core.errors import Conflict, NotFound
 from kvitt.core.outbox import enqueue_rows
 from kvitt.core.pagination import Page, paginate
@@ -245,8 +245,8 @@ def on_events(session: Session, tenant_id: int, events: list[dict[str, Any]]) ->
         made = session.execute(
             select(AutomationFiring.id, AutomationFiring.rule_id, AutomationFiring.event_key).where(
                 AutomationFiring.tenant_id == tenant_id,
-                AutomationFiring.rule_id.in_({rule_id for rule_id, _ in waiting}),
-                AutomationFiring.event_key.in_({key for _, key in waiting}),
+                any_of(session, AutomationFiring.rule_id, {rule_id for rule_id, _ in waiting}),
+                any_of(session, AutomationFiring.event_key, {key for _, key in waiting}),
             )
         )
         enqueue_rows(
@@ -270,8 +270,8 @@ def _fired_already(session: Session, tenant_id: int, candidates: list[Candidate]
     rows = session.execute(
         select(AutomationFiring.rule_id, AutomationFiring.event_key).where(
             AutomationFiring.tenant_id == tenant_id,
-            AutomationFiring.rule_id.in_({rule.id for rule, _, _, _ in candidates}),
-            AutomationFiring.event_key.in_({key for _, key, _, _ in candidates}),
+            any_of(session, AutomationFiring.rule_id, {rule.id for rule, _, _, _ in candidates}),
+            any_of(session, AutomationFiring.event_key, {key for _, key, _, _ in candidates}),
         )
     )
     return {(int(rule_id), str(key)) for rule_id, key in rows}
@@ -289,8 +289,8 @@ def _recent_firings(session: Session, tenant_id: int, candidates: list[Candidate
         select(AutomationFiring.rule_id, AutomationFiring.invoice_id, func.count(AutomationFiring.id))
         .where(
             AutomationFiring.tenant_id == tenant_id,
-            AutomationFiring.rule_id.in_({rule.id for rule, _, _, _ in candidates}),
-            AutomationFiring.invoice_id.in_(invoice_ids),
+            any_of(session, AutomationFiring.rule_id, {rule.id for rule, _, _, _ in candidates}),
+            any_of(session, AutomationFiring.invoice_id, invoice_ids),
             AutomationFiring.created_at >= since,
         )
         .group_by(AutomationFiring.rule_id, AutomationFiring.invoice_id)
@@ -314,7 +314,7 @@ def run_firings(session: Session, tenant: Tenant, firing_ids: list[int]) -> None
 
     query = (
         select(AutomationFiring)
-        .where(AutomationFiring.tenant_id == tenant.id, AutomationFiring.id.in_(firing_ids))
+        .where(AutomationFiring.tenant_id == tenant.id, any_of(session, AutomationFiring.id, firing_ids))
         .order_by(AutomationFiring.id)
     )
     if is_postgresql(session):
@@ -460,7 +460,12 @@ def _subjects(session: Session, tenant: Tenant, events: list[dict[str, Any]]) ->
     invoice_ids = {i for i in (_int_or_none(e.get("invoice_id")) for e in events) if i is not None}
     invoices: dict[int, Invoice] = {}
     if invoice_ids:
-        query = select(Invoice).where(Invoice.tenant_id == tenant.id, Invoice.id.in_(invoice_ids))
+        # The rules read no invoice lines: not loaded (Invoice.lines loads "selectin" by default).
+        query = (
+            select(Invoice)
+            .options(lazyload(Invoice.lines))
+            .where(Invoice.tenant_id == tenant.id, any_of(session, Invoice.id, invoice_ids))
+        )
         invoices = {invoice.id: invoice for invoice in session.scalars(query)}
     found: list[tuple[Invoice | None, int | None]] = []
     for event in events:
@@ -470,7 +475,9 @@ def _subjects(session: Session, tenant: Tenant, events: list[dict[str, Any]]) ->
     customer_ids = {customer_id for _, customer_id in found if customer_id is not None}
     customers: dict[int, Customer] = {}
     if customer_ids:
-        of_customers = select(Customer).where(Customer.tenant_id == tenant.id, Customer.id.in_(customer_ids))
+        of_customers = select(Customer).where(
+            Customer.tenant_id == tenant.id, any_of(session, Customer.id, customer_ids)
+        )
         customers = {customer.id: customer for customer in session.scalars(of_customers)}
     return _Subjects(found, customers)
 

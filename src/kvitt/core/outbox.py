@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from kvitt.core.db import Base, BigId, JsonType, UtcDateTime, bulk_insert, is_postgresql, utcnow
+from kvitt.core.db import Base, BigId, JsonType, UtcDateTime, any_of, bulk_insert, is_postgresql, utcnow
 
 PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
 # Priorities: 0 for almost everything; higher is claimed first (a person is waiting).
@@ -187,7 +187,7 @@ def claim_due(session: Session, worker_id: str, limit: int, lease_seconds: int) 
     if claimed:
         session.execute(
             update(OutboxJob)
-            .where(OutboxJob.id.in_([c.id for c in claimed]))
+            .where(any_of(session, OutboxJob.id, [c.id for c in claimed]))
             .values(state=RUNNING, locked_by=worker_id, locked_until=now + timedelta(seconds=lease_seconds))
         )
     return claimed
@@ -198,7 +198,7 @@ def finish(session: Session, job_ids: list[int]) -> None:
     if job_ids:
         session.execute(
             update(OutboxJob)
-            .where(OutboxJob.id.in_(job_ids))
+            .where(any_of(session, OutboxJob.id, job_ids))
             .values(
                 state=DONE,
                 attempts=OutboxJob.attempts + 1,

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, lazyload
 from kvitt.autogiro import debits as autogiro
 from kvitt.core import clock
 from kvitt.core.config import Settings, get_settings, web_base_url
-from kvitt.core.db import is_postgresql, utcnow
+from kvitt.core.db import any_of, is_postgresql, utcnow
 from kvitt.core.errors import KvittError
 from kvitt.core.outbox import RUNNING, JobFailures, OutboxJob, enqueue
 from kvitt.customers.models import Customer
@@ -137,7 +137,7 @@ class _Batch:
         session.execute(
             update(OutboxJob)
             .where(
-                OutboxJob.id.in_([job.id for job in self.jobs]),
+                any_of(session, OutboxJob.id, [job.id for job in self.jobs]),
                 OutboxJob.locked_by == self.jobs[0].locked_by,
                 OutboxJob.state == RUNNING,
             )
@@ -155,14 +155,15 @@ class _Batch:
             for invoice in session.scalars(
                 select(Invoice)
                 .options(lazyload(Invoice.lines))
-                .where(Invoice.tenant_id == tenant_id, Invoice.id.in_({d.invoice_id for d in deliveries}))
+                .where(Invoice.tenant_id == tenant_id, any_of(session, Invoice.id, {d.invoice_id for d in deliveries}))
             )
         }
         customers = {
             customer.id: customer
             for customer in session.scalars(
                 select(Customer).where(
-                    Customer.tenant_id == tenant_id, Customer.id.in_({i.customer_id for i in invoices.values()})
+                    Customer.tenant_id == tenant_id,
+                    any_of(session, Customer.id, {i.customer_id for i in invoices.values()}),
                 )
             )
         }
@@ -285,7 +286,7 @@ def send_batch(session: Session, jobs: list[OutboxJob]) -> JobFailures:
     job_of = {int(job.payload["delivery_id"]): job for job in jobs}
     found = session.scalars(
         select(Delivery)
-        .where(Delivery.tenant_id == tenant_id, Delivery.id.in_(list(job_of)))
+        .where(Delivery.tenant_id == tenant_id, any_of(session, Delivery.id, job_of))
         .order_by(Delivery.id)
         .execution_options(populate_existing=True)
     )
@@ -353,7 +354,10 @@ def _record(session: Session, batch: _Batch, items: list[_Item], failures: JobFa
         list(
             session.scalars(
                 select(Delivery)
-                .where(Delivery.id.in_(sorted(item.delivery.id for item in done)))
+                .where(
+                    Delivery.tenant_id == batch.tenant.id,
+                    any_of(session, Delivery.id, [item.delivery.id for item in done]),
+                )
                 .order_by(Delivery.id)
                 .with_for_update()
                 .execution_options(populate_existing=True)

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from kvitt.core.config import get_settings, web_base_url
 from kvitt.core.db import any_of
@@ -49,16 +49,57 @@ def _invoices(session: Session, tenant: Tenant, ids: set[int]) -> dict[int, dict
     from kvitt.invoices.models import Invoice
 
     base_url = web_base_url(get_settings())
-    # Invoice.lines loads "selectin": one more statement for the lines of all of them.
-    rows = session.scalars(select(Invoice).where(Invoice.tenant_id == tenant.id, any_of(session, Invoice.id, ids)))
-    return {invoice.id: invoice_object(invoice, base_url) for invoice in rows}
+    # The lines are read as columns by a query of their own, not through Invoice.lines: its
+    # "selectin" load sends the ids as an IN list psycopg parses anew every batch, and builds
+    # an ORM object per line that is only read here (bench/RESULTS.md, issue 11).
+    invoices = list(
+        session.scalars(
+            select(Invoice)
+            .options(lazyload(Invoice.lines))
+            .where(Invoice.tenant_id == tenant.id, any_of(session, Invoice.id, ids))
+        )
+    )
+    lines = _lines_of(session, tenant.id, [invoice.id for invoice in invoices])
+    return {invoice.id: invoice_object(invoice, base_url, lines.get(invoice.id, [])) for invoice in invoices}
 
 
-def invoice_object(invoice: Any, base_url: str) -> dict[str, Any]:
+def _lines_of(session: Session, tenant_id: int, invoice_ids: list[int]) -> dict[int, list[Any]]:
+    """The lines of each invoice in their order, as rows of the columns an invoice object shows."""
+    from kvitt.invoices.models import InvoiceLine as Line
+
+    found: dict[int, list[Any]] = {}
+    if not invoice_ids:
+        return found
+    rows = session.execute(
+        select(
+            Line.invoice_id,
+            Line.id,
+            Line.kind,
+            Line.item_id,
+            Line.article_no,
+            Line.description,
+            Line.quantity_milli,
+            Line.unit,
+            Line.unit_price,
+            Line.discount_bp,
+            Line.vat_rate,
+            Line.account,
+            Line.net,
+        )
+        .where(Line.tenant_id == tenant_id, any_of(session, Line.invoice_id, invoice_ids))
+        .order_by(Line.invoice_id, Line.position)
+    )
+    for row in rows:
+        found.setdefault(row.invoice_id, []).append(row)
+    return found
+
+
+def invoice_object(invoice: Any, base_url: str, lines: list[Any] | None = None) -> dict[str, Any]:
     """The invoice as the API shows it (``invoices.api.to_out``, without ``events``), built as
     JSON values directly instead of through the pydantic model: a third of the fan-out's time
     went there (bench/RESULTS.md). ``tests/webhooks/test_objects.py`` checks it equal to
-    ``to_out(...).model_dump(mode="json")`` for invoices of every kind of line and state."""
+    ``to_out(...).model_dump(mode="json")`` for invoices of every kind of line and state.
+    ``lines``: the invoice's lines read beforehand (rows with the lines' columns), else its own."""
     from kvitt.core.money import format_quantity
     from kvitt.invoices import states
 
@@ -89,7 +130,7 @@ def invoice_object(invoice: Any, base_url: str) -> dict[str, Any]:
                 "account": line.account,
                 "net": line.net,
             }
-            for line in invoice.lines
+            for line in (invoice.lines if lines is None else lines)
         ],
         "vat_summary": [{"rate": g["rate"], "net": g["net"], "vat": g["vat"]} for g in invoice.vat_summary],
         "net": invoice.net,
