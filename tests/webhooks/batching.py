@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
+import psycopg
 from sqlalchemy import event, select
 
 from kvitt.core.db import Database
@@ -68,16 +69,25 @@ def pending_events(db: Database, tenant_id: int) -> list[dict[str, Any]]:
 
 @contextmanager
 def counting_statements(db: Database) -> Iterator[list[str]]:
-    """Every SQL statement the engine sends while inside but BEGIN (SQLite's BEGIN IMMEDIATE);
-    a COPY on PostgreSQL (``bulk_insert``) goes round the listener."""
+    """Every SQL statement the engine sends while inside but BEGIN (SQLite's BEGIN IMMEDIATE),
+    COPYs included: ``bulk_insert`` sends them on psycopg's cursor, round SQLAlchemy's events,
+    and an INSERT below ``COPY_FROM_ROWS`` rows, so a count must see both to compare sizes."""
     seen: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if not statement.startswith("BEGIN"):
             seen.append(statement)
 
+    copy = psycopg.Cursor.copy
+
+    def counted_copy(cursor: psycopg.Cursor[Any], statement: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(str(statement))
+        return copy(cursor, statement, *args, **kwargs)
+
     event.listen(db.engine, "before_cursor_execute", count)
+    psycopg.Cursor.copy = counted_copy  # type: ignore[method-assign]
     try:
         yield seen
     finally:
+        psycopg.Cursor.copy = copy  # type: ignore[method-assign]
         event.remove(db.engine, "before_cursor_execute", count)
