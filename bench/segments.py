@@ -10,15 +10,23 @@ and two issued invoices each (one paid on time, one open; a third of the open on
 seeded with SQL (not timed), then ANALYZE. Timed: the count of customers in a segment, as
 ``segments.service.count_and_examples`` makes it (the count query alone), for rules of each kind.
 Baseline in the same run: ``SELECT count(*)`` of the tenant's customers (the least reading a
-segment count can do). Each behaviour rule is timed twice: at the server's default
-``work_mem`` (what the count did before) and as ``segments.service`` runs it now (``roomy``:
-``work_mem`` raised for the count's own statements). ``--explain LABEL`` prints
-``EXPLAIN (ANALYZE, BUFFERS)`` of one rule's count, as the service runs it.
+segment count can do).
+
+Each behaviour rule is timed two ways, one after the other in the same run, so that their ratio
+holds on a loaded machine: grouping the invoices at every count (``segments.behaviour``, with
+``roomy``'s settings: what the count did before the behaviour table), and reading
+``customer_behaviour`` (``segments.behaviour_table``: what the count does on the day the table
+was built for). Also timed: the table's whole rebuild (the daily job, ``kvitt segments
+rebuild-behaviour``) and the rebuild of 500 customers' rows (what the ``invoice.`` subscriber does
+for a batch). ``--defaults`` adds the grouping at the server's default ``work_mem`` (cancelled
+after 60 s). Every row prints the load average when it was measured.
+``--explain LABEL`` prints ``EXPLAIN (ANALYZE, BUFFERS)`` of one rule's count from the table.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import date
@@ -35,8 +43,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from kvitt.core.db import Database  # noqa: E402
 from kvitt.customers.models import Customer  # noqa: E402
 from kvitt.migrations import upgrade  # noqa: E402
-from kvitt.segments import rules  # noqa: E402
-from kvitt.segments.service import on_behaviour, roomy  # noqa: E402
+from kvitt.segments import behaviour_table, rules  # noqa: E402
+from kvitt.segments.service import GROUPS_EVERY_FACT, on_behaviour, roomy  # noqa: E402
 from kvitt.tenants import service as tenants  # noqa: E402
 from kvitt.tenants.schemas import TenantCreate  # noqa: E402
 
@@ -60,6 +68,15 @@ RULES: dict[str, tuple[str, list[dict[str, Any]]]] = {
         [
             {"field": "attributes.plan", "op": "eq", "value": "Global Plus"},
             {"field": "late_invoices_last_3", "op": "gte", "value": 1},
+        ],
+    ),
+    "avg_days_late gte": ("all", [{"field": "avg_days_late", "op": "gte", "value": 3}]),
+    "any of late / avg / balance": (
+        "any",
+        [
+            {"field": "late_invoices_last_3", "op": "gte", "value": 2},
+            {"field": "avg_days_late", "op": "gte", "value": 3},
+            {"field": "open_balance", "op": "gt", "value": 20000},
         ],
     ),
 }
@@ -123,6 +140,7 @@ def main() -> None:
     parser.add_argument("--url", default="postgresql://postgres@localhost:5432")
     parser.add_argument("--reuse", action="store_true", help="keep a database seeded before with --count customers")
     parser.add_argument("--explain", metavar="LABEL", help="EXPLAIN (ANALYZE, BUFFERS) of one rule, then stop")
+    parser.add_argument("--defaults", action="store_true", help="also group at the server's default work_mem")
     args = parser.parse_args()
     name = "kvitt_bench_segments"
     url = f"{args.url}/{name}"
@@ -147,34 +165,59 @@ def main() -> None:
         start = time.perf_counter()
         conn.execute("SELECT count(*) FROM customers WHERE tenant_id = %s", (tenant_id,)).fetchone()
         floor = time.perf_counter() - start
-    head = "| customers | rule | in segment | seconds, default work_mem | seconds, segments.service |"
-    print(f"\n{head} goal ≤ {GOAL:.0f} s |")
-    print("| ---: | --- | ---: | ---: | ---: | --- |")
-    print(f"| {args.count:,} | baseline: count(*) of the tenant's customers | {args.count:,} | {floor:.2f} | | |")
+    built = rebuild(db, tenant_id, None)
+    batch = rebuild(db, tenant_id, 500)
+    print(f"\nrebuild of customer_behaviour, {args.count:,} customers: {built:.1f} s (load {load()})")
+    print(f"rebuild of 500 customers' rows (one subscriber batch): {batch:.2f} s (load {load()})")
+    head = "| customers | rule | in segment | s, default work_mem | s, grouping invoices | s, behaviour table |"
+    print(f"\n{head} table / grouping | goal ≤ {GOAL:.0f} s | load |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    print(f"| {args.count:,} | baseline: count(*) of the tenant's customers | {args.count:,} | | | {floor:.2f} | | | |")
     for label, (match, conditions) in RULES.items():
         checked = rules.check_rule(match, conditions)
-        old = "(same)"
-        if on_behaviour(checked):
+        old, grouped, ratio = "", "(same)", ""
+        if on_behaviour(checked) and args.defaults:
             try:
-                old = f"{count(db, tenant_id, match, checked, service=False)[1]:.2f}"
+                old = f"{count(db, tenant_id, match, checked, how='defaults')[1]:.2f}"
             except DBAPIError:
                 old = f"> {BEFORE_LIMIT} (cancelled)"
-        found, seconds = count(db, tenant_id, match, checked, service=True)
+        found, seconds = count(db, tenant_id, match, checked, how="table")
+        if on_behaviour(checked):
+            same, grouping = count(db, tenant_id, match, checked, how="grouping")
+            assert same == found, f"{label}: the table counts {found}, the grouping {same}"
+            grouped, ratio = f"{grouping:.2f}", f"{seconds / grouping:.2f}"
         met = "met" if seconds <= GOAL else "**not met**"
-        print(f"| {args.count:,} | {label} | {found:,} | {old} | {seconds:.2f} | {met} |", flush=True)
+        row = f"| {args.count:,} | {label} | {found:,} | {old} | {grouped} | {seconds:.2f} | {ratio} | {met} |"
+        print(f"{row} {load()} |", flush=True)
     db.dispose()
 
 
-def count(
-    db: Database, tenant_id: int, match: str, checked: list[dict[str, object]], *, service: bool
-) -> tuple[int, float]:
-    """The segment's count as ``segments.service.count_and_examples`` makes it (``service``), or
-    with the server's default settings; returns (customers, seconds)."""
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def rebuild(db: Database, tenant_id: int, customers: int | None) -> float:
+    """Seconds to compute the behaviour rows of every customer (None) or of the first ``customers``."""
+    with db.transaction() as session:
+        only = None
+        if customers is not None:
+            ids = select(Customer.id).where(Customer.tenant_id == tenant_id).order_by(Customer.id).limit(customers)
+            only = list(session.scalars(ids))
+        start = time.perf_counter()
+        with roomy(session, GROUPS_EVERY_FACT):
+            behaviour_table.rebuild(session, tenant_id, DAY, only)
+        return time.perf_counter() - start
+
+
+def count(db: Database, tenant_id: int, match: str, checked: list[dict[str, object]], *, how: str) -> tuple[int, float]:
+    """The segment's count as ``segments.service.count_and_examples`` makes it from the behaviour
+    table (``table``) or by grouping the invoices (``grouping``), or grouping at the server's
+    default settings (``defaults``); returns (customers, seconds)."""
     start = time.perf_counter()
     with db.read() as session:
-        where = rules.customer_sql(match, checked, tenant_id, DAY)
+        where = rules.customer_sql(match, checked, tenant_id, DAY, table=how == "table")
         query = select(func.count(Customer.id)).where(Customer.tenant_id == tenant_id, where)
-        if service:
+        if how != "defaults":
             with roomy(session, checked):
                 found = session.scalar(query)
         else:  # the server's defaults, cancelled after BEFORE_LIMIT seconds
@@ -190,7 +233,7 @@ def explain(db: Database, tenant_id: int, label: str) -> None:
     match, conditions = RULES[label]
     checked = rules.check_rule(match, conditions)
     with db.read() as session:
-        where = rules.customer_sql(match, checked, tenant_id, DAY)
+        where = rules.customer_sql(match, checked, tenant_id, DAY, table=True)
         query = select(func.count(Customer.id)).where(Customer.tenant_id == tenant_id, where)
         compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         print(f"{compiled};\n")

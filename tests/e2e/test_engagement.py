@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Route, expect
 
 from tests.conftest import Api
 from tests.e2e.test_web_invoice import SCREENSHOTS, serious_violations
+from tests.engagement.helpers import medium_segment, placement, upgrade_offer
 from tests.segments.isolation_cases import _created
 from tests.web.helpers import issued, token_of
 
@@ -30,49 +31,11 @@ def _setup(api: Api) -> dict[str, Any]:
         }
         return _created(api.post("/customers", body))
 
-    segment = _created(
-        api.post(
-            "/segments", {"name": "Medium", "conditions": [{"field": "attributes.plan", "op": "eq", "value": "Medium"}]}
-        )
-    )
-    offer = _created(
-        api.post(
-            "/placements",
-            {
-                "kind": "offer",
-                "title": "Uppgradera till Global Plus",
-                "text": "Surfa fritt i hela världen. Första månaden utan extra kostnad.",
-                "url": TARGET,
-                "cta": "Uppgradera nu",
-                "segments": [segment["id"]],
-                "priority": 1,
-            },
-        )
-    )
-    info = _created(
-        api.post(
-            "/placements",
-            {
-                "kind": "info",
-                "title": "Ditt avtal",
-                "text": "Ditt avtal går ut {contract_end}.",
-                "segments": [segment["id"]],
-                "priority": 2,
-            },
-        )
-    )
-    survey = _created(
-        api.post(
-            "/placements",
-            {
-                "kind": "survey",
-                "title": "Hur nöjd är du med oss?",
-                "survey": {"type": "rating"},
-                "segments": [segment["id"]],
-                "priority": 3,
-            },
-        )
-    )
+    segment = medium_segment(api)
+    text = "Surfa fritt i hela världen. Första månaden utan extra kostnad."
+    offer = upgrade_offer(api, segment, text=text, url=TARGET, priority=1)
+    info = placement(api, "info", "Ditt avtal", segment, text="Ditt avtal går ut {contract_end}.", priority=2)
+    survey = placement(api, "survey", "Hur nöjd är du med oss?", segment, survey={"type": "rating"}, priority=3)
     return {
         "inside": issued(api, customer("IN-1", "Medium")),
         "outside": issued(api, customer("OUT-1", "Bas")),

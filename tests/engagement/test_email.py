@@ -12,8 +12,8 @@ from kvitt.core.db import Database
 from kvitt.engagement.models import EngagementEvent
 from tests.conftest import Api
 from tests.delivery.conftest import customer, drain, issue
+from tests.engagement.helpers import medium_segment, placement, upgrade_offer
 from tests.loopback import Mailbox
-from tests.segments.isolation_cases import _created
 
 
 def test_the_invoice_email_carries_the_placements_that_fit(
@@ -27,37 +27,10 @@ def test_the_invoice_email_carries_the_placements_that_fit(
         attributes={"plan": "Medium", "end": "<b>2027</b>"},
     )
     outside = customer(api, "1002", email="bo@example.se", delivery_method="email", attributes={"plan": "Bas"})
-    segment = _created(
-        api.post(
-            "/segments", {"name": "Medium", "conditions": [{"field": "attributes.plan", "op": "eq", "value": "Medium"}]}
-        )
-    )
-    offer = _created(
-        api.post(
-            "/placements",
-            {
-                "kind": "offer",
-                "title": "Uppgradera till Global Plus",
-                "url": "https://operator.example/uppgradera",
-                "cta": "Uppgradera nu",
-                "segments": [segment["id"]],
-                "channels": ["web", "email"],
-            },
-        )
-    )
-    _created(
-        api.post(
-            "/placements",
-            {
-                "kind": "info",
-                "title": "Ditt avtal",
-                "text": "Går ut {end}.",
-                "segments": [segment["id"]],
-                "channels": ["email"],
-            },
-        )
-    )
-    _created(api.post("/placements", {"kind": "info", "title": "Bara på webben", "channels": ["web"]}))
+    segment = medium_segment(api)
+    offer = upgrade_offer(api, segment, channels=["web", "email"])
+    placement(api, "info", "Ditt avtal", segment, text="Går ut {end}.", channels=["email"])
+    placement(api, "info", "Bara på webben", channels=["web"])
     invoice = issue(api, inside["id"])
     issue(api, outside["id"])
     drain(db)

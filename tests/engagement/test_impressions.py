@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from kvitt.core.db import Database
 from kvitt.core.outbox import enqueue
@@ -23,48 +23,20 @@ from kvitt.delivery.jobs import PRINT_SWEEP_JOB
 from kvitt.engagement.models import EngagementEvent
 from tests.conftest import Api
 from tests.delivery.conftest import customer, deliveries, drain, issue
+from tests.engagement.helpers import count_events, medium_segment, placement, upgrade_offer
 from tests.loopback import Mailbox
-from tests.segments.isolation_cases import _created
 from tests.web.helpers import token_of
 
 
 def impressions(db: Database, invoice: dict[str, Any], channel: str) -> int:
-    with db.read() as session:
-        query = select(func.count(EngagementEvent.id)).where(
-            EngagementEvent.invoice_id == invoice["id"],
-            EngagementEvent.kind == "impression",
-            EngagementEvent.channel == channel,
-        )
-        return int(session.scalar(query) or 0)
+    return count_events(db, invoice_id=invoice["id"], kind="impression", channel=channel)
 
 
 def placements(api: Api, channels: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """An offer and an information block for the segment "Medium" on ``channels``."""
-    segment = _created(
-        api.post(
-            "/segments", {"name": "Medium", "conditions": [{"field": "attributes.plan", "op": "eq", "value": "Medium"}]}
-        )
-    )
-    offer = _created(
-        api.post(
-            "/placements",
-            {
-                "kind": "offer",
-                "title": "Uppgradera till Global Plus",
-                "url": "https://operator.example/uppgradera",
-                "cta": "Uppgradera nu",
-                "segments": [segment["id"]],
-                "channels": channels,
-                "priority": 1,
-            },
-        )
-    )
-    info = _created(
-        api.post(
-            "/placements",
-            {"kind": "info", "title": "Ditt avtal", "segments": [segment["id"]], "channels": channels, "priority": 2},
-        )
-    )
+    segment = medium_segment(api)
+    offer = upgrade_offer(api, segment, channels=channels, priority=1)
+    info = placement(api, "info", "Ditt avtal", segment, channels=channels, priority=2)
     return offer, info
 
 

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Api
 from tests.documents.helpers import pdf_text
+from tests.engagement.helpers import medium_segment, placement, upgrade_offer
 from tests.segments.isolation_cases import _created
 from tests.web.helpers import issued, token_of
 
@@ -18,37 +19,10 @@ def test_the_pdf_carries_the_placements_that_fit(client: TestClient, api: Api, t
         body = {"customer_no": no, "name": f"Kund {no}", "attributes": {"plan": plan, "end": "2027-01-31"}}
         return _created(api.post("/customers", body))
 
-    segment = _created(
-        api.post(
-            "/segments", {"name": "Medium", "conditions": [{"field": "attributes.plan", "op": "eq", "value": "Medium"}]}
-        )
-    )
-    offer = _created(
-        api.post(
-            "/placements",
-            {
-                "kind": "offer",
-                "title": "Uppgradera till Global Plus",
-                "url": "https://operator.example/uppgradera",
-                "cta": "Uppgradera",
-                "segments": [segment["id"]],
-                "channels": ["pdf"],
-            },
-        )
-    )
-    _created(
-        api.post(
-            "/placements",
-            {
-                "kind": "info",
-                "title": "Ditt avtal",
-                "text": "Går ut {end}.",
-                "segments": [segment["id"]],
-                "channels": ["pdf"],
-            },
-        )
-    )
-    _created(api.post("/placements", {"kind": "info", "title": "Bara på webben", "channels": ["web"]}))
+    segment = medium_segment(api)
+    offer = upgrade_offer(api, segment, cta="Uppgradera", channels=["pdf"])
+    placement(api, "info", "Ditt avtal", segment, text="Går ut {end}.", channels=["pdf"])
+    placement(api, "info", "Bara på webben", channels=["web"])
     inside, outside = issued(api, customer("IN-1", "Medium")), issued(api, customer("OUT-1", "Bas"))
 
     text = " ".join(pdf_text(api.get(f"/invoices/{inside['id']}/pdf").content, tmp_path).split())

@@ -23,15 +23,14 @@ from kvitt.core.db import Database
 from kvitt.delivery import messages
 from kvitt.delivery import service as delivery
 from kvitt.engagement import recipient
-from kvitt.engagement.models import EngagementEvent, RecipientLink
+from kvitt.engagement.models import RecipientLink
 from kvitt.simulators import serve_in_thread
 from kvitt.simulators.sms_46elks import Elks46Simulator
 from tests.conftest import Api
 from tests.delivery.conftest import customer, deliveries, drain, issue, set_env
-from tests.segments.isolation_cases import PERIOD, _created
+from tests.engagement.helpers import OFFER_URL, count_events, medium_segment, placement, upgrade_offer
+from tests.segments.isolation_cases import PERIOD
 from tests.web.helpers import form_token, open_page, token_of
-
-OFFER_URL = "https://operator.example/uppgradera"
 
 
 @pytest.fixture
@@ -56,14 +55,6 @@ def elks(
         kvitt.stop()
 
 
-def count(db: Database, **where: Any) -> int:
-    with db.read() as session:
-        query = select(func.count(EngagementEvent.id)).where(
-            *(getattr(EngagementEvent, key) == value for key, value in where.items())
-        )
-        return int(session.scalar(query) or 0)
-
-
 def sent_to(simulator: Elks46Simulator, number: str) -> list[str]:
     return [str(sms["message"]) for sms in simulator.sent if sms["to"] == number]
 
@@ -71,27 +62,10 @@ def sent_to(simulator: Elks46Simulator, number: str) -> list[str]:
 def test_an_sms_offer_carries_its_call_to_action_and_click_link_counted_once(
     api: Api, client: TestClient, db: Database, elks: Elks46Simulator
 ) -> None:
-    segment = _created(
-        api.post(
-            "/segments", {"name": "Medium", "conditions": [{"field": "attributes.plan", "op": "eq", "value": "Medium"}]}
-        )
-    )
-    offer = _created(
-        api.post(
-            "/placements",
-            {
-                "kind": "offer",
-                "title": "Uppgradera till Global Plus",
-                "url": OFFER_URL,
-                "cta": "Uppgradera nu",
-                "segments": [segment["id"]],
-                "channels": ["sms", "web"],
-            },
-        )
-    )
+    offer = upgrade_offer(api, medium_segment(api), channels=["sms", "web"])
     # Neither an information block nor a web-only offer goes into an SMS.
-    _created(api.post("/placements", {"kind": "info", "title": "Ditt avtal", "channels": ["sms"]}))
-    _created(api.post("/placements", {"kind": "offer", "title": "Bara webb", "url": OFFER_URL, "channels": ["web"]}))
+    placement(api, "info", "Ditt avtal", channels=["sms"])
+    placement(api, "offer", "Bara webb", url=OFFER_URL, channels=["web"])
     inside = customer(api, "6001", phone="070-123 45 67", delivery_method="sms", attributes={"plan": "Medium"})
     outside = customer(api, "6002", phone="070-765 43 21", delivery_method="sms", attributes={"plan": "Bas"})
     invoice, other = issue(api, inside["id"]), issue(api, outside["id"])
@@ -105,20 +79,20 @@ def test_an_sms_offer_carries_its_call_to_action_and_click_link_counted_once(
     assert "Ditt avtal" not in message and "Bara webb" not in message
     (plain,) = sent_to(elks, "+46707654321")
     assert "/e/" not in plain and len(plain) <= 160
-    assert count(db, channel="sms", kind="impression", invoice_id=invoice["id"]) == 1
-    assert count(db, channel="sms", kind="impression", invoice_id=other["id"]) == 0
+    assert count_events(db, channel="sms", kind="impression", invoice_id=invoice["id"]) == 1
+    assert count_events(db, channel="sms", kind="impression", invoice_id=other["id"]) == 0
 
     assert api.post(f"/invoices/{invoice['id']}/send", {"method": "sms"}).status_code == 202
     drain(db)
     assert len(sent_to(elks, "+46701234567")) == 2  # sent again, with the offer ...
     assert "Uppgradera nu: " in sent_to(elks, "+46701234567")[1]
-    assert count(db, channel="sms", kind="impression", invoice_id=invoice["id"]) == 1  # ... counted once
+    assert count_events(db, channel="sms", kind="impression", invoice_id=invoice["id"]) == 1  # ... counted once
     assert all(d["channel"] == "sms" and d["state"] in ("sent", "delivered") for d in deliveries(api, invoice["id"]))
 
     path = link.group(1)[link.group(1).index("/e/") :]
     clicked = client.get(path, follow_redirects=False)
     assert clicked.status_code == 302 and clicked.headers["location"] == OFFER_URL
-    assert count(db, kind="click", placement_id=offer["id"], invoice_id=invoice["id"], channel="sms") == 1
+    assert count_events(db, kind="click", placement_id=offer["id"], invoice_id=invoice["id"], channel="sms") == 1
 
 
 def remind(db: Database, tenant_id: int, invoices: list[dict[str, Any]], reminder_id: int) -> None:
@@ -131,8 +105,7 @@ def remind(db: Database, tenant_id: int, invoices: list[dict[str, Any]], reminde
 
 
 def offer_by_sms(api: Api, **fields: Any) -> dict[str, Any]:
-    body = {"kind": "offer", "title": "Byt till Global Plus", "url": OFFER_URL, "cta": "Byt nu", "channels": ["sms"]}
-    return _created(api.post("/placements", {**body, **fields}))
+    return upgrade_offer(api, None, cta="Byt nu", channels=["sms"], **fields)
 
 
 def test_a_reminder_sms_carries_the_offer_and_its_click_counts_for_sms(
@@ -150,10 +123,10 @@ def test_a_reminder_sms_carries_the_offer_and_its_click_counts_for_sms(
     assert reminder.startswith(f"Norrsken Telekom AB: påminnelse, faktura {invoice['number']}")
     link = re.search(r"\nByt nu: (\S+)$", reminder)
     assert link is not None and link.group(1).endswith(f"/e/{token_of(invoice)}.{offer['id']}.s"), reminder
-    assert count(db, channel="sms", kind="impression", invoice_id=invoice["id"]) == 1
+    assert count_events(db, channel="sms", kind="impression", invoice_id=invoice["id"]) == 1
     path = link.group(1)[link.group(1).index("/e/") :]
     assert client.get(path, follow_redirects=False).headers["location"] == OFFER_URL
-    assert count(db, kind="click", invoice_id=invoice["id"], channel="sms") == 1
+    assert count_events(db, kind="click", invoice_id=invoice["id"], channel="sms") == 1
     row = next(r for r in api.get("/reports/engagement", params=PERIOD).json()["data"] if r["placement"] == offer["id"])
     assert row["channels"] == {"sms": {"impressions": 1, "clicks": 1, "ctr": "1.0000"}}
 
@@ -170,12 +143,12 @@ def test_reminder_sms_keep_to_the_cap_per_customer_within_one_batch_and_after(
     reminders = sent_to(elks, "+46707654321")[2:]
     assert len(reminders) == 2
     assert sum("Byt nu: " in text for text in reminders) == 1  # the cap allows one showing
-    assert count(db, kind="impression", placement_id=offer["id"]) == 1
+    assert count_events(db, kind="impression", placement_id=offer["id"]) == 1
     remind(db, api.tenant_id, invoices, reminder_id=300)
     drain(db)
     later = sent_to(elks, "+46707654321")[4:]
     assert len(later) == 2 and not any("/e/" in text for text in later)  # the cap is used up
-    assert count(db, kind="impression", placement_id=offer["id"]) == 1
+    assert count_events(db, kind="impression", placement_id=offer["id"]) == 1
 
 
 def test_a_credit_note_sms_carries_the_offer_and_a_long_call_to_action_is_cut() -> None:

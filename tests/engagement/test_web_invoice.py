@@ -16,6 +16,7 @@ from kvitt.core.db import Database
 from kvitt.engagement.models import EngagementEvent, SurveyAnswer
 from kvitt.invoices.models import InvoiceEvent
 from tests.conftest import Api
+from tests.engagement.helpers import medium_segment, placement, upgrade_offer
 from tests.segments.isolation_cases import _created
 from tests.web.helpers import form_token, issued, open_page, text_of, token_of
 from tests.webhooks.helpers import run_worker
@@ -48,50 +49,18 @@ def setup(api: Api) -> dict[str, Any]:
             {"customer_no": "OUT-1", "name": "Bo Ek", "email": "bo@example.se", "attributes": {"plan": "Bas"}},
         )
     )
-    segment = _created(
-        api.post(
-            "/segments", {"name": "Medium", "conditions": [{"field": "attributes.plan", "op": "eq", "value": "Medium"}]}
-        )
+    segment = medium_segment(api)
+    offer = upgrade_offer(
+        api,
+        segment,
+        title_en="Upgrade to Global Plus",
+        text="Surfa i hela världen.",
+        url=OFFER_URL,
+        cta="Uppgradera",
+        priority=1,
     )
-    offer = _created(
-        api.post(
-            "/placements",
-            {
-                "kind": "offer",
-                "title": "Uppgradera till Global Plus",
-                "title_en": "Upgrade to Global Plus",
-                "text": "Surfa i hela världen.",
-                "url": OFFER_URL,
-                "cta": "Uppgradera",
-                "segments": [segment["id"]],
-                "priority": 1,
-            },
-        )
-    )
-    info = _created(
-        api.post(
-            "/placements",
-            {
-                "kind": "info",
-                "title": "Ditt avtal",
-                "text": "Ditt avtal går ut {contract_end}. {note}",
-                "segments": [segment["id"]],
-                "priority": 2,
-            },
-        )
-    )
-    survey = _created(
-        api.post(
-            "/placements",
-            {
-                "kind": "survey",
-                "title": "Hur nöjd är du med oss?",
-                "survey": {"type": "rating"},
-                "segments": [segment["id"]],
-                "priority": 3,
-            },
-        )
-    )
+    info = placement(api, "info", "Ditt avtal", segment, text="Ditt avtal går ut {contract_end}. {note}", priority=2)
+    survey = placement(api, "survey", "Hur nöjd är du med oss?", segment, survey={"type": "rating"}, priority=3)
     return {
         "inside": issued(api, inside),
         "outside": issued(api, outside),
