@@ -120,10 +120,7 @@ def get_settings(session: SessionDep, tenant: TenantDep) -> BillogramJSON:
 @router.put("/settings")
 def update_settings(body: Body, session: SessionDep, tenant: TenantDep) -> BillogramJSON:
     data = fields.as_object(body)
-    try:
-        changes = TenantSettings(**_changes(data))
-    except ValidationError as exc:
-        raise fields.from_pydantic(exc, NAMES) from None
+    changes = fields.kvitt_input(TenantSettings, _changes(data), NAMES)
     tenant = service.update_settings(session, tenant, changes)
     _set_callbacks(session, tenant, data)
     return ok(settings_out(tenant, webhooks.endpoint_of_format(session, tenant, webhooks.BILLOGRAM_FORMAT)))

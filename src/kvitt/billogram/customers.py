@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -171,8 +170,7 @@ def list_customers(
 
 @router.post("")
 def create_customer(body: Body, session: SessionDep, tenant: TenantDep) -> BillogramJSON:
-    data = fields.as_object(body)
-    fields.check_keys(data, WRITABLE, read_only=READ_ONLY)
+    data = fields.writable_object(body, WRITABLE, READ_ONLY)
     company_type = _company_type(data, "individual")
     number = fields.number_text(data, "customer_no")
     if not number:
@@ -181,11 +179,7 @@ def create_customer(body: Body, session: SessionDep, tenant: TenantDep) -> Billo
     values.update(
         customer_no=number, type=COMPANY_TYPES[company_type], attributes={EXTRA: _extra(data, {}, company_type)}
     )
-    try:
-        create = CustomerCreate(**values)
-    except ValidationError as exc:
-        raise fields.from_pydantic(exc, NAMES) from None
-    return ok(customer_out(service.create(session, tenant, create)))
+    return ok(customer_out(service.create(session, tenant, fields.kvitt_input(CustomerCreate, values, NAMES))))
 
 
 @router.get("/{customer_no}")
@@ -196,8 +190,7 @@ def get_customer(customer_no: str, session: SessionDep, tenant: TenantDep) -> Bi
 @router.put("/{customer_no}")
 def update_customer(customer_no: str, body: Body, session: SessionDep, tenant: TenantDep) -> BillogramJSON:
     customer = find(session, tenant, customer_no)
-    data = fields.as_object(body)
-    fields.check_keys(data, WRITABLE, read_only=READ_ONLY)
+    data = fields.writable_object(body, WRITABLE, READ_ONLY)
     if "customer_no" in data and fields.number_text(data, "customer_no") != customer.customer_no:
         raise BillogramError(READ_ONLY_PARAMETER, "customer_no cannot be changed", field="customer_no")
     old = dict(customer.attributes.get(EXTRA) or {})
@@ -207,10 +200,7 @@ def update_customer(customer_no: str, body: Body, session: SessionDep, tenant: T
         raise invalid("an individual cannot become a company (create a new customer)", "company_type")
     values = _columns(data, company_type)
     values["attributes"] = {**customer.attributes, EXTRA: _extra(data, old, company_type)}
-    try:
-        update = CustomerUpdate(**values)
-    except ValidationError as exc:
-        raise fields.from_pydantic(exc, NAMES) from None
+    update = fields.kvitt_input(CustomerUpdate, values, NAMES)
     return ok(customer_out(service.update(session, tenant, customer.id, update)))
 
 

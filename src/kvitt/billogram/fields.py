@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from kvitt.billogram.errors import READ_ONLY_PARAMETER, UNKNOWN_PARAMETER, BillogramError, invalid
 from kvitt.core.money import MoneyError, kronor_to_ore, ore_to_kronor
@@ -20,6 +20,26 @@ def as_object(value: Any, path: list[Any] | None = None) -> dict[str, Any]:
         where = ".".join(str(p) for p in path or []) or "the body"
         raise invalid(f"{where} must be a JSON object", None, path)
     return value
+
+
+def writable_object(body: Any, known: Iterable[str], read_only: Iterable[str]) -> dict[str, Any]:
+    """A create's or an update's body: an object of fields the resource lets a client write."""
+    data = as_object(body)
+    check_keys(data, known, read_only=read_only)
+    return data
+
+
+Input = TypeVar("Input", bound=BaseModel)
+
+
+def kvitt_input(
+    schema: type[Input], values: Mapping[str, Any], names: Mapping[str, tuple[str, list[Any] | None]]
+) -> Input:
+    """Kvitt's v1 input made of a Billogram body's values; a refusal names the Billogram field."""
+    try:
+        return schema(**values)
+    except ValidationError as exc:
+        raise from_pydantic(exc, names) from None
 
 
 def check_keys(

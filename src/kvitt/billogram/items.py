@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -98,15 +97,10 @@ def list_items(
 
 @router.post("")
 def create_item(body: Body, session: SessionDep, tenant: TenantDep) -> BillogramJSON:
-    data = fields.as_object(body)
-    fields.check_keys(data, WRITABLE, read_only=READ_ONLY)
+    data = fields.writable_object(body, WRITABLE, READ_ONLY)
     values = _values(data)
     values.setdefault("unit", "unit")
-    try:
-        create = ItemCreate(**values)
-    except ValidationError as exc:
-        raise fields.from_pydantic(exc, NAMES) from None
-    return ok(item_out(service.create(session, tenant, create)))
+    return ok(item_out(service.create(session, tenant, fields.kvitt_input(ItemCreate, values, NAMES))))
 
 
 @router.get("/{item_no}")
@@ -117,16 +111,11 @@ def get_item(item_no: str, session: SessionDep, tenant: TenantDep) -> BillogramJ
 @router.put("/{item_no}")
 def update_item(item_no: str, body: Body, session: SessionDep, tenant: TenantDep) -> BillogramJSON:
     item = find(session, tenant, item_no)
-    data = fields.as_object(body)
-    fields.check_keys(data, WRITABLE, read_only=READ_ONLY)
+    data = fields.writable_object(body, WRITABLE, READ_ONLY)
     values = _values(data)
     if values.pop("article_no", item.article_no) != item.article_no:
         raise BillogramError(READ_ONLY_PARAMETER, "item_no cannot be changed", field="item_no")
-    try:
-        update = ItemUpdate(**values)
-    except ValidationError as exc:
-        raise fields.from_pydantic(exc, NAMES) from None
-    return ok(item_out(service.update(session, tenant, item.id, update)))
+    return ok(item_out(service.update(session, tenant, item.id, fields.kvitt_input(ItemUpdate, values, NAMES))))
 
 
 @router.delete("/{item_no}")
