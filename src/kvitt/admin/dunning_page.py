@@ -11,9 +11,7 @@ through the dunning service the API uses, in one transaction with an audit row:
 - resume (end a pause): ``dunning.pauses.end``;
 - give a payment extension (anstånd) by invoice number: ``dunning.extensions.request``, approved by
   the staff member through ``decide`` when beyond the automatic limit; decide a waiting request;
-- (admins) a policy's name, whether it is on, and its steps (days, from the due date or the
-  previous step, reminder or hand-over, fee, interest, channel, the reminder's due days):
-  ``dunning.policies.update``, which refuses fees above the legal caps naming the law.
+- (admins) new policies and changes to a policy: ``kvitt.admin.dunning_policies``.
 """
 
 from __future__ import annotations
@@ -30,8 +28,8 @@ from kvitt.admin import render
 from kvitt.admin.audit import audit
 from kvitt.admin.auth import FINANCE_ACTORS, StaffMember, require_staff
 from kvitt.admin.common import PAGE_SIZE, act, actor, database, tenant_of
+from kvitt.admin.dunning_policies import new_rows, rules_text, step_rows
 from kvitt.admin.nav import roles_of
-from kvitt.admin.settings_page import fee_ore
 from kvitt.core import clock
 from kvitt.core.db import Database
 from kvitt.core.errors import ValidationFailed
@@ -40,7 +38,6 @@ from kvitt.customers import service as customers
 from kvitt.customers.models import Customer
 from kvitt.dunning import extensions, pauses, policies, tick
 from kvitt.dunning.models import CollectionCase, DunningPause, DunningPolicy, NextStep, PaymentExtension, Reminder
-from kvitt.dunning.schemas import PolicyUpdate, Step
 from kvitt.invoices import service as invoices
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice
@@ -50,8 +47,6 @@ router = APIRouter(include_in_schema=False)
 READ = require_staff(*roles_of("dunning"))
 ADMINS = ("admin",)
 CHANNELS = ("email", "sms", "letter", "einvoice")
-STEP_FIELDS = ("days", "after", "action", "fee", "interest", "channel", "due_days")
-MAX_STEPS = 10  # as PolicyUpdate allows
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -143,19 +138,12 @@ def dunning_data(session: Session, tenant: Tenant) -> dict[str, Any]:
         "paused": [(p, number, name, pauses.is_active(p, today)) for p, number, name in paused],
         "extensions": extension_rows,
         "cases": cases,
-        "policies": [(p, _step_rows(p.steps)) for p in all_policies],
+        "policies": [(p, step_rows(p.steps), rules_text(p.rules)) for p in all_policies],
+        "new_rows": new_rows(),
         "channels": CHANNELS,
         "reminder_cap": REMINDER_FEE_CAP,
         "collection_cap": COLLECTION_FEE_CAP,
     }
-
-
-def _step_rows(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The policy's steps and one empty row to add a step with (up to MAX_STEPS)."""
-    rows = [dict(step) for step in steps]
-    if len(rows) < MAX_STEPS:
-        rows.append({"days": None, "after": "previous", "action": "reminder", "fee": None, "interest": None})
-    return rows
 
 
 @router.get("/admin/paminnelser")
@@ -288,71 +276,3 @@ async def decide(extension_id: int, request: Request, staff: StaffMember = Depen
         return "/admin/paminnelser?done=decided#anstand"
 
     return await act(request, staff, FINANCE_ACTORS, work, "/admin/paminnelser")
-
-
-# --- policies ---------------------------------------------------------------------------------
-
-
-@router.post("/admin/paminnelser/policyer/{policy_id}")
-async def change_policy(policy_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
-    """A policy's name, whether it is on, and its steps; a step whose days are empty is removed."""
-
-    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
-        policy = policies.get(session, tenant, policy_id)
-        before = _policy_snapshot(policy)
-        steps = steps_from_form(form)
-        changes: dict[str, Any] = {"steps": steps}
-        if form.get("name", "").strip():
-            changes["name"] = form["name"]
-        if not policy.is_default:
-            changes["active"] = form.get("active") == "1"
-        policies.update(session, tenant, policy.id, PolicyUpdate(**changes))
-        after = _policy_snapshot(policy)
-        if after != before:
-            audit(session, staff, "dunning.policy_update", before, after, target=f"dunning_policy:{policy.id}")
-        return f"/admin/paminnelser?done=saved#policy-{policy.id}"
-
-    return await act(request, staff, ADMINS, work, "/admin/paminnelser")
-
-
-def _policy_snapshot(policy: DunningPolicy) -> dict[str, Any]:
-    return {"name": policy.name, "active": policy.active, "steps": [dict(step) for step in policy.steps]}
-
-
-def steps_from_form(form: dict[str, str]) -> list[Step]:
-    """``days_0``, ``after_0``, ... ``due_days_9`` as steps, in order; rows without days are left out."""
-    steps = []
-    for i in range(MAX_STEPS):
-        days = form.get(f"days_{i}", "").strip()
-        if not days:
-            continue
-        channel = form.get(f"channel_{i}", "").strip() or None
-        interest = {"": None, "1": True, "0": False}.get(form.get(f"interest_{i}", ""))
-        steps.append(
-            Step.model_validate(
-                {
-                    "days": _whole(days, f"steps[{i}].days"),
-                    "after": form.get(f"after_{i}", "previous"),
-                    "action": form.get(f"action_{i}", "reminder"),
-                    "channel": channel,
-                    "fee": _fee(form.get(f"fee_{i}", ""), f"steps[{i}].fee"),
-                    "interest": interest,
-                    "due_days": _whole(form.get(f"due_days_{i}", "") or "10", f"steps[{i}].due_days"),
-                }
-            )
-        )
-    if not steps:
-        raise ValidationFailed("a policy needs at least one step", param="steps")
-    return steps
-
-
-def _whole(value: str, param: str) -> int:
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise ValidationFailed(f"{param}: a whole number of days", param=param) from None
-
-
-def _fee(value: str, param: str) -> int | None:
-    """Kronor as öre; empty: the tenant's own reminder fee (``None``)."""
-    return fee_ore(value, param) if value.strip() else None

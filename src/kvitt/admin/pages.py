@@ -15,6 +15,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "integrations",
     "work_pages",
     "dunning_page",
+    "dunning_policies",
     "automation_page",
     "settings_page",
     "totp",

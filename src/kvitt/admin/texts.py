@@ -478,7 +478,12 @@ EN: dict[str, str] = {
     "Den första aktiva policyn vars regler passar kunden gäller, standardpolicyn sist.": (
         "The first active policy whose rules fit the customer applies, the default policy last."
     ),
-    "Regler och nya policyer ändras med API:t": "Rules and new policies are changed with the API",
+    "Regler, en per rad: fält jämförelse värde, t.ex.": "Rules, one a line: field comparison value, e.g.",
+    "Jämförelser: eq, ne, in, not_in, gt, gte, lt, lte.": "Comparisons: eq, ne, in, not_in, gt, gte, lt, lte.",
+    "Prioritet (lägre först)": "Priority (lower first)",
+    "Gäller kunder där": "For customers where",
+    "Ny policy": "New policy",
+    "Skapa policyn": "Create the policy",
     "Påminnelseavgift högst 60 kr, inkassokrav högst 180 kr (lag 1981:739, förordning 1981:1057).": (
         "Reminder fee at most SEK 60, collection demand at most SEK 180 (Lag 1981:739, förordning 1981:1057)."
     ),
