@@ -15,44 +15,24 @@ import pytest
 from sqlalchemy import select, update
 
 from kvitt.core import clock
-from kvitt.core.db import Database, utcnow
-from kvitt.core.outbox import PENDING, OutboxJob
+from kvitt.core.db import Database
 from kvitt.invoices import service as invoices
 from kvitt.invoices.schemas import CreditIn, InvoiceCreate, LineIn
 from kvitt.payments import service as payments
-from kvitt.segments import service
+from kvitt.segments import behaviour_table, service
 from kvitt.segments.models import BehaviourBuild, CustomerBehaviour
 from kvitt.tenants.models import Tenant
-from kvitt.worker import Worker
 from tests.conftest import Api
+from tests.delivery.conftest import drain  # the worker until idle: the events' subscribers run
 
 TODAY = date(2026, 12, 6)
 LATE = [{"field": "late_invoices_last_3", "op": "gte", "value": 1}]
-FIELDS = (
-    "open_balance",
-    "last_invoice_total",
-    "late_mask",
-    "late_days_sum",
-    "late_days_count",
-    "reminders_last_year",
-    "payment_method",
-    "computed_on",
-)
+FIELDS = behaviour_table.COLUMNS[2:]  # a row's facts (after tenant and customer)
 
 
 @pytest.fixture(autouse=True)
 def business_day(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "today", lambda: TODAY)
-
-
-def drain(db: Database) -> None:
-    """The worker until idle, waiting jobs pulled forward (the events' subscribers run here)."""
-    worker = Worker(db, worker_id="behaviour-test")
-    for _ in range(20):
-        with db.transaction() as session:
-            session.execute(update(OutboxJob).where(OutboxJob.state == PENDING).values(run_at=utcnow()))
-        if not worker.run_until_idle():
-            return
 
 
 def customer(api: Api, no: str) -> int:
@@ -164,3 +144,22 @@ def test_rows_and_counts_are_the_tenants_own(api: Api, api_b: Api, db: Database)
     assert count(db, api_b.tenant_id, LATE) == (0, True)
     # B's customers without late invoices, counted from B's rows only (A's late row is not B's)
     assert count(db, api_b.tenant_id, [{"field": "late_invoices_last_3", "op": "eq", "value": 0}]) == (1, True)
+
+
+def test_the_rebuild_command_builds_the_tenants_table_and_names_a_bad_tenant(
+    api: Api, db: Database, cli_env: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from kvitt.cli import app
+
+    late_payer = customer(api, "E-1")
+    issue(db, api.tenant_id, late_payer, invoiced=-40, due=-10, kronor=300)
+    runner = CliRunner()
+    done = runner.invoke(app, ["segments", "rebuild-behaviour", "--tenant", str(api.tenant_id)])
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(f"{TODAY.isoformat()}: behaviour of 1 customers")
+    assert rows(db, api.tenant_id)[late_payer]["open_balance"] == 30000
+    assert count(db, api.tenant_id, LATE) == (1, True)
+    refused = runner.invoke(app, ["segments", "rebuild-behaviour", "--tenant", "999999"])
+    assert refused.exit_code == 1 and "no tenant 999999" in refused.output and "Traceback" not in refused.output
