@@ -155,7 +155,7 @@ def serve(
     import uvicorn
 
     from kvitt.app import create_app
-    from kvitt.core.serving import run_processes
+    from kvitt.core.serving import run_processes, settle
 
     settings = get_settings()
     _warn_unless_ready(settings.database_url)
@@ -171,7 +171,9 @@ def serve(
         "access_log": False,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings, embedded_worker=worker), **common)
+        app = create_app(settings, embedded_worker=worker)
+        settle()
+        uvicorn.run(app, **common)
         return
     # Each API process builds its app from the environment (uvicorn starts them fresh): the
     # same host and port for the links, and no embedded worker in any of them.
@@ -181,7 +183,7 @@ def serve(
         job_worker = multiprocessing.get_context("spawn").Process(target=_job_worker, name="kvitt-worker")
         job_worker.start()
     try:
-        run_processes("kvitt.app:create_app", workers, **common)
+        run_processes("kvitt.core.serving:settled_app", workers, **common)
     finally:
         if job_worker is not None and job_worker.pid is not None:
             with contextlib.suppress(ProcessLookupError):

@@ -10,11 +10,15 @@ one connection against 513 for one process). On Linux an accepted socket inherit
 
 from __future__ import annotations
 
+import gc
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 class NoDelayConfig(uvicorn.Config):
@@ -26,6 +30,28 @@ class NoDelayConfig(uvicorn.Config):
 
 
 def run_processes(app: str, workers: int, **options: Any) -> None:
-    """uvicorn.run(app, factory=True, workers=N) with the listening socket's TCP_NODELAY set."""
+    """uvicorn.run(app, factory=True, workers=N) with the listening socket's TCP_NODELAY set;
+    ``app`` names the factory each process calls."""
     config = NoDelayConfig(app, factory=True, workers=workers, **options)
     Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def settle() -> None:
+    """Move everything the start-up made (modules, the app, its routes, the mappings: hundreds
+    of thousands of objects) out of the garbage collector's sight before serving.
+
+    A full collection walks every tracked object: under load one took 130-370 ms in a GET
+    benchmark, and every request in flight waited for it (the p99). Frozen objects are never
+    walked; they live as long as the process anyway. Only for a serving process: tests build
+    and drop many apps, whose frozen garbage would never be freed."""
+    gc.collect()
+    gc.freeze()
+
+
+def settled_app() -> FastAPI:
+    """``kvitt serve --workers N``'s factory: each process's app, settled."""
+    from kvitt.app import create_app
+
+    app = create_app()
+    settle()
+    return app
