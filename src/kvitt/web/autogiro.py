@@ -20,7 +20,6 @@ refused, as on the rest of the web invoice.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,11 +38,11 @@ from kvitt.bankid.models import SignOrder
 from kvitt.bankid.qr import autostart_url, qr_data, seconds_since
 from kvitt.core.db import Database, utcnow
 from kvitt.core.errors import KvittError
-from kvitt.web import service, visits
-from kvitt.web.models import WebInvoiceVisit
+from kvitt.web import visits
+from kvitt.web.invoice_pages import InvoicePage, chosen_language, load_page, reload_whole_page
 from kvitt.web.routes import _trusted, html_response, not_found, read_form, render
-from kvitt.web.texts import LANGUAGES, TEXTS
-from kvitt.web.view import language_of, page_url
+from kvitt.web.texts import TEXTS
+from kvitt.web.view import page_url
 
 PURPOSE = "autogiro"
 router = APIRouter(include_in_schema=False)
@@ -152,34 +151,7 @@ def autogiro_url(token: str, lang: str | None = None, *parts: str) -> str:
     return path + (f"?lang={lang}" if lang else "")
 
 
-@dataclass
-class Page:
-    """What the autogiro pages need of the invoice the token found."""
-
-    found: service.WebInvoice
-    visit: WebInvoiceVisit
-    lang: str
-    chosen: str | None
-
-
-def _load(request: Request, token: str, chosen: str | None) -> Page | None:
-    database: Database = request.app.state.db
-    with database.read() as session:
-        found = service.find_issued(session, token)
-    if found is None:
-        return None
-    visit = found.visit
-    if visit is None:
-        with database.transaction() as session:
-            visit = visits.record_view(session, found.invoice, utcnow())
-    return Page(found, visit, language_of(found, chosen), chosen)
-
-
-def _language(value: str | None) -> str | None:
-    return value if value in LANGUAGES else None
-
-
-def _context(page: Page, **extra: Any) -> dict[str, Any]:
+def _context(page: InvoicePage, **extra: Any) -> dict[str, Any]:
     token = page.found.invoice.token
     return {
         "lang": page.lang,
@@ -218,14 +190,14 @@ def _masked(clearing: str, account: str) -> str:
 
 @router.get("/i/{token}/autogiro")
 def signup_page(token: str, request: Request) -> Response:
-    page = _load(request, token, _language(request.query_params.get("lang")))
+    page = load_page(request, token, chosen_language(request.query_params.get("lang")))
     if page is None:
         return not_found()
     return _signup(request, page)
 
 
 def _signup(
-    request: Request, page: Page, *, errors: dict[str, str] | None = None, values: dict[str, str] | None = None
+    request: Request, page: InvoicePage, *, errors: dict[str, str] | None = None, values: dict[str, str] | None = None
 ) -> Response:
     database: Database = request.app.state.db
     mandate = None
@@ -253,7 +225,7 @@ async def start_signing(token: str, request: Request) -> Response:
 
 
 def _start_signing(request: Request, token: str, form: dict[str, str]) -> Response:
-    page = _load(request, token, _language(form.get("lang")))
+    page = load_page(request, token, chosen_language(form.get("lang")))
     if page is None:
         return not_found()
     client = bankid_client(request)
@@ -315,7 +287,7 @@ def order_status(token: str, order_id: int, request: Request) -> Response:
 
 
 def _order(request: Request, token: str, order_id: int, *, fragment: bool) -> Response:
-    page = _load(request, token, _language(request.query_params.get("lang")))
+    page = load_page(request, token, chosen_language(request.query_params.get("lang")))
     client = bankid_client(request)
     if page is None or client is None:
         return not_found()
@@ -335,7 +307,7 @@ def _order(request: Request, token: str, order_id: int, *, fragment: bool) -> Re
             order = signing.find(session, tenant_id, invoice_id, order_id) or order
     if fragment and was_pending and order.status != "pending":
         # The order has ended: the whole page shows the outcome (htmx reloads it).
-        return Response(status_code=200, headers={"HX-Refresh": "true", "Cache-Control": "no-store"})
+        return reload_whole_page()
     context = _context(page, **_order_context(page, order))
     # The message goes out again only when the hint code differs from the one the page shows.
     shown_hint = request.query_params.get("hint")
@@ -345,7 +317,7 @@ def _order(request: Request, token: str, order_id: int, *, fragment: bool) -> Re
     return html_response(request, render(name, context))
 
 
-def _order_context(page: Page, order: SignOrder) -> dict[str, Any]:
+def _order_context(page: InvoicePage, order: SignOrder) -> dict[str, Any]:
     token = page.found.invoice.token
     texts = TEXTS_AG[page.lang]
     context: dict[str, Any] = {
@@ -380,8 +352,8 @@ async def cancel_order(token: str, order_id: int, request: Request) -> Response:
 
 
 def _cancel_order(request: Request, token: str, order_id: int, form: dict[str, str]) -> Response:
-    lang = _language(form.get("lang"))
-    page = _load(request, token, lang)
+    lang = chosen_language(form.get("lang"))
+    page = load_page(request, token, lang)
     client = bankid_client(request)
     if page is None or client is None:
         return not_found()

@@ -15,7 +15,6 @@ The form carries the invoice's form token (purpose ``pay``); a cross-site Origin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -26,47 +25,22 @@ from starlette.concurrency import run_in_threadpool
 from kvitt.checkout import service as checkout
 from kvitt.checkout.models import PaymentRequest
 from kvitt.core.config import get_settings, web_base_url
-from kvitt.core.db import Database, utcnow
+from kvitt.core.db import Database
 from kvitt.core.errors import KvittError
 from kvitt.formats import swish_commerce
-from kvitt.web import service, visits
-from kvitt.web.models import WebInvoiceVisit
+from kvitt.web import visits
+from kvitt.web.invoice_pages import InvoicePage, chosen_language, load_page, reload_whole_page
 from kvitt.web.pay_links import TEXTS_PAY, methods_for, pay_url
 from kvitt.web.routes import _trusted, html_response, not_found, read_form, render
-from kvitt.web.texts import LANGUAGES, LOCALES, TEXTS
-from kvitt.web.view import kronor, language_of, page_url, qr_svg
+from kvitt.web.texts import LOCALES, TEXTS
+from kvitt.web.view import kronor, page_url, qr_svg
 
 PURPOSE = "pay"
 ACTOR = "web"
 router = APIRouter(include_in_schema=False)
 
 
-@dataclass
-class Page:
-    found: service.WebInvoice
-    visit: WebInvoiceVisit
-    lang: str
-    chosen: str | None
-
-
-def _language(value: str | None) -> str | None:
-    return value if value in LANGUAGES else None
-
-
-def _load(request: Request, token: str, chosen: str | None) -> Page | None:
-    database: Database = request.app.state.db
-    with database.read() as session:
-        found = service.find_issued(session, token)
-    if found is None:
-        return None
-    visit = found.visit
-    if visit is None:
-        with database.transaction() as session:
-            visit = visits.record_view(session, found.invoice, utcnow())
-    return Page(found, visit, language_of(found, chosen), chosen)
-
-
-def _context(page: Page, **extra: Any) -> dict[str, Any]:
+def _context(page: InvoicePage, **extra: Any) -> dict[str, Any]:
     invoice = page.found.invoice
     return {
         "lang": page.lang,
@@ -94,7 +68,7 @@ def _context(page: Page, **extra: Any) -> dict[str, Any]:
 
 @router.get("/i/{token}/betala")
 def choose(token: str, request: Request) -> Response:
-    page = _load(request, token, _language(request.query_params.get("lang")))
+    page = load_page(request, token, chosen_language(request.query_params.get("lang")))
     if page is None:
         return not_found()
     return html_response(request, render("pay.html", _context(page)))
@@ -109,7 +83,7 @@ async def start(token: str, request: Request) -> Response:
 
 
 def _start(request: Request, token: str, form: dict[str, str]) -> Response:
-    page = _load(request, token, _language(form.get("lang")))
+    page = load_page(request, token, chosen_language(form.get("lang")))
     if page is None:
         return not_found()
     texts = TEXTS_PAY[page.lang]
@@ -152,7 +126,7 @@ def follow_status(token: str, request_id: int, request: Request) -> Response:
 
 
 def _follow(request: Request, token: str, request_id: int, *, fragment: bool) -> Response:
-    page = _load(request, token, _language(request.query_params.get("lang")))
+    page = load_page(request, token, chosen_language(request.query_params.get("lang")))
     if page is None:
         return not_found()
     database: Database = request.app.state.db
@@ -165,11 +139,11 @@ def _follow(request: Request, token: str, request_id: int, *, fragment: bool) ->
     if fragment and (found.state != "created" or context["ready"] != shown_ready):
         # The request has ended, or its Swish button / card link has come: the whole page
         # shows it (htmx reloads the page).
-        return Response(status_code=200, headers={"HX-Refresh": "true", "Cache-Control": "no-store"})
+        return reload_whole_page()
     return html_response(request, render("pay_status.html" if fragment else "pay_follow.html", context))
 
 
-def _request_context(request: Request, page: Page, found: PaymentRequest) -> dict[str, Any]:
+def _request_context(request: Request, page: InvoicePage, found: PaymentRequest) -> dict[str, Any]:
     texts = TEXTS_PAY[page.lang]
     token = page.found.invoice.token
     here = f"/i/{token}/betala/{found.id}" + (f"?lang={page.chosen}" if page.chosen else "")
