@@ -14,18 +14,17 @@ refused naming its number and what the API's model says of it; nothing is writte
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from kvitt.admin.audit import audit
 from kvitt.admin.auth import StaffMember, require_staff
 from kvitt.admin.common import act
 from kvitt.admin.nav import roles_of
+from kvitt.admin.rule_lines import conditions_from_text, conditions_text
 from kvitt.admin.settings_page import fee_ore
 from kvitt.core.errors import ValidationFailed
 from kvitt.dunning import policies
@@ -164,38 +163,12 @@ def priority_from(value: str) -> int:
 
 def rules_from_text(text: str) -> list[Rule]:
     """``field op value`` lines as the API's rules; ValidationFailed naming the line."""
-    rules = []
-    lines = [(number, raw.strip()) for number, raw in enumerate(text.splitlines(), 1) if raw.strip()]
-    if len(lines) > MAX_RULES:
-        raise ValidationFailed(f"rules: at most {MAX_RULES}", param="rules")
-    for number, line in lines:
-        parts = line.split(None, 2)
-        if len(parts) != 3:
-            raise ValidationFailed(f"rules, line {number}: write field op value, e.g. age_years gte 2", param="rules")
-        field, op, raw = parts
-        try:
-            rules.append(Rule.model_validate({"field": field, "op": op, "value": _value(raw)}))
-        except ValidationError as exc:
-            problems = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
-            raise ValidationFailed(f"rules, line {number}: {problems}", param="rules") from None
-    return rules
-
-
-def _value(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+    return conditions_from_text(text, Rule, "rules", MAX_RULES)
 
 
 def rules_text(rules: list[dict[str, Any]]) -> str:
-    """The stored rules as the form's lines (text values as they are, others as JSON)."""
-    lines = []
-    for rule in rules:
-        value = rule["value"]
-        shown = value if isinstance(value, str) and _value(value) == value else json.dumps(value, ensure_ascii=False)
-        lines.append(f"{rule['field']} {rule['op']} {shown}")
-    return "\n".join(lines)
+    """The stored rules as the form's lines."""
+    return conditions_text(rules)
 
 
 def new_rows() -> list[dict[str, Any]]:

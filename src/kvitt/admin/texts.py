@@ -484,6 +484,22 @@ EN: dict[str, str] = {
     "Gäller kunder där": "For customers where",
     "Ny policy": "New policy",
     "Skapa policyn": "Create the policy",
+    "Ny regel": "New rule",
+    "När händelsen är": "When the event is",
+    "Villkor, en per rad (alla ska gälla)": "Conditions, one a line (all must hold)",
+    "fält jämförelse värde, t.ex.": "field comparison value, e.g.",
+    "Belopp i öre.": "Amounts in öre.",
+    "Åtgärder, en per rad": "Actions, one a line",
+    "Till exempel": "For example",
+    "Ämne": "Subject",
+    "text": "text",
+    "Vänta innan åtgärderna (villkoren prövas igen då)": (
+        "Wait before the actions (the conditions are checked again then)"
+    ),
+    "Timmar": "Hours",
+    "Minuter": "Minutes",
+    "Spara regeln": "Save the rule",
+    "Skapa regeln": "Create the rule",
     "Påminnelseavgift högst 60 kr, inkassokrav högst 180 kr (lag 1981:739, förordning 1981:1057).": (
         "Reminder fee at most SEK 60, collection demand at most SEK 180 (Lag 1981:739, förordning 1981:1057)."
     ),
@@ -501,7 +517,6 @@ EN: dict[str, str] = {
     "kundens": "the customer's",
     "Töm dagarna för att ta bort ett steg.": "Empty the days to remove a step.",
     "Spara policyn": "Save the policy",
-    "Regler skrivs med API:t": "Rules are written with the API",
     "Påminnelserna går vidare.": "The reminders go on.",
     "Beslutet är sparat.": "The decision is saved.",
     "Regeln är på.": "The rule is on.",
