@@ -44,15 +44,13 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from benchdb import bench_tenant, drop_database, fresh_database  # noqa: E402
 from kvitt.core.db import Database  # noqa: E402
 from kvitt.delivery.models import Delivery  # noqa: E402
 from kvitt.invoices.models import Invoice, InvoiceEvent  # noqa: E402
-from kvitt.migrations import upgrade  # noqa: E402
 from kvitt.payments.models import Allocation, Payment  # noqa: E402
 from kvitt.reports import aging, facts, kpis  # noqa: E402
-from kvitt.tenants import service as tenants  # noqa: E402
 from kvitt.tenants.models import Tenant  # noqa: E402
-from kvitt.tenants.schemas import TenantCreate  # noqa: E402
 
 FIRST_MONTH = date(2025, 12, 1)
 LAST_DAY = date(2026, 11, 30)
@@ -67,14 +65,7 @@ def month_days(month_index: int, customer: int) -> tuple[date, date]:
 
 
 def seed(url: str, count: int) -> int:
-    upgrade(url)
-    db = Database(url)
-    with db.transaction() as session:
-        tenant, _ = tenants.create(
-            session, TenantCreate(name="Bench AB", org_number="556036-0793", bankgiro="5050-1055")
-        )
-        tenant_id = tenant.id
-    db.dispose()
+    tenant_id = bench_tenant(url)
     customers = max(count // 12, 1)
     with psycopg.connect(url) as conn:
         conn.execute("DELETE FROM report_dirty_days")  # the migration's marks of an empty database
@@ -307,10 +298,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     name = "kvitt_bench_dashboard"
-    with psycopg.connect(args.url + "/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.execute(f"CREATE DATABASE {name}")
-    url = f"{args.url}/{name}"
+    url = fresh_database(args.url, name)
     started = time.perf_counter()
     tenant_id = seed(url, args.count)
     print(f"seeded {args.count:,} invoices in {time.perf_counter() - started:.1f} s", flush=True)
@@ -320,8 +308,7 @@ def main() -> None:
     finally:
         db.dispose()
         if not args.keep:
-            with psycopg.connect(args.url + "/postgres", autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            drop_database(args.url, name)
     print()
     print(f"KPIs (Översikt), PostgreSQL, {args.count:,} invoices over 12 months")
     print("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))

@@ -37,27 +37,17 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from benchdb import bench_tenant, fresh_database  # noqa: E402
 from kvitt.core.db import Database  # noqa: E402
 from kvitt.dunning import policies, service, tick  # noqa: E402
-from kvitt.migrations import upgrade  # noqa: E402
-from kvitt.tenants import service as tenants  # noqa: E402
 from kvitt.tenants.models import Tenant  # noqa: E402
-from kvitt.tenants.schemas import TenantCreate  # noqa: E402
 
 DAY = date(2026, 4, 1)
 GOAL_FIRST, GOAL_SECOND = 30.0, 5.0
 
 
 def seed(url: str, count: int) -> int:
-    upgrade(url)
-    db = Database(url)
-    with db.transaction() as session:
-        tenant, _ = tenants.create(
-            session, TenantCreate(name="Bench AB", org_number="556036-0793", bankgiro="5050-1055")
-        )
-        policies.ensure_default(session, tenant)
-        tenant_id = tenant.id
-    db.dispose()
+    tenant_id = bench_tenant(url, default_policy=True)
     customers = max(count // 10, 1)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
@@ -161,10 +151,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     name = "kvitt_bench_dunning"
-    with psycopg.connect(args.url + "/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.execute(f"CREATE DATABASE {name}")
-    url = f"{args.url}/{name}"
+    url = fresh_database(args.url, name)
     started = time.perf_counter()
     tenant_id = seed(url, args.count)
     print(f"seeded {args.count:,} open invoices in {time.perf_counter() - started:.1f} s", flush=True)

@@ -40,13 +40,11 @@ from sqlalchemy.exc import DBAPIError
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from benchdb import bench_tenant, fresh_database  # noqa: E402
 from kvitt.core.db import Database  # noqa: E402
 from kvitt.customers.models import Customer  # noqa: E402
-from kvitt.migrations import upgrade  # noqa: E402
 from kvitt.segments import behaviour_table, rules  # noqa: E402
 from kvitt.segments.service import GROUPS_EVERY_FACT, on_behaviour, roomy  # noqa: E402
-from kvitt.tenants import service as tenants  # noqa: E402
-from kvitt.tenants.schemas import TenantCreate  # noqa: E402
 
 DAY = date(2026, 12, 6)
 GOAL = 5.0
@@ -83,14 +81,7 @@ RULES: dict[str, tuple[str, list[dict[str, Any]]]] = {
 
 
 def seed(url: str, count: int) -> int:
-    upgrade(url)
-    db = Database(url)
-    with db.transaction() as session:
-        tenant, _ = tenants.create(
-            session, TenantCreate(name="Bench AB", org_number="556036-0793", bankgiro="5050-1055")
-        )
-        tenant_id = tenant.id
-    db.dispose()
+    tenant_id = bench_tenant(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             """INSERT INTO customers (tenant_id, customer_no, type, name, country, delivery_method, language,
@@ -146,9 +137,7 @@ def main() -> None:
     url = f"{args.url}/{name}"
     tenant_id = existing(url, args.count) if args.reuse else None
     if tenant_id is None:
-        with psycopg.connect(args.url + "/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name}")
-            admin.execute(f"CREATE DATABASE {name}")
+        fresh_database(args.url, name)
         started = time.perf_counter()
         tenant_id = seed(url, args.count)
         print(
