@@ -134,6 +134,10 @@ def test_an_endpoint_that_takes_lists_gets_several_events_per_request(db: Databa
         _, single_secret = add_endpoint(db, tenant_id, singles.url, ["invoice.issued"])
         invoice_ids = issue_many(db, tenant_id, 10)
         Worker(db, settings, worker_id="test-worker").run_until_idle()
+    with db.transaction() as session:
+        jobs = list(session.scalars(select(OutboxJob).where(OutboxJob.kind == service.DELIVER_JOB)))
+    # A job per request's worth: the list endpoint's three lists, the other's ten events.
+    assert sorted(len(service.delivery_ids_of(job.payload)) for job in jobs) == [1] * 10 + [2, 4, 4]
 
     # 10 events to the list endpoint: 4 + 4 + 2, each body signed as one.
     bodies = [verify(r.body, r.headers["Kvitt-Signature"], list_secret) for r in lists.requests]
@@ -210,3 +214,38 @@ def test_requests_of_a_batch_go_out_concurrently_through_a_bounded_pool(
         Worker(db, settings, worker_id="test-worker").run_until_idle()
     assert len(receiver.requests) == 9
     assert 1 < most[0] <= 3  # more than one at a time, never more than the pool
+
+
+def test_one_event_of_a_list_can_be_replayed_and_its_list_retry_still_holds(db: Database, settings: Settings) -> None:
+    """A list's deliveries share one retry job; a replay of one of them sends that event alone,
+    and when the replay fails too the delivery waits for the list's retry (read from the job)."""
+    from kvitt.tenants.models import Tenant
+    from tests.webhooks.helpers import make_due
+
+    tenant_id, _ = make_tenant(db, **TENANT_A)
+    with running(lambda n: (503, b"busy", 0.0) if n <= 2 else (200, b"", 0.0)) as receiver:
+        endpoint_id, _ = add_endpoint(db, tenant_id, receiver.url, ["invoice.issued"], max_batch_size=10)
+        issue_many(db, tenant_id, 5)
+        worker = Worker(db, settings, worker_id="test-worker")
+        worker.run_until_idle()  # request 1: the list of five, refused
+        with db.transaction() as session:
+            (retry,) = session.scalars(
+                select(OutboxJob).where(OutboxJob.kind == service.DELIVER_JOB, OutboxJob.state == "pending")
+            )
+            third = sorted(retry.payload["delivery_ids"])[2]
+            tenant = session.get(Tenant, tenant_id)
+            assert tenant is not None
+            service.replay(session, tenant, endpoint_id, third)
+        worker.run_until_idle()  # request 2: the replay of one event, refused too
+        with db.transaction() as session:
+            replayed = session.get(WebhookDelivery, third)
+            assert replayed is not None
+            assert replayed.state == "pending" and replayed.next_attempt_at == retry.run_at
+        assert make_due(db, service.DELIVER_JOB) == 1
+        worker.run_until_idle()  # request 3: the list's retry, all five again
+    lists = [json.loads(r.body) for r in receiver.requests]
+    assert [len(body["data"]) for body in lists] == [5, 1, 5]
+    assert lists[1]["data"][0]["id"] == lists[0]["data"][2]["id"]
+    with db.transaction() as session:
+        assert set(session.scalars(select(WebhookDelivery.state))) == {"succeeded"}
+        assert session.scalar(select(WebhookDelivery.attempts).where(WebhookDelivery.id == third)) == 3
