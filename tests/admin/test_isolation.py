@@ -140,6 +140,8 @@ CASES: dict[tuple[str, str], tuple[Callable[..., tuple[int, Callable[[], Any]]],
     ("POST", "/admin/paminnelser/anstand/{extension_id}/beslut"): (_extension, {"decision": "approve"}),
     ("POST", "/admin/paminnelser/policyer/{policy_id}"): (_policy, {"days_0": "3"}),
     ("POST", "/admin/handelsekedjor/{rule_id}/pa"): (_rule, {"enabled": "0"}),
+    ("GET", "/admin/handelsekedjor/{rule_id}"): (_rule, {}),
+    ("POST", "/admin/handelsekedjor/{rule_id}"): (_rule, {"name": "A", "trigger": "invoice.paid", "actions": "send"}),
 }
 
 

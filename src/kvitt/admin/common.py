@@ -20,6 +20,7 @@ from kvitt.core.errors import KvittError, NotFound, ValidationFailed
 from kvitt.tenants.models import Tenant
 
 PAGE_SIZE = 50
+MAX_LISTED = 100  # errors of a refusal shown on its page
 
 
 def database(request: Request) -> Database:
@@ -49,8 +50,14 @@ def require(staff: StaffMember, *roles: str) -> None:
 def failed(request: Request, staff: StaffMember, error: KvittError, back: str) -> Response:
     """An action the services refused: their message, and the way back (422, htmx swaps it)."""
     status = 404 if isinstance(error, NotFound) else 422
-    context = {"title": "Något behöver rättas", "text": error.message, "back": back}
+    context = {"title": "Något behöver rättas", "text": error.message, "back": back, "errors": listed_errors(error)}
     return render.page(request, staff, "admin/error.html", context, nav="", status_code=status)
+
+
+def listed_errors(error: KvittError) -> list[dict[str, Any]]:
+    """A refusal's list of errors, where it has one (a billing file's, by line and field)."""
+    errors = error.extra.get("errors")
+    return [e for e in errors[:MAX_LISTED] if isinstance(e, dict)] if isinstance(errors, list) else []
 
 
 async def act(

@@ -49,6 +49,7 @@ class Upload:
 
     fields: dict[str, str]
     files: dict[str, bytes]
+    filenames: dict[str, str]  # the name the browser gave each file (its last path part)
 
 
 async def read_upload(request: Request, limit: int) -> Upload:
@@ -60,28 +61,29 @@ async def read_upload(request: Request, limit: int) -> Upload:
     message = BytesParser(policy=HTTP).parsebytes(head + body)
     if not message.is_multipart() or message.defects:
         raise FormRejected(400, "The form could not be read")
-    fields: dict[str, str] = {}
-    files: dict[str, bytes] = {}
+    upload = Upload({}, {}, {})
     for part in message.iter_parts():
-        _take_part(part, fields, files)
-    return Upload(fields, files)
+        _take_part(part, upload)
+    return upload
 
 
-def _take_part(part: Message, fields: dict[str, str], files: dict[str, bytes]) -> None:
+def _take_part(part: Message, upload: Upload) -> None:
     name = part.get_param("name", header="content-disposition")
-    if not isinstance(name, str) or name in fields or name in files:  # the first of each, as read_form
+    if not isinstance(name, str) or name in upload.fields or name in upload.files:  # the first of each
         return
     payload = part.get_payload(decode=True)
     data = payload if isinstance(payload, bytes) else b""
-    if part.get_param("filename", header="content-disposition") is not None:
-        files[name] = data
+    filename = part.get_filename()
+    if filename is not None:
+        upload.files[name] = data
+        upload.filenames[name] = filename.replace("\\", "/").rsplit("/", 1)[-1].replace("\x00", "")[:255]
         return
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FormRejected(400, "The form could not be read") from exc
     if "\x00" not in text:
-        fields[name] = text
+        upload.fields[name] = text
 
 
 async def staff_upload(request: Request, staff: StaffMember, limit: int) -> Upload:

@@ -13,7 +13,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "messages",
     "staff_pages",
     "integrations",
-    "work_pages",
+    "billing_page",
     "dunning_page",
     "dunning_policies",
     "automation_page",

@@ -60,6 +60,9 @@ DONE = {
     "saved": "Sparat.",
     "enabled": "Regeln är på.",
     "disabled": "Regeln är avstängd.",
+    "run_started": "Körningen är startad.",
+    "file_imported": "Filen är inläst.",
+    "already_imported": "Filen var redan inläst; ingenting ändrades.",
 }
 
 EN: dict[str, str] = {
@@ -500,6 +503,32 @@ EN: dict[str, str] = {
     "Minuter": "Minutes",
     "Spara regeln": "Save the rule",
     "Skapa regeln": "Create the rule",
+    "Körningen är startad.": "The run has started.",
+    "Filen är inläst.": "The file is imported.",
+    "Filen var redan inläst; ingenting ändrades.": "The file was imported before; nothing changed.",
+    "Starta en faktureringskörning": "Start a billing run",
+    "Fakturerar abonnemangen vars nästa period börjar senast dagen. Körningen delas upp och görs av "
+    "bakgrundsarbetarna; tabellen nedan visar hur långt den har kommit.": (
+        "Invoices the subscriptions whose next period starts on or before the day. The run is split and done "
+        "by the background workers; the table below shows how far it has come."
+    ),
+    "Starta körningen": "Start the run",
+    "Läs in en faktureringsfil": "Import a billing file",
+    "Hela filen kontrolleras först: har den fel läses ingenting in, och varje fel visas med rad och fält. "
+    "Samma fil igen ändrar ingenting.": (
+        "The whole file is checked first: if it has errors nothing is imported, and each error is shown with "
+        "its line and field. The same file again changes nothing."
+    ),
+    "här; större filer med API:t eller kommandoraden.": "here; larger files with the API or the command line.",
+    "Fil (CSV eller JSON Lines)": "File (CSV or JSON Lines)",
+    "Format": "Format",
+    "Skapa och uppdatera kunder från filen": "Create and update customers from the file",
+    "Utfärda fakturorna direkt (annars utkast att granska)": "Issue the invoices at once (otherwise drafts to check)",
+    "Läs in filen": "Import the file",
+    "Uppdatera": "Refresh",
+    "Fel i filen": "Errors in the file",
+    "Rad": "Line",
+    "Fält": "Field",
     "Påminnelseavgift högst 60 kr, inkassokrav högst 180 kr (lag 1981:739, förordning 1981:1057).": (
         "Reminder fee at most SEK 60, collection demand at most SEK 180 (Lag 1981:739, förordning 1981:1057)."
     ),
