@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Playwright, sync_playwright
 from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy import text
 
+from kvitt.admin import passwords
 from kvitt.app import create_app
 from kvitt.core.config import Settings
 from kvitt.core.db import Database
@@ -80,14 +82,56 @@ def uses_test_database(item: pytest.Item) -> bool:
     return module is not None and any(name in vars(module) for name in ENGINE_NAMES)
 
 
+# The modules whose tests take longest (docs/testing.md, "CI time"), longest first. xdist hands
+# each worker its tests in collection order; one of these last in a worker's queue left the other
+# worker idle for up to 100 s at the end of the run. Run first, the short tests fill in behind.
+LONG_FIRST = (
+    "tests/testclock/test_a_year.py",
+    "tests/formats/test_bgmax_fuzz.py",
+    "tests/test_openapi_fuzz.py",
+    "tests/documents/test_fast_paths.py",
+    "tests/dunning/test_a_year.py",
+    "tests/formats/test_billing_file.py",
+    "tests/faults/",
+    "tests/checkout/test_kill_booking.py",
+    "tests/e2e/",
+    "tests/test_architecture.py",
+)
+
+
+def long_first_rank(item: pytest.Item) -> int:
+    """Where the item's module stands in LONG_FIRST; every other module after them all."""
+    path = item.nodeid.split("::", 1)[0]
+    return next((rank for rank, prefix in enumerate(LONG_FIRST) if path.startswith(prefix)), len(LONG_FIRST))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not DB_ONLY:
-        return
-    kept = [item for item in items if uses_test_database(item)]
-    if len(kept) < len(items):
-        kept_ids = {id(item) for item in kept}
-        config.hook.pytest_deselected(items=[item for item in items if id(item) not in kept_ids])
-        items[:] = kept
+    if DB_ONLY:
+        kept = [item for item in items if uses_test_database(item)]
+        if len(kept) < len(items):
+            kept_ids = {id(item) for item in kept}
+            config.hook.pytest_deselected(items=[item for item in items if id(item) not in kept_ids])
+            items[:] = kept
+    # A stable sort: the tests of one module stay together and in their order (module fixtures).
+    items.sort(key=long_first_rank)
+
+
+# Staff passwords in tests: argon2id still, with the smallest cost argon2 allows. The
+# production hasher (argon2-cffi's defaults, 64 MiB and 3 passes: kvitt.admin.passwords) takes
+# 0.1 s a hash on an idle machine and 1 s under CI's load, and every back-office test hashes a
+# password for its staff member and verifies it at login; tests/admin/test_password_cost.py
+# checks that production keeps its cost.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+PRODUCTION_HASHER = passwords._hasher
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", CHEAP_HASHER)
+        # Verified against for an unknown address (the same time as a wrong password).
+        patch.setattr(passwords, "_DUMMY_HASH", CHEAP_HASHER.hash("not a password of anyone"))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -176,8 +220,15 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, db: Database) -> Any:
-    return create_app(settings, db, embedded_worker=False)
+def app(settings: Settings, db: Database) -> Iterator[Any]:
+    application = create_app(settings, db, embedded_worker=False)
+    yield application
+    # The app keeps its BankID client (kvitt.web.autogiro.bankid_client) in its state and never
+    # closes it: its idle keep-alive TLS connection then held a module's BankID simulator open
+    # until RunningServer.stop gave up after 10 s (three such teardowns in a run).
+    bankid_client = getattr(application.state, "bankid_client", None)
+    if bankid_client is not None:
+        bankid_client.close()
 
 
 @pytest.fixture
