@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kvitt.core.schemas import Input
+
 Channel = Literal["email", "sms", "letter", "einvoice"]
 
 
@@ -49,8 +51,7 @@ class DeliverySettingsIn(BaseModel):
     attach_pdf: bool | None = None
 
 
-class BounceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BounceIn(Input):  # Input refuses NUL characters (PostgreSQL text cannot hold them)
     message_id: str | None = Field(None, max_length=200, description="the bounced email's Message-ID")
     invoice: int | None = Field(None, ge=1, le=2**63 - 1, description="or the invoice (its latest email)")
     reason: str = Field("bounced", max_length=500)
