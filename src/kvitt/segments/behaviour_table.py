@@ -52,6 +52,7 @@ COLUMNS = (
     "payment_method",
     "computed_on",
 )
+FACTS = COLUMNS[2:-1]
 
 
 # --- keeping it ------------------------------------------------------------------------------------
@@ -73,7 +74,11 @@ def rebuild(session: Session, tenant_id: int, today: date, only: Sequence[int] |
     dialect: Any = postgresql if is_postgresql(session) else sqlite
     insert = dialect.insert(CustomerBehaviour).from_select(COLUMNS, _rows(tenant_id, today, only))
     kept = {name: insert.excluded[name] for name in COLUMNS[2:]}
-    session.execute(insert.on_conflict_do_update(index_elements=["tenant_id", "customer_id"], set_=kept))
+    # A row whose facts did not change is left as it is: the daily rebuild then rewrites only
+    # the customers whose behaviour moved, not a million row versions for autovacuum to clear
+    # (the build's day, not the row's computed_on, says for which day the table answers).
+    changed = or_(*(getattr(CustomerBehaviour, name).is_distinct_from(insert.excluded[name]) for name in FACTS))
+    session.execute(insert.on_conflict_do_update(index_elements=["tenant_id", "customer_id"], set_=kept, where=changed))
     if only is None:
         if is_postgresql(session):
             # The planner's statistics of the table just (re)written: until autovacuum looks, it

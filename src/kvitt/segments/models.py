@@ -49,6 +49,8 @@ class CustomerBehaviour(Base):
     late_days_count: Mapped[int] = mapped_column(BigInteger, default=0)
     reminders_last_year: Mapped[int] = mapped_column(BigInteger, default=0)
     payment_method: Mapped[str | None] = mapped_column(String(20))
+    # The business day the facts were computed as they are (a rebuild that finds them unchanged
+    # leaves the row alone); for which day the whole table answers is BehaviourBuild.built_on.
     computed_on: Mapped[date] = mapped_column(Date)
 
 
