@@ -64,6 +64,18 @@ def audit(
     return entry
 
 
+def audit_changes(
+    session: Session, staff: Actor, action: str, before: dict[str, Any], after: dict[str, Any], *, target: str
+) -> AuditEntry | None:
+    """Record only the fields that changed, before and after; nothing when none did."""
+    changed = sorted(key for key in after if before.get(key) != after.get(key))
+    if not changed:
+        return None
+    return audit(
+        session, staff, action, {k: before.get(k) for k in changed}, {k: after[k] for k in changed}, target=target
+    )
+
+
 def entries(
     session: Session, tenant_id: int, *, before_id: int | None = None, limit: int = 100, action: str | None = None
 ) -> list[AuditEntry]:

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kvitt.admin import render
-from kvitt.admin.audit import audit
+from kvitt.admin.audit import audit, audit_changes
 from kvitt.admin.auth import StaffMember, require_staff
 from kvitt.admin.common import PAGE_SIZE, act, read
 from kvitt.admin.nav import roles_of
@@ -148,17 +148,7 @@ async def update(rule_id: int, request: Request, staff: StaffMember = Depends(RE
         rule = automation.get_rule(session, tenant, rule_id)
         before = snapshot(rule)
         automation.update_rule(session, tenant, rule.id, RuleUpdate(**fields_from_form(form)))
-        after = snapshot(rule)
-        if after != before:
-            changed = sorted(k for k in after if after[k] != before[k])
-            audit(
-                session,
-                staff,
-                "automation.update",
-                {k: before[k] for k in changed},
-                {k: after[k] for k in changed},
-                target=f"automation_rule:{rule.id}",
-            )
+        audit_changes(session, staff, "automation.update", before, snapshot(rule), target=f"automation_rule:{rule.id}")
         return f"/admin/handelsekedjor/{rule.id}?done=saved"
 
     return await act(request, staff, ADMINS, work, f"/admin/handelsekedjor/{rule_id}")

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from kvitt.admin import invoices as invoice_actions
 from kvitt.admin import render
-from kvitt.admin.audit import audit
+from kvitt.admin.audit import audit, audit_changes
 from kvitt.admin.auth import FINANCE_ACTORS, SUPPORT_ACTORS, StaffMember, require_staff
 from kvitt.admin.common import PAGE_SIZE, act, actor, read, whole_number
 from kvitt.admin.nav import roles_of
@@ -252,16 +252,7 @@ async def change_details(customer_id: int, request: Request, staff: StaffMember 
             fields["country"] = fields["country"].upper()
         customers.update(session, tenant, customer.id, CustomerUpdate(**fields))
         after = {k: getattr(customer, k) for k in DETAILS}
-        changed = [k for k in DETAILS if before[k] != after[k]]
-        if changed:
-            audit(
-                session,
-                staff,
-                "customer.update",
-                {k: before[k] for k in changed},
-                {k: after[k] for k in changed},
-                target=f"customer:{customer.id}",
-            )
+        audit_changes(session, staff, "customer.update", before, after, target=f"customer:{customer.id}")
         return f"/admin/kunder/{customer.id}?done=details"
 
     return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/kunder/{customer_id}")

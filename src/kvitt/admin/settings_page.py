@@ -28,7 +28,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from kvitt.admin import render
-from kvitt.admin.audit import audit
+from kvitt.admin.audit import audit_changes
 from kvitt.admin.auth import StaffMember, require_staff
 from kvitt.admin.common import act, read
 from kvitt.admin.forms import staff_upload
@@ -223,16 +223,7 @@ async def change_colour(request: Request, staff: StaffMember = Depends(READ)) ->
 def _audit_change(
     session: Session, staff: StaffMember, action: str, before: dict[str, Any], after: dict[str, Any], tenant: Tenant
 ) -> None:
-    changed = {k for k in after if before.get(k) != after.get(k)}
-    if changed:
-        audit(
-            session,
-            staff,
-            action,
-            {k: before.get(k) for k in sorted(changed)},
-            {k: after[k] for k in sorted(changed)},
-            target=f"tenant:{tenant.id}",
-        )
+    audit_changes(session, staff, action, before, after, target=f"tenant:{tenant.id}")
 
 
 def fee_ore(value: str, param: str) -> int:
