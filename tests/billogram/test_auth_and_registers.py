@@ -15,6 +15,7 @@ from kvitt.catalog.models import Item
 from kvitt.core.db import Database
 from kvitt.simulators import RunningServer
 from tests.billogram.conftest import client_for
+from tests.billogram.examples import example3_customer
 from tests.conftest import TENANT_A
 
 E = BillogramExceptions
@@ -107,20 +108,7 @@ def test_customers_find_or_create_and_update(bg: BillogramAPI) -> None:
     """The client's example3, customer half: get, not found, create, update notes."""
     with pytest.raises(E.ObjectNotFoundError):
         bg.customers.get(12345)
-    customer = bg.customers.create(
-        {
-            "customer_no": 12345,
-            "name": "Terkel Testsson",
-            "contact": {"name": "Terkel Testsson", "email": "terkel@example.com"},
-            "address": {
-                "street_address": "Exempelgatan 123",
-                "city": "Stockholm",
-                "zipcode": "123 45",
-                "country": "SE",
-            },
-            "company_type": "individual",
-        }
-    )
+    customer = bg.customers.create(example3_customer())
     assert customer["customer_no"] == 12345
     assert customer["contact"] == {"name": "Terkel Testsson", "email": "terkel@example.com", "phone": ""}
     assert customer["address"]["zipcode"] == "123 45"

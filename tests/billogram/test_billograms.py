@@ -21,6 +21,7 @@ from kvitt.dunning.models import DunningPause
 from kvitt.invoices.models import Invoice
 from kvitt.simulators import RunningServer
 from tests.billogram.conftest import client_for
+from tests.billogram.examples import example3_customer
 from tests.conftest import TENANT_A, TENANT_B
 
 E = BillogramExceptions
@@ -82,20 +83,7 @@ def test_example1_create_send_and_credit(api: BillogramAPI, db: Database) -> Non
 def test_example3_find_or_create_customer_and_invoice(api: BillogramAPI, db: Database) -> None:
     with pytest.raises(E.ObjectNotFoundError):
         api.customers.get(12345)
-    customer = api.customers.create(
-        {
-            "customer_no": 12345,
-            "name": "Terkel Testsson",
-            "contact": {"name": "Terkel Testsson", "email": "terkel@example.com"},
-            "address": {
-                "street_address": "Exempelgatan 123",
-                "city": "Stockholm",
-                "zipcode": "123 45",
-                "country": "SE",
-            },
-            "company_type": "individual",
-        }
-    )
+    customer = api.customers.create(example3_customer())
     billogram = api.billogram.create(
         {
             "customer": {"customer_no": 12345},
