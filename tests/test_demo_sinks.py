@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes, policy
@@ -25,6 +24,7 @@ from kvitt.simulators import demo_sinks
 from kvitt.simulators.smtp_sink import SmtpSink
 from tests.conftest import Api
 from tests.delivery.conftest import customer, deliveries, drain, issue
+from tests.demo_environment import demo_environment
 
 # --- the SMTP sink --------------------------------------------------------------------------------
 
@@ -83,14 +83,8 @@ def test_the_smtp_sink_refuses_commands_out_of_order(tmp_path: Path) -> None:
 
 @pytest.fixture
 def restored_environment(database_url: str) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ["KVITT_DATABASE_URL"] = database_url
-    os.environ["KVITT_PUBLIC_URL"] = "https://kvitt.test"
-    get_settings.cache_clear()
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-    get_settings.cache_clear()
+    with demo_environment(database_url, KVITT_PUBLIC_URL="https://kvitt.test"):
+        yield
 
 
 def test_demo_deliveries_reach_the_sinks_and_fail_nothing(

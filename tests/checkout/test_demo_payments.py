@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,17 +14,13 @@ from kvitt.core.config import get_settings
 from kvitt.simulators import demo_sinks
 from kvitt.tenants.models import Tenant
 from kvitt.web.pay_links import methods_for
+from tests.demo_environment import demo_environment
 
 
 @pytest.fixture
 def restored_environment(database_url: str) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ["KVITT_DATABASE_URL"] = database_url
-    get_settings.cache_clear()
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-    get_settings.cache_clear()
+    with demo_environment(database_url):
+        yield
 
 
 def test_the_demo_offers_swish_and_card_against_its_simulators(

@@ -3,7 +3,6 @@ it: a web invoice of the demo can be signed up for autogiro with BankID."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,17 +12,13 @@ import pytest
 from kvitt.bankid.client import BankIDClient
 from kvitt.core.config import get_settings
 from kvitt.simulators import demo_sinks
+from tests.demo_environment import demo_environment
 
 
 @pytest.fixture
 def restored_environment(database_url: str) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ["KVITT_DATABASE_URL"] = database_url
-    get_settings.cache_clear()
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-    get_settings.cache_clear()
+    with demo_environment(database_url):
+        yield
 
 
 def test_the_demo_runs_the_bankid_simulator_and_kvitt_signs_against_it(
