@@ -249,3 +249,37 @@ def test_one_event_of_a_list_can_be_replayed_and_its_list_retry_still_holds(db: 
     with db.transaction() as session:
         assert set(session.scalars(select(WebhookDelivery.state))) == {"succeeded"}
         assert session.scalar(select(WebhookDelivery.attempts).where(WebhookDelivery.id == third)) == 3
+
+
+def test_a_large_batch_of_deliver_jobs_is_sent_and_recorded_in_parts(
+    db: Database, settings: Settings, monkeypatch: Any
+) -> None:
+    """A worker batch naming more deliveries than DELIVERIES_AT_ONCE goes out a part at a time
+    (so what it holds stays bounded); every job is done once, every delivery attempted once."""
+    from kvitt.webhooks import sender
+
+    monkeypatch.setattr(webhook_jobs, "DELIVERIES_AT_ONCE", 4)
+    sends: list[int] = []
+    post_many = sender.post_many
+
+    def counted(requests: list[sender.Outgoing], **kwargs: Any) -> list[sender.Outcome]:
+        sends.append(len(requests))
+        return post_many(requests, **kwargs)
+
+    monkeypatch.setattr(sender, "post_many", counted)
+    tenant_id, _ = make_tenant(db, **TENANT_A)
+    with running() as lists, running() as singles:
+        add_endpoint(db, tenant_id, lists.url, ["invoice.issued"], max_batch_size=3)
+        add_endpoint(db, tenant_id, singles.url, ["invoice.issued"])
+        issue_many(db, tenant_id, 7)
+        Worker(db, settings, worker_id="test-worker").run_until_idle()
+    assert sorted(len(json.loads(r.body)["data"]) for r in lists.requests) == [1, 3, 3]
+    assert len(singles.requests) == 7
+    assert len(sends) >= 3 and sum(sends) == 10  # 14 deliveries in parts of at most 4
+    with db.transaction() as session:
+        jobs = session.execute(
+            select(OutboxJob.state, OutboxJob.attempts).where(OutboxJob.kind == service.DELIVER_JOB)
+        ).all()
+        assert len(jobs) == 10 and {tuple(job) for job in jobs} == {("done", 1)}
+        assert set(session.scalars(select(WebhookDelivery.state))) == {"succeeded"}
+        assert session.scalar(select(func.count(WebhookAttempt.id))) == 14

@@ -194,11 +194,12 @@ def claim_due(session: Session, worker_id: str, limit: int, lease_seconds: int) 
 
 
 def finish(session: Session, job_ids: list[int]) -> None:
-    """Mark jobs that ran as done (one statement for a whole batch)."""
+    """Mark jobs that ran as done (one statement for a whole batch). A job a batch handler has
+    finished itself already (to commit part of a large batch) is not counted twice."""
     if job_ids:
         session.execute(
             update(OutboxJob)
-            .where(any_of(session, OutboxJob.id, job_ids))
+            .where(any_of(session, OutboxJob.id, job_ids), OutboxJob.state == RUNNING)
             .values(
                 state=DONE,
                 attempts=OutboxJob.attempts + 1,
