@@ -1,6 +1,6 @@
 """``settings`` (singleton) over the tenant (``kvitt.tenants.service.update_settings``, the twin
-of ``PATCH /api/v1/tenant``); ``logotype`` and ``report``, which Kvitt does not have, answer
-so (docs/billogram-compat.md)."""
+of ``PATCH /api/v1/tenant``); ``logotype`` (set in the back office instead) and ``report``, which this layer does not
+have, answer so (docs/billogram-compat.md)."""
 
 from __future__ import annotations
 
@@ -132,12 +132,14 @@ def _not_supported(what: str) -> BillogramError:
 
 @router.get("/logotype")
 def get_logotype() -> BillogramJSON:
-    raise BillogramError("NOT_FOUND", "Kvitt keeps no logotype (its invoices carry none)", http_status=404)
+    raise BillogramError(
+        "NOT_FOUND", "this layer keeps no logotype: it is set in Kvitt's back office (Inställningar)", http_status=404
+    )
 
 
 @router.put("/logotype")
 def put_logotype() -> BillogramJSON:
-    raise _not_supported("a logotype: Kvitt's invoices carry none")
+    raise _not_supported("a logotype here: upload it in Kvitt's back office (Inställningar, Logotyp och färg)")
 
 
 @router.get("/report")
