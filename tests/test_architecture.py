@@ -11,7 +11,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "kvitt"
 # The program's entry points put the features together; they may import anything, nothing imports them
 # but each other (and the job runner, which features reach through core.outbox.runner_for).
-ENTRY_POINTS = {"app", "cli", "worker", "startup", "check", "demo", "metrics", "models", "__main__"}
+ENTRY_POINTS = {"app", "cli", "worker", "startup", "check", "demo", "metrics", "models", "__main__", "serving"}
 # Core may read the schema's version to tell an operator to run `kvitt migrate` (core.readiness);
 # the migrations import core's column types. Neither is a feature.
 CORE_MAY_IMPORT = {"migrations"}

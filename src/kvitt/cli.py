@@ -155,7 +155,7 @@ def serve(
     import uvicorn
 
     from kvitt.app import create_app
-    from kvitt.core.serving import run_processes, settle
+    from kvitt.serving import run_processes, settle
 
     settings = get_settings()
     _warn_unless_ready(settings.database_url)
@@ -183,7 +183,7 @@ def serve(
         job_worker = multiprocessing.get_context("spawn").Process(target=_job_worker, name="kvitt-worker")
         job_worker.start()
     try:
-        run_processes("kvitt.core.serving:settled_app", workers, **common)
+        run_processes("kvitt.serving:settled_app", workers, **common)
     finally:
         if job_worker is not None and job_worker.pid is not None:
             with contextlib.suppress(ProcessLookupError):

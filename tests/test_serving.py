@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from kvitt.core.db import Database
-from kvitt.core.serving import NoDelayConfig
+from kvitt.serving import NoDelayConfig
 from tests.conftest import TENANT_A, make_tenant
 from tests.loopback import free_port
 
