@@ -76,6 +76,11 @@ def create_app(
         if run_worker:
             task = asyncio.create_task(Worker(database, settings).run_forever_async())
         yield
+        # The BankID client (web.autogiro.bankid_client, made at first use) holds a TLS
+        # connection pool: closed with the app, so the provider sees no half-open connections.
+        bankid = getattr(app.state, "bankid_client", None)
+        if bankid is not None:
+            bankid.close()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
