@@ -150,3 +150,6 @@ def test_text_with_a_nul_character_is_refused_not_a_server_error(api: Api) -> No
     ):
         answer = api.post(path, body)
         assert 400 <= answer.status_code < 500, (path, body, answer.status_code, answer.text)
+    # A refund's reason is refused as the body is read, before its payment request is looked up.
+    answer = api.post("/payment-requests/1/refunds", {"reason": "retur\x00"})
+    assert answer.status_code == 422 and answer.json()["error"]["param"] == "reason", answer.text

@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kvitt.core.schemas import Ore
+from kvitt.core.schemas import NoNul, Ore
 
 
-class PaymentRequestIn(BaseModel):
+class PaymentRequestIn(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["swish", "card"]
@@ -21,7 +21,7 @@ class PaymentRequestIn(BaseModel):
     )
 
 
-class RefundIn(BaseModel):
+class RefundIn(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     amount: Ore | None = Field(None, gt=0, description="öre; leave out for all the payment still holds")

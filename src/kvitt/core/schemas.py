@@ -54,8 +54,8 @@ def _integer_rate(value: Any) -> Any:
 VatRate = Annotated[Literal[25, 12, 6, 0], BeforeValidator(_integer_rate)]
 
 
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class NoNul(BaseModel):
+    """A request body whose text never holds NUL characters (422, not a database error)."""
 
     @field_validator("*", mode="before")
     @classmethod
@@ -64,6 +64,10 @@ class Input(BaseModel):
         if _has_nul(value):
             raise ValueError("text must not contain NUL characters")
         return value
+
+
+class Input(NoNul):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 def _has_nul(value: Any) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from kvitt.core.api import PathId, TenantRoute, request_session, request_tenant
 from kvitt.core.config import web_base_url
-from kvitt.core.schemas import ListResponse
+from kvitt.core.schemas import ListResponse, NoNul
 from kvitt.invoices import service as invoices
 from kvitt.tenants.models import Tenant
 from kvitt.web import messages, visits
@@ -22,7 +22,7 @@ SessionDep = Annotated[Session, Depends(request_session)]
 TenantDep = Annotated[Tenant, Depends(request_tenant)]
 
 
-class MessageIn(BaseModel):
+class MessageIn(NoNul):
     text: str = Field(min_length=1, max_length=messages.MAX_LENGTH)
 
 
