@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kvitt.core.clock import daily_job
+from kvitt.core.db import any_of
 from kvitt.core.events import subscribe_batch
 from kvitt.core.outbox import OutboxJob, handles
 from kvitt.invoices.models import Invoice
@@ -33,14 +34,34 @@ def run_recount(session: Session, job: OutboxJob) -> None:
         service.recount_all(session, tenant)
 
 
+# Events that change none of the behaviour facts (balance, amounts, lateness, reminders, how the
+# customer pays): a billing day's `invoice.sent` bundles then cost the subscriber nothing.
+NO_FACT_CHANGES = frozenset(
+    f"invoice.{name}"
+    for name in (
+        "sent",
+        "delivered",
+        "delivery_failed",
+        "letter_sent",
+        "opened",
+        "message_received",
+        "message_sent",
+        "offer_clicked",
+        "survey_answered",
+    )
+)
+
+
 @subscribe_batch("invoice.")
 def refresh_behaviour(session: Session, tenant_id: int, events: list[dict[str, Any]]) -> None:
-    invoice_ids = sorted({int(e["invoice_id"]) for e in events if e.get("invoice_id")})
+    invoice_ids = {int(e["invoice_id"]) for e in events if e.get("invoice_id") and e.get("type") not in NO_FACT_CHANGES}
     if not invoice_ids or not behaviour_table.is_built(session, tenant_id):
         return  # no table to keep: the first build computes everyone
     tenant = session.get(Tenant, tenant_id)
     touched = session.scalars(
-        select(Invoice.customer_id).distinct().where(Invoice.tenant_id == tenant_id, Invoice.id.in_(invoice_ids))
+        select(Invoice.customer_id)
+        .distinct()
+        .where(Invoice.tenant_id == tenant_id, any_of(session, Invoice.id, invoice_ids))
     )
     customers = sorted(c for c in touched if c is not None)
     if tenant is not None and customers:
