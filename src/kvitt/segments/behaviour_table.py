@@ -15,7 +15,8 @@ Who keeps it current:
   ``ON CONFLICT`` update;
 - the same for the customers a batch of ``invoice.`` events touched (payments, reminders,
   overdue, issue, credit: every change of an invoice is on its timeline and published), by the
-  subscriber in ``segments.jobs``. Until the worker has handled an event the row is behind by that
+  subscriber in ``segments.jobs``, which skips the events that change no fact (sent, opened,
+  messages, clicks). Until the worker has handled an event the row is behind by that
   event (the outbox's usual delay).
 """
 
