@@ -21,7 +21,7 @@ from kvitt.core.db import Database, utcnow
 from kvitt.core.outbox import DONE, PENDING, RUNNING, OutboxJob
 from kvitt.delivery import service
 from kvitt.delivery.models import Delivery
-from kvitt.delivery.sending import GROUP_SIZE, RESEND_BOUND
+from kvitt.delivery.sending import EMAIL_GROUP_SIZE, RESEND_BOUND
 from kvitt.invoices.models import InvoiceEvent
 from kvitt.simulators.peppol_ap import AccessPointSimulator
 from kvitt.simulators.sms_46elks import Elks46Simulator
@@ -187,14 +187,14 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_at_most_a_group(
 ) -> None:
     """kill -9 of a worker process at seeded points of a batch of emails, then a rerun: every
     invoice delivered, none lost, repeats bounded by the group size and with the same Message-ID."""
-    n = 3 * GROUP_SIZE + 7
+    n = 3 * EMAIL_GROUP_SIZE + 7
     people = [customer(api, f"7{i:03d}", email=f"k{i}@example.se", delivery_method="email") for i in range(n)]
     invoices = [issue(api, person["id"])["id"] for person in people]
     rng = random.Random(seed)
     url = delivery_env["KVITT_DATABASE_URL"]
     kills = 0
     for run in range(3):
-        kill_at = len(mailbox.messages) + rng.randint(1, 2 * GROUP_SIZE + 5) if run < 2 else None
+        kill_at = len(mailbox.messages) + rng.randint(1, 2 * EMAIL_GROUP_SIZE + 5) if run < 2 else None
         child = subprocess.Popen([sys.executable, "-c", CHILD, url, f"child-{run}"], cwd=ROOT, env=os.environ.copy())
 
         def kill(received: int, child: subprocess.Popen[bytes] = child, at: int | None = kill_at) -> None:

@@ -73,7 +73,7 @@ def publish(session: Session, tenant_id: int, events: list[Event], *, bundle: bo
     """Record domain events (``{"type", ...}``) in the outbox, in the caller's transaction.
 
     ``bundle`` puts even a few events into one bundle: a worker batch that records outcomes a
-    group at a time (delivery's groups of 20) publishes that way.
+    group at a time (delivery's groups of 100 emails) publishes that way.
     """
     if not events:
         return

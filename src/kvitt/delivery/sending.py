@@ -2,9 +2,9 @@
 
 Each channel's promise when a worker dies mid-send (docs/delivery.md):
 
-- email: at least once, and at most ``RESEND_BOUND`` (40) repeats per killed worker. Outcomes
-  are committed in groups of ``GROUP_SIZE`` while the next group is sent; a crash between the
-  SMTP server's 250 and that commit sends those messages again, with the same Message-ID.
+- email: at least once, and at most ``RESEND_BOUND`` (200) repeats per killed worker. Outcomes
+  are committed in groups of ``EMAIL_GROUP_SIZE`` (100) while the next group is sent; a crash
+  between the SMTP server's 250 and that commit sends those messages again, same Message-ID.
 - SMS: at most once. ``sending`` is committed before 46elks is called (a group at a time); a
   job that finds its delivery still ``sending`` does not call again but marks it ``unknown``
   (a person may resend).
@@ -85,11 +85,16 @@ def facts_of(tenant: Tenant, invoice: Invoice, customer: Customer, delivery: Del
 
 log = structlog.get_logger("kvitt.delivery")
 
-# Outcomes are committed every GROUP_SIZE messages. Email sends one group while the previous
-# one's outcomes are written, so a worker killed mid-batch leaves at most RESEND_BOUND emails
-# sent but not recorded, which a rerun sends again (module doc, docs/delivery.md).
+# Outcomes are committed every GROUP_SIZE messages (SMS, e-invoices: a killed worker leaves at
+# most one group of SMS ``sending``, which become ``unknown``). Email goes in groups of
+# EMAIL_GROUP_SIZE and sends one group while the previous one's outcomes are written, so a
+# worker killed mid-batch leaves at most RESEND_BOUND emails sent but not recorded, which a rerun
+# sends again (module doc, docs/delivery.md). Each group costs a row lock, an UPDATE, a timeline
+# write, an outbox row and a commit, whatever its size: ~5 round trips per 20 emails were the
+# largest block of a billing day's jobs (bench/RESULTS.md).
 GROUP_SIZE = 20
-RESEND_BOUND = 2 * GROUP_SIZE
+EMAIL_GROUP_SIZE = 100
+RESEND_BOUND = 2 * EMAIL_GROUP_SIZE
 # Requests in flight at once to 46elks or the access point (one HTTP client per batch).
 CONCURRENCY = 8
 
@@ -429,13 +434,13 @@ def _outcome(call: Callable[[], Sent]) -> Sent | DeliveryError:
 
 
 def _send_emails(session: Session, batch: _Batch, items: list[_Item], failures: JobFailures) -> None:
-    """Over one SMTP connection, in groups of GROUP_SIZE, two at a time: a thread sends group k
+    """Over one SMTP connection, in groups of EMAIL_GROUP_SIZE, two at a time: a thread sends group k
     while this one writes the outcomes of group k-1 and renders group k+1, so the database and
     the SMTP server are waited for at the same time. No transaction is open while waiting."""
     settings = batch.settings
     in_flight: tuple[list[_Item], Future[None]] | None = None
     with email.SmtpSession(smtp_config(settings)) as smtp, ThreadPoolExecutor(1) as sender:
-        for group in _groups(items, GROUP_SIZE):
+        for group in _groups(items, EMAIL_GROUP_SIZE):
             for item in group:
                 item.outcome = _render_email(session, batch, item)
             if session.in_transaction():
