@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
-from kvitt import __version__
-from kvitt.admin import install as install_admin
-from kvitt.apidocs import install as install_docs
+from kvitt import __version__, admin, apidocs
 from kvitt.autogiro.api import router as autogiro_router
 from kvitt.automation.api import router as automation_router
 from kvitt.billing.api import router as billing_router
@@ -59,6 +62,101 @@ from kvitt.webhooks.api import router as webhooks_router
 from kvitt.worker import Worker  # also provides the job runner the test clock's API uses
 
 API_PREFIX = "/api/v1"
+OPENAPI_URL = f"{API_PREFIX}/openapi.json"
+
+# The app serving the current request (KvittApp sets it): whose dependency_overrides apply.
+_serving_app: ContextVar[FastAPI | None] = ContextVar("kvitt_serving_app", default=None)
+
+
+class KvittApp(FastAPI):
+    """FastAPI that notes itself as the app serving the request, for the shared routes'
+    :class:`RequestAppOverrides`."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _serving_app.set(self)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            _serving_app.reset(token)
+
+
+class RequestAppOverrides:
+    """The shared routes' ``dependency_overrides_provider``: the ``dependency_overrides`` of the
+    app that serves the request, as FastAPI gives each route of an app's own (``app``)."""
+
+    @property
+    def dependency_overrides(self) -> dict[Callable[..., Any], Callable[..., Any]]:
+        app = _serving_app.get()
+        return app.dependency_overrides if app is not None else {}
+
+
+def include_routes(router: APIRouter | FastAPI) -> None:
+    """Include every module-level router of Kvitt's into ``router``, in the order they match."""
+    api = APIRouter(prefix=API_PREFIX)
+    for feature in (
+        tenant_router,
+        customers_router,
+        items_router,
+        invoices_router,
+        documents_router,
+        payments_router,
+        subscriptions_router,
+        billing_router,
+        billing_files_router,
+        ledger_router,
+        customer_ledger_router,
+        reports_router,
+        delivery_router,
+        webhooks_router,
+        automation_router,
+        dunning_router,
+        autogiro_router,
+        web_api_router,
+        messages_router,
+        checkout_router,
+        segments_router,
+        engagement_router,
+    ):
+        api.include_router(feature)
+    router.include_router(api)
+    router.include_router(billogram_router)  # /api/billogram/v2: Billogram's v2 API over the same services
+    router.include_router(delivery_callbacks)
+    router.include_router(checkout_callbacks)
+    router.include_router(web_autogiro_router)  # /i/{token}/autogiro: the mandate signed with BankID
+    router.include_router(web_pay_router)  # /i/{token}/betala: Swish and card on the spot
+    router.include_router(web_router)
+    router.include_router(apidocs.router(OPENAPI_URL))  # /api/docs, /api/redoc
+    for back_office in admin.routers():  # /admin: the back office (kvitt.admin)
+        router.include_router(back_office)
+
+
+@functools.lru_cache(maxsize=1)
+def shared_routes() -> APIRouter:
+    """Kvitt's routes, built once per process and taken by every app made in it.
+
+    FastAPI builds each included route's dependant and a pydantic TypeAdapter per parameter
+    for the router that includes it (~150 routes, nearly all of ``create_app``'s time, once per
+    test). The built routes hold nothing of an app's: the endpoints read the app's database and
+    settings from ``request.app.state``, the per-app routes (``/metrics``, ``/livez``, ...) are
+    the app's own, and ``dependency_overrides`` are looked up on the app serving the request
+    (:class:`RequestAppOverrides`). docs/testing.md, "CI time, third pass".
+    """
+    routes = APIRouter(dependency_overrides_provider=RequestAppOverrides())
+    include_routes(routes)
+    # An app taking these routes does not merge their startup/shutdown handlers (Kvitt's
+    # routers have none; the app's lifespan is create_app's): refuse rather than drop one.
+    if routes.on_startup or routes.on_shutdown:
+        raise RuntimeError("a router of Kvitt's has startup or shutdown handlers: include it in create_app")
+    for _ in iter_route_contexts(routes.routes):  # build every route now, not at its first request
+        pass
+    return routes
+
+
+def take_shared_routes(app: FastAPI) -> None:
+    """Give ``app`` the routes of :func:`shared_routes`, as ``app.include_router`` would place
+    them, without building them again."""
+    app.router.routes.extend(shared_routes().routes)
+    app.router._mark_routes_changed()  # FastAPI's own step after adding routes
 
 
 def create_app(
@@ -88,10 +186,10 @@ def create_app(
         if db is None:
             database.dispose()
 
-    app = FastAPI(
+    app = KvittApp(
         title="Kvitt API",
         version=__version__,
-        openapi_url=f"{API_PREFIX}/openapi.json",
+        openapi_url=OPENAPI_URL,
         docs_url=None,  # /api/docs and /api/redoc: kvitt.apidocs (vendored assets, no CDN)
         redoc_url=None,
         lifespan=lifespan,
@@ -102,41 +200,9 @@ def create_app(
     # pass (core/edge.py); its 413 and 429 answers are counted and labelled too.
     install_edge(app, settings)
 
-    api = APIRouter(prefix=API_PREFIX)
-    for router in (
-        tenant_router,
-        customers_router,
-        items_router,
-        invoices_router,
-        documents_router,
-        payments_router,
-        subscriptions_router,
-        billing_router,
-        billing_files_router,
-        ledger_router,
-        customer_ledger_router,
-        reports_router,
-        delivery_router,
-        webhooks_router,
-        automation_router,
-        dunning_router,
-        autogiro_router,
-        web_api_router,
-        messages_router,
-        checkout_router,
-        segments_router,
-        engagement_router,
-    ):
-        api.include_router(router)
-    app.include_router(api)
-    app.include_router(billogram_router)  # /api/billogram/v2: Billogram's v2 API over the same services
-    app.include_router(delivery_callbacks)
-    app.include_router(checkout_callbacks)
-    app.include_router(web_autogiro_router)  # /i/{token}/autogiro: the mandate signed with BankID
-    app.include_router(web_pay_router)  # /i/{token}/betala: Swish and card on the spot
-    app.include_router(web_router)
-    install_docs(app, f"{API_PREFIX}/openapi.json")
-    install_admin(app)  # /admin: the back office (kvitt.admin)
+    take_shared_routes(app)  # /api/v1, Billogram's API, the web pages, the docs, /admin
+    app.openapi = lambda: apidocs.describe(app)  # type: ignore[method-assign]
+    admin.install_errors(app)
 
     @app.exception_handler(KvittError)
     async def kvitt_error(_: Request, exc: KvittError) -> JSONResponse:
