@@ -146,3 +146,35 @@ def test_an_unchanged_web_invoice_answers_304_and_a_change_gives_a_new_page(api:
     changed = client.get(path, headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.headers["etag"] != etag
+
+
+def test_point_reads_run_on_the_event_loop_on_sqlite_and_in_one_hop_elsewhere(
+    api: Api, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """decisions/0004: a GET of one object by its key (``@point_read``) and the web invoice's read
+    take no thread hand-over on SQLite (a file in this process: nothing to wait for that the loop
+    could overlap), one on PostgreSQL; a list keeps its one hop on both."""
+    from kvitt.core import api as core_api
+    from kvitt.web import routes as web_routes
+
+    customer = api.post("/customers", {"customer_no": "1001", "name": "Astrid Lindqvist"}).json()
+    draft = api.post("/invoices", {"customer": customer["id"], "lines": [LINE]}).json()
+    issued = api.post(f"/invoices/{draft['id']}/issue").json()
+    page = "/i/" + issued["url"].rsplit("/", 1)[1]
+    assert client.get(page).status_code == 200  # the first view writes its form key (a hop)
+    hops: list[str] = []
+    real = core_api.run_in_threadpool
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(func.__name__)
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(core_api, "run_in_threadpool", counted)
+    monkeypatch.setattr(web_routes, "run_in_threadpool", counted)
+    assert api.get(f"/invoices/{issued['id']}").json()["total"] == issued["total"]
+    assert api.get(f"/customers/{customer['id']}").json()["name"] == "Astrid Lindqvist"
+    assert client.get(page).status_code == 200
+    assert hops == ([] if ENGINE == "sqlite" else ["_in_unit", "_in_unit", "_read_page"])
+    hops.clear()
+    assert len(api.get("/invoices").json()["data"]) == 1
+    assert hops == ["_in_unit"]

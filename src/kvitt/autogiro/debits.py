@@ -11,6 +11,7 @@ publishes ``autogiro.failed`` (which the default event chain answers).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -66,7 +67,7 @@ def debit_date(session: Session, tenant: Tenant, invoice: Invoice, *, today: dat
 
 def debit_dates(session: Session, tenant: Tenant, invoices_: list[Invoice], *, today: date) -> dict[int, date]:
     """``debit_date`` of many invoices in two statements (a batch of emails)."""
-    payable = [i for i in invoices_ if i.kind == "invoice" and i.remaining > 0 and i.due_date is not None]
+    payable = [i for i in invoices_ if autogiro_may_pay(i)]
     if not payable:
         return {}
     ids = [i.id for i in payable]
@@ -88,13 +89,42 @@ def debit_dates(session: Session, tenant: Tenant, invoices_: list[Invoice], *, t
     found: dict[int, date] = {}
     for invoice in payable:
         debit = debits.get(invoice.id)
-        if debit is not None:
-            if debit.status in OPEN:
-                found[invoice.id] = debit.debit_on
-        elif invoice.customer_id in with_mandate:
-            assert invoice.due_date is not None
-            found[invoice.id] = planned_dates(invoice.due_date, lead=lead, today=today)[0]
+        day = debit_day_of(
+            invoice,
+            (debit.status, debit.debit_on) if debit is not None else None,
+            invoice.customer_id in with_mandate,
+            lead=lambda: lead,
+            today=today,
+        )
+        if day is not None:
+            found[invoice.id] = day
     return found
+
+
+def autogiro_may_pay(invoice: Invoice) -> bool:
+    return invoice.kind == "invoice" and invoice.remaining > 0 and invoice.due_date is not None
+
+
+def debit_day_of(
+    invoice: Invoice,
+    debit: tuple[str, date] | None,
+    has_active_mandate: bool,
+    *,
+    lead: Callable[[], int],
+    today: date,
+) -> date | None:
+    """``debit_date`` from facts read elsewhere (the web invoice reads them with its page): the
+    invoice's debit as (status, day) if it has one, and whether its customer has an active
+    mandate; ``lead`` gives the tenant's banking days before (asked only when needed)."""
+    if not autogiro_may_pay(invoice):
+        return None
+    if debit is not None:
+        status, debit_on = debit
+        return debit_on if status in OPEN else None
+    if has_active_mandate:
+        assert invoice.due_date is not None
+        return planned_dates(invoice.due_date, lead=lead(), today=today)[0]
+    return None
 
 
 def plan(session: Session, tenant: Tenant, *, today: date) -> int:

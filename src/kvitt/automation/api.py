@@ -11,7 +11,7 @@ from kvitt.automation import service
 from kvitt.automation.models import AutomationFiring, AutomationRule
 from kvitt.automation.schemas import FiringOut, RuleCreate, RuleOut, RuleUpdate, TemplateInstall, TemplateOut
 from kvitt.automation.templates import TEMPLATES
-from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, QueryId, TenantRoute, point_read, request_session, request_tenant
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
 from kvitt.tenants.models import Tenant
@@ -86,6 +86,7 @@ def list_rules(
 
 
 @router.get("/{rule_id}", response_model=RuleOut)
+@point_read
 def get_rule(rule_id: PathId, session: SessionDep, tenant: TenantDep) -> RuleOut:
     return rule_out(service.get_rule(session, tenant, rule_id))
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from kvitt.catalog import service
 from kvitt.catalog.schemas import ItemCreate, ItemOut, ItemUpdate
-from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, QueryId, TenantRoute, point_read, request_session, request_tenant
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
 from kvitt.tenants.models import Tenant
@@ -37,6 +37,7 @@ def list_items(
 
 
 @router.get("/{item_id}", response_model=ItemOut)
+@point_read
 def get_item(item_id: PathId, session: SessionDep, tenant: TenantDep) -> ItemOut:
     return ItemOut.model_validate(service.get(session, tenant, item_id))
 

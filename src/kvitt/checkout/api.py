@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from kvitt.checkout import refunds, service
 from kvitt.checkout.models import PaymentRequest, Refund
 from kvitt.checkout.schemas import PaymentRequestIn, PaymentRequestOut, RefundIn, RefundOut
-from kvitt.core.api import PathId, TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, TenantRoute, point_read, request_session, request_tenant
 from kvitt.core.config import web_base_url
 from kvitt.core.schemas import ListResponse
 from kvitt.formats import swish_commerce
@@ -94,6 +94,7 @@ def list_payment_requests(
 
 
 @router.get("/payment-requests/{request_id}", response_model=PaymentRequestOut)
+@point_read
 def get_payment_request(request_id: PathId, session: SessionDep, tenant: TenantDep) -> PaymentRequestOut:
     return request_out(session, tenant, service.get(session, tenant, request_id))
 

@@ -156,7 +156,17 @@ async def request_tenant(request: Request) -> Any:
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITES_ON_READ = "kvitt_writes_on_read"
+POINT_READ = "kvitt_point_read"
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def point_read(endpoint: F) -> F:
+    """Mark a GET endpoint whose database work is a few statements by key (one object, not a
+    list or a report): on a database that allows it (``Database.point_reads_on_loop``, SQLite)
+    it runs on the event loop, without the thread pool's hand-over; elsewhere in one hop as
+    every endpoint does (decisions/0004)."""
+    setattr(endpoint, POINT_READ, True)
+    return endpoint
 
 
 def writes_on_read(endpoint: F) -> F:
@@ -206,7 +216,7 @@ class TenantRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         self.writes_on_read = bool(getattr(endpoint, WRITES_ON_READ, False))
         if not inspect.iscoroutinefunction(endpoint):
-            endpoint = _one_hop(endpoint)
+            endpoint = _one_hop(endpoint, point_read=bool(getattr(endpoint, POINT_READ, False)))
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -232,18 +242,20 @@ class TenantRoute(APIRoute):
         return run
 
 
-def _one_hop(endpoint: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+def _one_hop(endpoint: Callable[..., Any], point_read: bool = False) -> Callable[..., Coroutine[Any, Any, Any]]:
     @functools.wraps(endpoint)
     async def call(**kwargs: Any) -> Any:
         unit = _UNIT.get()
         if unit is None:  # not under TenantRoute's wrapper (never in the app)
             return await run_in_threadpool(functools.partial(endpoint, **kwargs))
-        return await run_in_threadpool(_in_thread, unit, endpoint, kwargs)
+        if point_read and not unit.write and unit.request.app.state.db.point_reads_on_loop:
+            return _in_unit(unit, endpoint, kwargs)  # zero hops: see point_read
+        return await run_in_threadpool(_in_unit, unit, endpoint, kwargs)
 
     return call
 
 
-def _in_thread(unit: _Unit, endpoint: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+def _in_unit(unit: _Unit, endpoint: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     session = unit.session
     try:
         if unit.write:

@@ -178,6 +178,11 @@ class Database:
             options["isolation_level"] = "AUTOCOMMIT"
         self.read_engine = self.engine.execution_options(**options)
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        # A point read (one row by its key, a few statements) may run on the event loop itself
+        # when the database is a file in this process: SQLite reads a WAL snapshot without
+        # waiting for the writer, so the read never blocks on I/O the loop could overlap, and
+        # the thread hand-over it saves costs more than the read (decisions/0004).
+        self.point_reads_on_loop = self.engine.dialect.name == "sqlite"
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

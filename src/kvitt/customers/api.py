@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from kvitt.core.api import PathId, QueryId, QueryText, TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, QueryId, QueryText, TenantRoute, point_read, request_session, request_tenant
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
 from kvitt.customers import service
@@ -49,6 +49,7 @@ def list_customers(
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
+@point_read
 def get_customer(customer_id: PathId, session: SessionDep, tenant: TenantDep) -> CustomerOut:
     return _out(session, tenant, service.get(session, tenant, customer_id))
 

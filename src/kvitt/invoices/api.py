@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from kvitt.core import clock
-from kvitt.core.api import PathId, QueryId, QueryText, TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, QueryId, QueryText, TenantRoute, point_read, request_session, request_tenant
 from kvitt.core.config import web_base_url
 from kvitt.core.money import format_quantity
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -139,6 +139,7 @@ def list_invoices(
 
 
 @router.get("/{invoice_id}", response_model=InvoiceOut)
+@point_read
 def get_invoice(invoice_id: PathId, session: SessionDep, tenant: TenantDep, base_url: PublicUrl) -> Response:
     # Rows, not ORM objects, serialized once (invoices/reads.py): InvoiceOut's JSON, the
     # response model only documents it.

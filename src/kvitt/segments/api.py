@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from kvitt.core.api import PathId, QueryId, TenantRoute, request_session, request_tenant
+from kvitt.core.api import PathId, QueryId, TenantRoute, point_read, request_session, request_tenant
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
 from kvitt.customers.schemas import CustomerOut
@@ -43,6 +43,7 @@ def preview_segment(body: PreviewIn, session: SessionDep, tenant: TenantDep) -> 
 
 
 @router.get("/{segment_id}", response_model=SegmentOut)
+@point_read
 def get_segment(segment_id: PathId, session: SessionDep, tenant: TenantDep) -> SegmentOut:
     return SegmentOut.model_validate(service.get(session, tenant, segment_id))
 

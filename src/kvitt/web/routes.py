@@ -160,28 +160,27 @@ def asset(name: str, request: Request) -> Response:
 
 
 @router.get("/i/{token}", response_class=HTMLResponse)
-def invoice_page(token: str, request: Request) -> Response:
+async def invoice_page(token: str, request: Request) -> Response:
     """The page, read in one read-only unit of work (no write lock): a view is counted after the
     answer has been sent (``_count_view``), except the very first, which makes the form key the
-    page needs. A reload of an unchanged page answers 304 (``ETag``)."""
+    page needs. A reload of an unchanged page answers 304 (``ETag``).
+
+    The read is a point read (by the token's unique index): on SQLite it runs on the event loop
+    (``Database.point_reads_on_loop``), elsewhere in the thread pool; the first view's write
+    always goes to the thread pool (it may wait for the write lock)."""
     database: Database = request.app.state.db
     tab, lang = _tab_and_language(request)
     now = utcnow()
     try:
-        with database.read() as session:
-            found = service.find_issued(session, token)
-            # the engagement area (Faktura tab only): what fits the recipient now, never an error
-            shown = (
-                web_engagement.shown(session, found, language_of(found, lang), now)
-                if found and tab == "faktura"
-                else []
-            )
+        if database.point_reads_on_loop:
+            found, shown = _read_page(database, token, tab, lang, now)
+        else:
+            found, shown = await run_in_threadpool(_read_page, database, token, tab, lang, now)
         if found is None:
             return not_found()
         visit = found.visit
         if visit is None:  # the first view: the forms need the invoice's key before the page is made
-            with database.transaction() as session:
-                visit = visits.record_view(session, found.invoice, now)
+            visit = await run_in_threadpool(_first_view, database, found.invoice, now)
     except DBAPIError as exc:
         if is_unavailable(exc):
             return unavailable()
@@ -204,6 +203,23 @@ def invoice_page(token: str, request: Request) -> Response:
     response.headers["Last-Modified"] = format_datetime(last_modified(found), usegmt=True)
     response.background = web_engagement.with_impressions(count, database, found.invoice, shown, now)
     return response
+
+
+def _read_page(
+    database: Database, token: str, tab: str, lang: str | None, now: datetime
+) -> tuple[service.WebInvoice | None, list[web_engagement.Shown]]:
+    with database.read() as session:
+        found = service.find_issued(session, token)
+        # the engagement area (Faktura tab only): what fits the recipient now, never an error
+        shown = (
+            web_engagement.shown(session, found, language_of(found, lang), now) if found and tab == "faktura" else []
+        )
+    return found, shown
+
+
+def _first_view(database: Database, invoice: Invoice, now: datetime) -> visits.WebInvoiceVisit:
+    with database.transaction() as session:
+        return visits.record_view(session, invoice, now)
 
 
 def _count_view(database: Database, invoice: Invoice, now: datetime) -> None:
