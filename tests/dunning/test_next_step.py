@@ -3,11 +3,13 @@ a change of the configuration (a policy, a customer's segment, an extension) mak
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Date, literal, select
 
 from kvitt.core.db import Database
 from kvitt.customers.models import Customer
@@ -23,13 +25,13 @@ DUE = date(2026, 3, 31)
 
 @pytest.fixture
 def looked_at(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many invoices each tick's finding query kept (due today, or a date to write)."""
+    """How many invoices each tick's finding query kept (due today, or given a new date)."""
     counts: list[int] = []
     real = tick._candidates
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         found = real(*args, **kwargs)
-        counts.append(len(found))
+        counts.append(found.kept)
         return found
 
     monkeypatch.setattr(tick, "_candidates", counting)
@@ -212,3 +214,53 @@ def test_the_preview_is_what_the_tick_then_takes_read_from_its_range(db: Databas
         assert looked_at[0] == len(due)  # the range: not a probe of every waiting invoice
     assert run_tick(db, tenant_id, date(2026, 4, 12)).reminders == 1
     assert preview_and_full(date(2026, 4, 12)) == ([], [])
+
+
+def next_on_by_the_rules(steps: list[dict[str, Any]], level: int, base: date, last_on: date | None) -> date:
+    """The timing the policies describe (docs/dunning.md), in Python: the step after ``level`` counts
+    its days from the due date (or an extension's date) if it is the first step or says
+    ``after: due``, else from the previous step; no such step, or no previous step to count from:
+    none (NO_STEP)."""
+    if level >= len(steps):
+        return tick.NO_STEP
+    step = steps[level]
+    start = base if level == 0 or step.get("after", "previous") == "due" else last_on
+    return tick.NO_STEP if start is None else start + timedelta(days=int(step["days"]))
+
+
+step_lists = st.lists(
+    st.fixed_dictionaries({"days": st.integers(0, 120)}, optional={"after": st.sampled_from(["due", "previous"])}),
+    min_size=1,
+    max_size=4,
+)
+days = st.dates(date(2025, 1, 1), date(2027, 12, 31))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    policies_steps=st.lists(step_lists, min_size=1, max_size=3),
+    cases=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), days, st.none() | days), min_size=1, max_size=12),
+)
+def test_the_servers_next_step_date_is_the_policies_timing(
+    db: Database, policies_steps: list[list[dict[str, Any]]], cases: list[tuple[int, int, date, date | None]]
+) -> None:
+    """The date the tick now computes in SQL (``tick.next_on_sql``, written with INSERT … SELECT)
+    against the rules in Python, on the test's database (SQLite's date(), PostgreSQL's date + int):
+    for policies of any steps, any level, extension/due date and last step (or none), and a policy
+    id no policy has (a customer no policy's rules pick)."""
+    made = [DunningPolicy(id=n + 1, steps=steps) for n, steps in enumerate(policies_steps)]
+    timings = {policy.id: tick.step_timing(policy) for policy in made}
+    with db.transaction() as session:
+        for policy_index, level, base, last_on in cases:
+            policy_id = policy_index + 1  # may be one past the last policy: no policy
+            expression = tick.next_on_sql(
+                session,
+                timings,
+                literal(policy_id),
+                literal(level),
+                literal(base, Date),
+                literal(last_on, Date),
+            )
+            found = session.scalar(select(expression))
+            steps = policies_steps[policy_index] if policy_index < len(policies_steps) else []
+            assert found == next_on_by_the_rules(steps, level, base, last_on), (policy_id, level, base, last_on)

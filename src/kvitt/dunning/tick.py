@@ -5,12 +5,15 @@ under an instalment plan, not themselves a charge, each with the policy its cust
 picks (a SQL ``CASE`` over the policies' rules), the level it has reached (its reminders) and
 the date that level was reached; a step is due when the invoice is at the level before it and
 its days have passed since the due date (or an approved extension's date) or since the previous
-step. Dates are compared with parameters made in Python, so the query is the same on SQLite
-and PostgreSQL.
+step: the server computes that date (``next_on_sql``, a ``CASE`` branch per policy step; the only
+difference between the databases is adding days to a date) and only the due invoices come back.
 
 A repeated tick reads a range: every invoice the tick looks at gets a ``dunning_next_steps`` row,
 the first day its next step could be due (the due date or an extension's date plus the step's days,
-or the last step's date plus the days), 9999-12-31 when no step is left. While the tenant's
+or the last step's date plus the days), 9999-12-31 when no step is left, written by the server
+from the finding query's own rows (``INSERT … SELECT … ON CONFLICT DO UPDATE``, where new or
+changed; on PostgreSQL a data-modifying CTE of the same statement, so the query runs once and
+no waiting invoice's row comes to Python). While the tenant's
 dunning configuration is what it was when those dates were written (``TickMark.fingerprint``: the
 active policies' rules and steps, and the day if a rule asks for the customer's age), the tick
 leaves out the invoices whose date is still to come (the range ``next_on > today`` of
@@ -36,7 +39,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kvitt.core.db import any_of, bulk_insert, is_postgresql, reserve_ids, utcnow
@@ -103,15 +122,13 @@ class _Due:
     fee_agreed: bool
 
 
-@dataclass(slots=True)
-class _Candidate:
-    """An open past-due invoice the tick looked at whose next step is due today or whose stored
-    date must change (the others are not kept: a million of them would not fit 512 MB)."""
+@dataclass
+class _Found:
+    """What a finding query found: the steps due today, and how many invoices it kept (due today
+    or given a new next-step date; a read-only look writes no date and counts the due ones)."""
 
-    due: _Due | None  # the step due today; None: not due
-    invoice_id: int
-    next_on: date
-    stored: date | None
+    due: list[_Due]
+    kept: int
 
 
 # Each step's (days, counted from the due date rather than the previous step).
@@ -119,26 +136,42 @@ Timing = tuple[tuple[timedelta, bool], ...]
 
 
 def step_timing(policy: DunningPolicy) -> Timing:
-    """A policy's timing, read once per tick: the steps' JSON read per invoice cost ~11 µs a call
-    (1.5 of 17.7 s of a first tick at 200,000 open invoices, bench/dunning.py --profile)."""
+    """A policy's timing: each step's days and whether they count from the due date (the first
+    step always does) or from the previous step."""
     return tuple(
         (timedelta(days=int(step["days"])), level == 0 or step.get("after", "previous") == "due")
         for level, step in enumerate(policy.steps)
     )
 
 
-def next_step_on(policy: DunningPolicy | None, level: int, base: date, last_on: date | None) -> date:
-    """The first day the step after ``level`` can be due: the same timing ``find_due`` tests."""
-    return NO_STEP if policy is None else next_on_by(step_timing(policy), level, base, last_on)
+def next_on_sql(
+    session: Session, timings: dict[int, Timing], policy_id: Any, level: Any, base: Any, last_on: Any
+) -> ColumnElement[date]:
+    """SQL: the first day the step after ``level`` can be due under the policy ``policy_id``: the
+    base date (the due date or an approved extension's) or the last step's date plus the step's
+    days; NO_STEP when the policy has no such step, there is no policy, or no last step to count
+    from. One ``CASE`` branch per (policy, step), so the dates are computed by the server, not
+    fetched and computed row by row."""
+    whens = [
+        (
+            and_(policy_id == policy, level == index),
+            _plus_days(session, base if from_due else last_on, days.days),
+        )
+        for policy, timing in timings.items()
+        for index, (days, from_due) in enumerate(timing)
+    ]
+    no_step = literal(NO_STEP, Date)
+    if not whens:
+        return no_step
+    return type_coerce(func.coalesce(case(*whens, else_=no_step), no_step), Date)
 
 
-def next_on_by(timing: Timing, level: int, base: date, last_on: date | None) -> date:
-    """``next_step_on`` from a timing read once."""
-    if level >= len(timing):
-        return NO_STEP
-    days, from_due = timing[level]
-    start = base if from_due else last_on
-    return NO_STEP if start is None else start + days
+def _plus_days(session: Session, day: Any, days: int) -> Any:
+    """``day`` plus ``days`` in SQL: PostgreSQL adds an integer to a date; SQLite keeps dates as
+    ISO text and has ``date(day, '+N days')``."""
+    if is_postgresql(session):
+        return day + literal(days, Integer)
+    return func.date(day, f"{days:+d} days")
 
 
 def run(session: Session, tenant: Tenant, *, today: date, actor: str = "system") -> TickResult:
@@ -156,12 +189,10 @@ def run(session: Session, tenant: Tenant, *, today: date, actor: str = "system")
     if not scope.trusted:
         # Dates written under another configuration say nothing now.
         session.execute(delete(NextStep).where(NextStep.tenant_id == tenant.id))
-    candidates = _candidates(session, tenant, active, today, scope)
-    due = [c.due for c in candidates if c.due is not None and c.next_on <= today]
+    due = _candidates(session, tenant, active, today, scope, write_dates=True).due
     _with_interest_dates(session, tenant, due)
     if due:
         _take_steps(session, tenant, due, today=today, actor=actor, result=result)
-    _write_next_steps(session, tenant, candidates, today)
     _forget_finished(session, tenant)
     if mark is None:
         session.add(TickMark(tenant_id=tenant.id, fingerprint=fingerprint, updated_at=started))
@@ -243,42 +274,6 @@ def _forget_finished(session: Session, tenant: Tenant) -> None:
     )
 
 
-def _write_next_steps(session: Session, tenant: Tenant, candidates: list[_Candidate], today: date) -> None:
-    """Each looked-at invoice's next step date, where it changed (a step taken today moves it on):
-    new rows by COPY, changed ones by one UPDATE."""
-    fresh: list[dict[str, Any]] = []
-    moved: dict[int, date] = {}
-    timings: dict[int, Timing] = {}
-    for candidate in candidates:
-        item = candidate.due
-        next_on = candidate.next_on
-        if item is not None:
-            if item.policy.id not in timings:
-                timings[item.policy.id] = step_timing(item.policy)
-            next_on = next_on_by(timings[item.policy.id], item.level + 1, item.base, today)
-        if candidate.stored is None:
-            fresh.append({"invoice_id": candidate.invoice_id, "tenant_id": tenant.id, "next_on": next_on})
-        elif next_on != candidate.stored:
-            moved[candidate.invoice_id] = next_on
-    bulk_insert(session, NextStep, fresh)
-    if not moved:
-        return
-    if is_postgresql(session):
-        session.execute(
-            text(
-                "UPDATE dunning_next_steps SET next_on = c.next_on"
-                " FROM unnest(CAST(:ids AS bigint[]), CAST(:dates AS date[])) AS c(id, next_on)"
-                " WHERE dunning_next_steps.invoice_id = c.id AND dunning_next_steps.tenant_id = :tenant"
-            ),
-            {"tenant": tenant.id, "ids": list(moved), "dates": list(moved.values())},
-        )
-        return
-    session.execute(
-        text("UPDATE dunning_next_steps SET next_on = :next_on WHERE invoice_id = :id AND tenant_id = :tenant"),
-        [{"id": invoice_id, "next_on": day, "tenant": tenant.id} for invoice_id, day in moved.items()],
-    )
-
-
 def _serialize(session: Session, tenant: Tenant) -> None:
     if is_postgresql(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": TICK_LOCK, "key": tenant.id})
@@ -295,8 +290,7 @@ def _without_jit(session: Session) -> None:
 def find_due(session: Session, tenant: Tenant, active: list[DunningPolicy], today: date) -> list[_Due]:
     """Every invoice with a step due today, with its policy and level (one query, every open
     past-due invoice looked at)."""
-    candidates = _candidates(session, tenant, active, today, _Scope())
-    due = [c.due for c in candidates if c.due is not None and c.next_on <= today]
+    due = _candidates(session, tenant, active, today, _Scope()).due
     _with_interest_dates(session, tenant, due)
     return due
 
@@ -314,15 +308,21 @@ def preview(session: Session, tenant: Tenant, today: date) -> list[_Due]:
         _without_jit(session)
     active = policies.active(session, tenant)
     scope = _scope(session, tenant, active, _fingerprint(active, today), session.get(TickMark, tenant.id))
-    candidates = _candidates(session, tenant, active, today, scope)
-    return [c.due for c in candidates if c.due is not None and c.next_on <= today]
+    return _candidates(session, tenant, active, today, scope).due
 
 
 def _candidates(
-    session: Session, tenant: Tenant, active: list[DunningPolicy], today: date, scope: _Scope
-) -> list[_Candidate]:
-    """The open past-due invoices in scope that a step may concern, with their policy, level and
-    next step's date (one query)."""
+    session: Session,
+    tenant: Tenant,
+    active: list[DunningPolicy],
+    today: date,
+    scope: _Scope,
+    *,
+    write_dates: bool = False,
+) -> _Found:
+    """The open past-due invoices in scope with a step due today, with their policy and level (one
+    query); with ``write_dates``, also each looked-at invoice's next step date, where it is new or
+    changed (a step taken today moves it on), written by the server from the same rows."""
     by_id = {policy.id: policy for policy in active}
     timings = {policy.id: step_timing(policy) for policy in active}
     # Correlated lookups, one index probe each per invoice (the UNIQUE (invoice_id, level) key),
@@ -355,11 +355,7 @@ def _candidates(
             policies.policy_of_customer(active, today).label("policy_id"),
             Customer.type.label("customer_type"),
             policies.attribute("reminder_fee_agreed", "boolean").label("fee_agreed"),
-            select(NextStep.next_on)
-            .where(NextStep.invoice_id == Invoice.id)
-            .correlate(Invoice)
-            .scalar_subquery()
-            .label("stored"),
+            _stored_date(scope).label("stored"),
         )
         .join(Customer, Customer.id == Invoice.customer_id)
         .where(
@@ -389,30 +385,79 @@ def _candidates(
         .cte("candidates")
         .prefix_with("MATERIALIZED")
     )
-    found = []
-    query = select(candidates).order_by(candidates.c.invoice_id)
-    for row in session.execute(query, execution_options={"yield_per": 10_000}):
-        policy = by_id.get(row.policy_id)
-        timing = timings.get(row.policy_id)
-        next_on = NO_STEP if timing is None else next_on_by(timing, row.level, row.base, row.last_on)
-        item = None
-        if policy is not None and next_on <= today:
-            item = _Due(
-                invoice_id=row.invoice_id,
-                customer_id=row.customer_id,
-                number=row.number,
-                remaining=row.remaining,
-                base=row.base,
-                level=row.level,
-                last_on=row.last_on,
-                interest_to=None,
-                policy=policy,
-                company=row.customer_type == "company",
-                fee_agreed=bool(row.fee_agreed),
-            )
-        if item is not None or next_on != row.stored:
-            found.append(_Candidate(item, row.invoice_id, next_on, row.stored))
-    return found
+    c = candidates.c
+    next_on = next_on_sql(session, timings, c.policy_id, c.level, c.base, c.last_on)
+    # The date to keep: the step's after today's, for the invoices stepped today.
+    after_today = next_on_sql(session, timings, c.policy_id, c.level + 1, c.base, literal(today, Date))
+    timed = select(
+        *c, next_on.label("next_on"), case((next_on <= today, after_today), else_=next_on).label("new_on")
+    ).cte("timed")
+    due = select(timed).where(timed.c.next_on <= today)
+    if not write_dates:
+        rows = session.execute(due.order_by(timed.c.invoice_id), execution_options={"yield_per": 10_000})
+        found = [_due(row, by_id) for row in rows]
+        return _Found(found, len(found))
+    dates = select(timed.c.invoice_id, literal(tenant.id), timed.c.new_on).where(
+        timed.c.stored.is_distinct_from(timed.c.new_on)
+    )
+    if is_postgresql(session):
+        return _due_and_dates_at_once(session, due, dates, by_id)
+    found = [_due(row, by_id) for row in session.execute(due.order_by(timed.c.invoice_id))]
+    session.execute(_upsert_dates(session, dates))
+    # The driver's rowcount is -1 for a statement that begins with WITH; SQLite counts itself.
+    return _Found(found, int(session.scalar(text("SELECT changes()")) or 0))
+
+
+def _stored_date(scope: _Scope) -> Any:
+    """The invoice's stored next-step date. None when the tick is not trusted: its tenant's dates
+    were just cleared, and a lookup per invoice would cost an index probe each for nothing, or
+    worse: planned over the emptied table as a scan per invoice, it rescans, row after row, the
+    dates the same statement is adding (PostgreSQL, bench/dunning.py: 100,000 open invoices,
+    1.6 s → 21 s)."""
+    if not scope.trusted:
+        return literal(None, Date)
+    return select(NextStep.next_on).where(NextStep.invoice_id == Invoice.id).correlate(Invoice).scalar_subquery()
+
+
+def _upsert_dates(session: Session, dates: Any) -> Any:
+    """INSERT … SELECT of (invoice_id, tenant_id, next_on), a changed date replacing the stored one."""
+    upsert: Any = (postgresql.insert if is_postgresql(session) else sqlite.insert)(NextStep)
+    upsert = upsert.from_select(["invoice_id", "tenant_id", "next_on"], dates)
+    return upsert.on_conflict_do_update(index_elements=["invoice_id"], set_={"next_on": upsert.excluded.next_on})
+
+
+def _due_and_dates_at_once(session: Session, due: Any, dates: Any, by_id: dict[int, DunningPolicy]) -> _Found:
+    """PostgreSQL: one statement; the dates' INSERT is a data-modifying CTE over the same rows
+    as the due ones (the finding query runs once). One row at least (the count of dates written),
+    the due invoices' columns NULL when none is due. Not streamed: a cursor cannot hold a
+    statement that writes; only the due rows come over (100,000 of 1,000,000 in the bench)."""
+    written = _upsert_dates(session, dates).returning(NextStep.invoice_id).cte("written")
+    counted = select(func.count().label("written")).select_from(written).subquery("counted")
+    due_rows = due.subquery("due_rows")
+    query = (
+        select(counted.c.written, due_rows)
+        .select_from(counted.outerjoin(due_rows, true()))
+        .order_by(due_rows.c.invoice_id)
+    )
+    rows = session.execute(query).all()
+    found = [_due(row, by_id) for row in rows if row.invoice_id is not None]
+    return _Found(found, int(rows[0].written))
+
+
+def _due(row: Any, by_id: dict[int, DunningPolicy]) -> _Due:
+    return _Due(
+        invoice_id=row.invoice_id,
+        customer_id=row.customer_id,
+        number=row.number,
+        remaining=row.remaining,
+        base=row.base,
+        level=row.level,
+        last_on=row.last_on,
+        interest_to=None,
+        policy=by_id[row.policy_id],
+        company=row.customer_type == "company",
+        fee_agreed=bool(row.fee_agreed),
+    )
 
 
 def _in_scope(session: Session, tenant: Tenant, scope: _Scope, today: date) -> Any:
