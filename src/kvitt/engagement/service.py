@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -182,18 +182,22 @@ def fitting_many(
     return found
 
 
-def _live(session: Session, tenant_id: int, now: datetime) -> list[Placement]:
-    query = (
-        select(Placement)
-        .where(
-            Placement.tenant_id == tenant_id,
-            Placement.active.is_(True),
-            (Placement.starts_at.is_(None)) | (Placement.starts_at <= now),
-            (Placement.ends_at.is_(None)) | (Placement.ends_at > now),
-        )
-        .order_by(Placement.priority, Placement.id)
+# Built once, with bound parameters: every web invoice page asks it, and building the
+# statement and its cache key was most of its cost (issue 20).
+_LIVE = (
+    select(Placement)
+    .where(
+        Placement.tenant_id == bindparam("tenant_id"),
+        Placement.active.is_(True),
+        (Placement.starts_at.is_(None)) | (Placement.starts_at <= bindparam("now")),
+        (Placement.ends_at.is_(None)) | (Placement.ends_at > bindparam("now")),
     )
-    return list(session.scalars(query))
+    .order_by(Placement.priority, Placement.id)
+)
+
+
+def _live(session: Session, tenant_id: int, now: datetime) -> list[Placement]:
+    return list(session.scalars(_LIVE, {"tenant_id": tenant_id, "now": now}))
 
 
 def _impressions_per_placement(
