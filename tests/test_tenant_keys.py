@@ -72,7 +72,6 @@ FOREIGN_WITHOUT_TENANT = {
     "fk deliveries(invoice_id) -> invoices": "the invoice delivered; " + _SAME_TENANT,
     "fk dunning_pauses(customer_id) -> customers": "a paused customer; " + _SAME_TENANT,
     "fk dunning_pauses(invoice_id) -> invoices": "a paused invoice; " + _SAME_TENANT,
-    "fk dunning_next_steps(invoice_id) -> invoices": "the invoice whose next step is dated; " + _SAME_TENANT,
     "fk dunning_reminders(charge_invoice_id) -> invoices": "the fee and interest invoice; " + _SAME_TENANT,
     "fk dunning_reminders(customer_id) -> customers": "the reminded customer; " + _SAME_TENANT,
     "fk dunning_reminders(invoice_id) -> invoices": "the reminded invoice; " + _SAME_TENANT,
