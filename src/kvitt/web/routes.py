@@ -7,19 +7,18 @@
   with a redirect to the page (post/redirect/get); htmx, when it runs, makes the same requests
   and swaps in the tab instead of reloading (``hx-boost`` with ``hx-select``).
 - ``GET /i/{token}/pdf`` the invoice as PDF (``kvitt.documents.pdf``).
-- ``GET /i/assets/{name}`` htmx and our one small script, gzipped, cached for a year (the names
-  carry a version or a content hash).
+- ``GET /i/assets/{name}`` htmx, our one small script and our stylesheet, gzipped, cached for a
+  year (the names carry a version or a content hash).
 
 Every page answer carries headers for a page whose address is a secret: no caching, no
 Referer (the token must not leak to other sites), no indexing, and a Content-Security-Policy
-that allows only our own scripts and the inline stylesheet, by its hash. Forms carry an HMAC
+that allows only our own scripts and stylesheets, as files. Forms carry an HMAC
 made with the invoice's own random key (``visits.form_token``), and a cross-site Origin is
 refused. Form bodies are limited to 16 KiB.
 """
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import importlib.util
@@ -36,7 +35,6 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
 from starlette.background import BackgroundTask
@@ -71,13 +69,9 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-CSS = (STATIC / "kvitt.css").read_text(encoding="utf-8")
-CSS_HASH = "sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
-# The code that makes the pages: part of every page's ETag.
-CODE_VERSION = (
-    __version__
-    + hashlib.sha256(b"".join(p.read_bytes() for p in sorted((HERE / "templates").glob("*.html")))).hexdigest()[:12]
-)
+# The code that makes the pages, and the files they name by digest: part of every page's ETag.
+_PAGE_FILES = sorted((HERE / "templates").glob("*.html")) + sorted(STATIC.glob("*"))
+CODE_VERSION = __version__ + hashlib.sha256(b"".join(p.read_bytes() for p in _PAGE_FILES)).hexdigest()[:12]
 # The page is kept by the browser only to be revalidated (``no-cache``): a reload of an
 # unchanged invoice is a 304 without a body; never by a shared cache (``private``).
 PAGE_HEADERS = {
@@ -86,8 +80,9 @@ PAGE_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": (
-        # 'self' for the tenant's brand stylesheet (/brand/..., web.branding): a file, not inline.
-        f"default-src 'none'; style-src '{CSS_HASH}' 'self'; script-src 'self'; connect-src 'self'; "
+        # Stylesheets are files only: ours (/i/assets/kvitt.<digest>.css, cached a year, shared
+        # by every invoice a phone opens) and the tenant's brand (/brand/..., web.branding).
+        "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
         "img-src 'self' https:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
@@ -127,12 +122,18 @@ def _asset(path: Path) -> tuple[str, Asset]:
     if "htmx" not in name:  # our own files get a content hash in their name; htmx has its version
         digest = hashlib.sha256(body).hexdigest()[:10]
         name = f"{path.stem}.{digest}{path.suffix}"
-    media_type = "image/svg+xml" if path.suffix == ".svg" else "text/javascript; charset=utf-8"
-    return name, Asset(body, gzip.compress(body, 9, mtime=0), media_type)
+    return name, Asset(body, gzip.compress(body, 9, mtime=0), MEDIA_TYPES[path.suffix])
 
 
-ASSETS = dict(_asset(STATIC / name) for name in ("htmx-2.0.11.min.js", "kvitt.js", "favicon.svg"))
-ASSET_URLS = {name.split(".")[0].split("-")[0]: f"/i/assets/{name}" for name in ASSETS}
+MEDIA_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+ASSET_FILES = {"htmx": "htmx-2.0.11.min.js", "kvitt": "kvitt.js", "css": "kvitt.css", "favicon": "favicon.svg"}
+_BUILT = {key: _asset(STATIC / file) for key, file in ASSET_FILES.items()}
+ASSETS = dict(_BUILT.values())
+ASSET_URLS = {key: f"/i/assets/{name}" for key, (name, _) in _BUILT.items()}
 
 router = APIRouter(include_in_schema=False)
 router.include_router(web_engagement.router)  # /e/<token> and /i/<token>/survey/<id>
@@ -426,7 +427,6 @@ def _not_found_html() -> str:
 
 def render(name: str, context: dict[str, Any]) -> str:
     return templates.get_template(name).render(
-        css=Markup(CSS),  # noqa: S704 - our own file
         assets=ASSET_URLS,
         htmx_config=HTMX_CONFIG,
         **context,
