@@ -10,7 +10,7 @@ then validating it again as the response.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic_core import to_json
@@ -50,30 +50,35 @@ _INVOICE_COLUMNS = (
     _INVOICES.credited_invoice_id,
     _INVOICES.notes,
     _INVOICES.info,
-    _INVOICES.metadata,
+    _INVOICES.metadata.label("metadata_"),  # the mapped attribute's name: rows and objects read alike
     _INVOICES.created_at,
     _INVOICES.issued_at,
 )
-_LINE_COLUMNS = (
-    _LINES.id.label("line_id"),
-    _LINES.kind.label("line_kind"),
-    _LINES.item_id.label("line_item_id"),
-    _LINES.article_no.label("line_article_no"),
-    _LINES.description.label("line_description"),
-    _LINES.quantity_milli.label("line_quantity_milli"),
-    _LINES.unit.label("line_unit"),
-    _LINES.unit_price.label("line_unit_price"),
-    _LINES.discount_bp.label("line_discount_bp"),
-    _LINES.vat_rate.label("line_vat_rate"),
-    _LINES.account.label("line_account"),
-    _LINES.net.label("line_net"),
+# The columns an invoice's line shows, in the order ``line_fields`` takes their values: read
+# with the invoice here (labelled, beside the invoice's own id and kind) and by the webhook
+# fan-out for many invoices at once (webhooks/objects.py).
+LINE_COLUMNS = (
+    _LINES.id,
+    _LINES.kind,
+    _LINES.item_id,
+    _LINES.article_no,
+    _LINES.description,
+    _LINES.quantity_milli,
+    _LINES.unit,
+    _LINES.unit_price,
+    _LINES.discount_bp,
+    _LINES.vat_rate,
+    _LINES.account,
+    _LINES.net,
 )
+_LINE_NAMES = tuple(column.key for column in LINE_COLUMNS)
+_LINES_FROM = len(_INVOICE_COLUMNS)
 
 
 # Built once, with bound parameters: a request only binds its tenant and id (the compiled form
 # is cached by SQLAlchemy either way; building the statement object per request is not free).
 _ONE_INVOICE = (
-    select(*_INVOICE_COLUMNS, *_LINE_COLUMNS)
+    select(*_INVOICE_COLUMNS, *(column.label(f"line_{column.key}") for column in LINE_COLUMNS))
     .select_from(
         Invoice.__table__.outerjoin(
             InvoiceLine.__table__, and_(_LINES.invoice_id == _INVOICES.id, _LINES.tenant_id == _INVOICES.tenant_id)
@@ -98,60 +103,76 @@ def invoice_json(session: Session, tenant_id: int, invoice_id: int, base_url: st
     if not rows:
         raise NotFound(f"no invoice {invoice_id}", param="invoice")
     events = connection.execute(_ITS_EVENTS, params).all()
-    return to_json(invoice_dict(rows, events, base_url))
+    lines = [row[_LINES_FROM:] for row in rows if row.line_id is not None]
+    return to_json(invoice_dict(rows[0], lines, base_url, events=[_event(event) for event in events]))
 
 
-def invoice_dict(rows: Sequence[Any], events: Sequence[Any], base_url: str) -> dict[str, Any]:
-    """``InvoiceOut``'s fields, in its order, from the joined rows (one per line) and the events."""
-    row = rows[0]
-    return {
-        "id": row.id,
+def line_values(line: InvoiceLine) -> tuple[Any, ...]:
+    """A loaded line's values in ``LINE_COLUMNS``' order."""
+    return tuple(getattr(line, name) for name in _LINE_NAMES)
+
+
+def invoice_dict(
+    invoice: Any, lines: Iterable[Sequence[Any]], base_url: str, *, events: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """``InvoiceOut``'s fields, in its order, as Python values (``pydantic_core.to_json`` or
+    ``to_jsonable_python`` makes them JSON as the API's model would): from an invoice row or a
+    loaded ``Invoice`` (the same attribute names) and its lines' values in ``LINE_COLUMNS``'
+    order. Without ``events``, no ``events`` field (a webhook's ``data.object``).
+    tests/invoices/test_reads.py and tests/webhooks/test_objects.py hold it equal to
+    ``invoices.api.to_out``."""
+    fields = {
+        "id": invoice.id,
         "object": "invoice",
-        "kind": row.kind,
-        "number": row.number,
-        "ocr": row.ocr,
-        "state": row.state,
-        "currency": row.currency,
-        "invoice_date": row.invoice_date,
-        "due_date": row.due_date,
-        "customer": row.customer_id,
-        "buyer": row.buyer,
-        "lines": [_line(line) for line in rows if line.line_id is not None],
-        "vat_summary": [{"rate": g["rate"], "net": g["net"], "vat": g["vat"]} for g in row.vat_summary],
-        "net": row.net,
-        "vat": row.vat,
-        "rounding": row.rounding,
-        "total": row.total,
-        "paid": row.paid,
-        "credited": row.credited,
-        "written_off": row.written_off,
-        "remaining": row.remaining,
-        "url": f"{base_url}/i/{row.token}",
-        "credited_invoice": row.credited_invoice_id,
-        "notes": row.notes,
-        "info": row.info,
-        "metadata": row.metadata,
-        "available_actions": states.available_actions(row.kind, row.state),
-        "events": [_event(event) for event in events],
-        "created_at": row.created_at,
-        "issued_at": row.issued_at,
+        "kind": invoice.kind,
+        "number": invoice.number,
+        "ocr": invoice.ocr,
+        "state": invoice.state,
+        "currency": invoice.currency,
+        "invoice_date": invoice.invoice_date,
+        "due_date": invoice.due_date,
+        "customer": invoice.customer_id,
+        "buyer": invoice.buyer,
+        "lines": [line_fields(values) for values in lines],
+        "vat_summary": [{"rate": g["rate"], "net": g["net"], "vat": g["vat"]} for g in invoice.vat_summary],
+        "net": invoice.net,
+        "vat": invoice.vat,
+        "rounding": invoice.rounding,
+        "total": invoice.total,
+        "paid": invoice.paid,
+        "credited": invoice.credited,
+        "written_off": invoice.written_off,
+        "remaining": invoice.remaining,
+        "url": f"{base_url}/i/{invoice.token}",
+        "credited_invoice": invoice.credited_invoice_id,
+        "notes": invoice.notes,
+        "info": invoice.info,
+        "metadata": invoice.metadata_,
+        "available_actions": states.available_actions(invoice.kind, invoice.state),
     }
+    if events is not None:
+        fields["events"] = events
+    fields["created_at"] = invoice.created_at
+    fields["issued_at"] = invoice.issued_at
+    return fields
 
 
-def _line(row: Any) -> dict[str, Any]:
+def line_fields(values: Sequence[Any]) -> dict[str, Any]:
+    """``InvoiceLineOut``'s fields from a line's values in ``LINE_COLUMNS``' order."""
+    line_id, kind, item_id, article_no, description, milli, unit, price, discount_bp, vat, account, net = values
     return {
-        "id": row.line_id,
-        "kind": row.line_kind,
-        "item": row.line_item_id,
-        "article_no": row.line_article_no,
-        "description": row.line_description,
-        "quantity": format_quantity(row.line_quantity_milli),
-        "unit": row.line_unit,
-        "unit_price": row.line_unit_price,
-        "discount_percent": f"{row.line_discount_bp / 100:.2f}" if row.line_discount_bp else None,
-        "vat_rate": row.line_vat_rate,
-        "account": row.line_account,
-        "net": row.line_net,
+        "id": line_id,
+        "kind": kind,
+        "item": item_id,
+        "article_no": article_no,
+        "description": description,
+        "quantity": format_quantity(milli),
+        "unit": unit,
+        "unit_price": price,
+        "discount_percent": f"{discount_bp / 100:.2f}" if discount_bp else None,
+        "vat_rate": vat,
+        "account": account,
+        "net": net,
     }
 
 

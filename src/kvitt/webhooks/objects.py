@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from kvitt.core.config import get_settings, web_base_url
 from kvitt.core.db import any_of
+from kvitt.invoices import reads
 from kvitt.tenants.models import Tenant
 
 
@@ -63,93 +65,41 @@ def _invoices(session: Session, tenant: Tenant, ids: set[int]) -> dict[int, dict
     return {invoice.id: invoice_object(invoice, base_url, lines.get(invoice.id, [])) for invoice in invoices}
 
 
-def _lines_of(session: Session, tenant_id: int, invoice_ids: list[int]) -> dict[int, list[Any]]:
-    """The lines of each invoice in their order, as rows of the columns an invoice object shows."""
+def _lines_of(session: Session, tenant_id: int, invoice_ids: list[int]) -> dict[int, list[Sequence[Any]]]:
+    """The lines of each invoice in their order, as their values in ``reads.LINE_COLUMNS``' order."""
     from kvitt.invoices.models import InvoiceLine as Line
 
-    found: dict[int, list[Any]] = {}
+    found: dict[int, list[Sequence[Any]]] = {}
     if not invoice_ids:
         return found
     rows = session.execute(
-        select(
-            Line.invoice_id,
-            Line.id,
-            Line.kind,
-            Line.item_id,
-            Line.article_no,
-            Line.description,
-            Line.quantity_milli,
-            Line.unit,
-            Line.unit_price,
-            Line.discount_bp,
-            Line.vat_rate,
-            Line.account,
-            Line.net,
-        )
+        select(Line.invoice_id, *reads.LINE_COLUMNS)
         .where(Line.tenant_id == tenant_id, any_of(session, Line.invoice_id, invoice_ids))
         .order_by(Line.invoice_id, Line.position)
     )
     for row in rows:
-        found.setdefault(row.invoice_id, []).append(row)
+        found.setdefault(row[0], []).append(row[1:])
     return found
 
 
-def invoice_object(invoice: Any, base_url: str, lines: list[Any] | None = None) -> dict[str, Any]:
-    """The invoice as the API shows it (``invoices.api.to_out``, without ``events``), built as
-    JSON values directly instead of through the pydantic model: a third of the fan-out's time
-    went there (bench/RESULTS.md). ``tests/webhooks/test_objects.py`` checks it equal to
-    ``to_out(...).model_dump(mode="json")`` for invoices of every kind of line and state.
-    ``lines``: the invoice's lines read beforehand (rows with the lines' columns), else its own."""
-    from kvitt.core.money import format_quantity
-    from kvitt.invoices import states
-
-    return {
-        "id": invoice.id,
-        "object": "invoice",
-        "kind": invoice.kind,
-        "number": invoice.number,
-        "ocr": invoice.ocr,
-        "state": invoice.state,
-        "currency": invoice.currency,
-        "invoice_date": _date(invoice.invoice_date),
-        "due_date": _date(invoice.due_date),
-        "customer": invoice.customer_id,
-        "buyer": dict(invoice.buyer),
-        "lines": [
-            {
-                "id": line.id,
-                "kind": line.kind,
-                "item": line.item_id,
-                "article_no": line.article_no,
-                "description": line.description,
-                "quantity": format_quantity(line.quantity_milli),
-                "unit": line.unit,
-                "unit_price": line.unit_price,
-                "discount_percent": f"{line.discount_bp / 100:.2f}" if line.discount_bp else None,
-                "vat_rate": line.vat_rate,
-                "account": line.account,
-                "net": line.net,
-            }
-            for line in (invoice.lines if lines is None else lines)
-        ],
-        "vat_summary": [{"rate": g["rate"], "net": g["net"], "vat": g["vat"]} for g in invoice.vat_summary],
-        "net": invoice.net,
-        "vat": invoice.vat,
-        "rounding": invoice.rounding,
-        "total": invoice.total,
-        "paid": invoice.paid,
-        "credited": invoice.credited,
-        "written_off": invoice.written_off,
-        "remaining": invoice.remaining,
-        "url": f"{base_url}/i/{invoice.token}",
-        "credited_invoice": invoice.credited_invoice_id,
-        "notes": invoice.notes,
-        "info": [dict(item) for item in invoice.info],
-        "metadata": dict(invoice.metadata_),
-        "available_actions": list(states.available_actions(invoice.kind, invoice.state)),
-        "created_at": _datetime(invoice.created_at),
-        "issued_at": _datetime(invoice.issued_at),
-    }
+def invoice_object(invoice: Any, base_url: str, lines: list[Sequence[Any]] | None = None) -> dict[str, Any]:
+    """The invoice as the API shows it (``invoices.api.to_out``, without ``events``), as JSON
+    values, built by ``invoices.reads.invoice_dict`` (the GET's builder) instead of through the
+    pydantic model: a third of the fan-out's time went there (bench/RESULTS.md).
+    ``tests/webhooks/test_objects.py`` checks it equal to ``to_out(...).model_dump(mode="json")``
+    for invoices of every kind of line and state. ``lines``: the invoice's lines read beforehand
+    (values in ``reads.LINE_COLUMNS``' order), else its own."""
+    values = [reads.line_values(line) for line in invoice.lines] if lines is None else lines
+    fields = reads.invoice_dict(invoice, values, base_url)
+    # JSON values for the fields that are not JSON already (pydantic_core.to_jsonable_python
+    # of the whole would do it at twice the cost of building the dict), and copies of the
+    # loaded object's mutable JSON columns.
+    fields["invoice_date"], fields["due_date"] = _date(invoice.invoice_date), _date(invoice.due_date)
+    fields["created_at"], fields["issued_at"] = _datetime(invoice.created_at), _datetime(invoice.issued_at)
+    fields["buyer"], fields["metadata"] = dict(invoice.buyer), dict(invoice.metadata_)
+    fields["info"] = [dict(item) for item in invoice.info]
+    fields["available_actions"] = list(fields["available_actions"])
+    return fields
 
 
 def _date(value: date | None) -> str | None:
