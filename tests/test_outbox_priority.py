@@ -19,6 +19,7 @@ from kvitt.core.outbox import (
     enqueue,
     enqueue_rows,
     handles_batch,
+    weighs,
 )
 from kvitt.worker import Worker
 from tests.conftest import ENGINE
@@ -126,3 +127,39 @@ def test_two_workers_share_the_priorities_without_overlap_on_postgresql(db: Data
     assert [c.kind for c in theirs] == [URGENT] + [ORDINARY] * 6
     with db.transaction() as session:
         assert session.scalars(select(OutboxJob).where(OutboxJob.state == PENDING)).all() == []
+
+
+HEAVY = "test.priority.heavy"
+weighs(HEAVY, 40)
+
+
+@handles_batch(HEAVY)
+def _record_heavy(session: Any, jobs: list[OutboxJob]) -> None:
+    ran.extend((job.kind, int(job.payload["n"])) for job in jobs)
+
+
+def test_a_job_that_weighs_many_counts_as_many_in_a_claim_and_the_next_worker_takes_the_rest(db: Database) -> None:
+    """An event bundle holds hundreds of events: one worker must not claim every bundle of a
+    billing run while the others wait. A claim holds jobs up to its limit by weight, always one."""
+    _backlog(db, 5)
+    with db.transaction() as session:
+        enqueue_rows(session, [{"tenant_id": None, "kind": HEAVY, "payload": {"n": n}} for n in range(3)])
+    with db.transaction() as session:
+        first = claim_due_jobs(session, "worker-1", 100, lease_seconds=300)
+    with db.transaction() as session:
+        second = claim_due_jobs(session, "worker-2", 100, lease_seconds=300)
+    with db.transaction() as session:
+        third = claim_due_jobs(session, "worker-3", 10, lease_seconds=300)
+    # 5 ordinary (5) and two heavy (80) fit in 100; the third heavy one does not (125).
+    assert _kinds(db, first) == [*((ORDINARY, n) for n in range(5)), (HEAVY, 0), (HEAVY, 1)]
+    assert _kinds(db, second) == [(HEAVY, 2)]
+    assert third == []
+
+    _backlog(db, 2, age=timedelta(minutes=1))  # a job heavier than the whole limit is still claimed, alone
+    with db.transaction() as session:
+        enqueue_rows(
+            session, [{"tenant_id": None, "kind": HEAVY, "payload": {"n": 3}, "run_at": utcnow() - timedelta(hours=1)}]
+        )
+    with db.transaction() as session:
+        alone = claim_due_jobs(session, "worker-4", 10, lease_seconds=300)
+    assert _kinds(db, alone) == [(HEAVY, 3)]

@@ -15,6 +15,7 @@ from kvitt.core.config import Settings
 from kvitt.core.db import Database, utcnow
 from kvitt.core.outbox import OutboxJob
 from kvitt.customers.models import Customer
+from kvitt.delivery import service
 from kvitt.delivery.channels import sms as sms_channel
 from kvitt.delivery.models import Delivery
 from kvitt.simulators import RunningServer, serve_in_thread
@@ -145,3 +146,27 @@ def test_a_worker_dying_mid_send_never_sends_the_sms_twice(
     assert len(elks.sent) == 1
     (delivery,) = deliveries(api, invoice["id"])
     assert delivery["state"] == "unknown" and "not repeated" in delivery["error"]
+
+
+def test_a_report_that_overtakes_its_sms_is_applied_when_the_job_records_it(
+    api: Api, db: Database, elks: Elks46Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """46elks reports before the job has recorded the SMS's id: the report is kept on the
+    delivery (``early_report``) and applied with the outcome. The job's session still holds the
+    row it read before the call, so the outcome must be recorded on the row as it is now (on
+    SQLite it was not: the report was overwritten and the SMS stayed ``sent``)."""
+    person = customer(api, "6950", phone="+46701234595", delivery_method="sms")
+    invoice_id = issue(api, person["id"])["id"]
+    send = sms_channel.Elks46Client.send
+
+    def send_then_report(self: sms_channel.Elks46Client, **kwargs: Any) -> Any:
+        sent = send(self, **{**kwargs, "whendelivered": None})  # the simulator reports nothing itself
+        with db.transaction() as other:  # the report, before the job records the SMS
+            token = other.scalar(select(Delivery.callback_token).where(Delivery.invoice_id == invoice_id))
+            assert service.report_sms_status(other, str(token), str(sent.provider_ref), "delivered")
+        return sent
+
+    monkeypatch.setattr(sms_channel.Elks46Client, "send", send_then_report)
+    drain(db)
+    (delivery,) = deliveries(api, invoice_id)
+    assert delivery["state"] == "delivered" and delivery["provider_ref"] == elks.sent[0]["id"]

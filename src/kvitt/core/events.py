@@ -28,7 +28,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from kvitt.core.outbox import OutboxJob, enqueue_rows, handles_batch
+from kvitt.core.outbox import OutboxJob, enqueue_rows, handles_batch, weighs
 
 log = structlog.get_logger("kvitt.events")
 
@@ -37,6 +37,9 @@ DOMAIN_EVENTS_JOB = "domain_events"  # a bundle: {"events": [...]}
 # From this many events in one publish, bundles; a few events (one API request) keep a row each.
 BUNDLE_FROM = 50
 BUNDLE_SIZE = 500
+# A bundle counts as this many jobs in a worker's claim: with the default batch of 500 a worker
+# takes at most two bundles at a time and leaves a billing run's other bundles to other workers.
+BUNDLE_CLAIM_WEIGHT = BUNDLE_SIZE // 2
 
 Event = dict[str, Any]
 # Called with the tenant and that tenant's events of the prefix, in the order they happened.
@@ -72,8 +75,8 @@ def subscribe(prefix: str) -> Callable[[Subscriber], Subscriber]:
 def publish(session: Session, tenant_id: int, events: list[Event], *, bundle: bool = False) -> None:
     """Record domain events (``{"type", ...}``) in the outbox, in the caller's transaction.
 
-    ``bundle`` puts even a few events into one bundle: a worker batch that records outcomes a
-    group at a time (delivery's groups of 100 emails) publishes that way.
+    ``bundle`` puts even a few events into one bundle: a delivery send batch publishes its
+    ``invoice.sent`` events that way, with its jobs.
     """
     if not events:
         return
@@ -106,6 +109,9 @@ def run_domain_events(session: Session, jobs: list[OutboxJob]) -> None:
         tenant_id = jobs[0].tenant_id
         assert tenant_id is not None
         dispatch(session, tenant_id, events)
+
+
+weighs(DOMAIN_EVENTS_JOB, BUNDLE_CLAIM_WEIGHT)
 
 
 @handles_batch(DOMAIN_EVENTS_JOB)

@@ -99,6 +99,17 @@ def batch_handler_for(kind: str) -> BatchHandler | None:
     return _batch_handlers.get(kind)
 
 
+# Jobs that each carry many items count as that many jobs towards a claim's limit.
+_claim_weights: dict[str, int] = {}
+
+
+def weighs(kind: str, jobs: int) -> None:
+    """A job of ``kind`` counts as ``jobs`` jobs in a claim (``claim_due``): an event bundle
+    holds hundreds of events, and a worker that claimed every bundle of a billing run at once
+    would work through them alone while the other workers wait."""
+    _claim_weights[kind] = jobs
+
+
 def enqueue(
     session: Session,
     kind: str,
@@ -172,17 +183,25 @@ def claim_due(session: Session, worker_id: str, limit: int, lease_seconds: int) 
         pending & (OutboxJob.priority < NORMAL),
     )
     claimed: list[Claimed] = []
+    room = limit  # what is left of the limit, each job counted by its weight (``weighs``)
     for due in slices:
         query = (
             select(OutboxJob.id, OutboxJob.kind, OutboxJob.tenant_id)
             .where(due)
             .order_by(OutboxJob.priority.desc(), OutboxJob.run_at, OutboxJob.id)
-            .limit(limit - len(claimed))
+            .limit(room)
         )
         if is_postgresql(session):
             query = query.with_for_update(skip_locked=True)
-        claimed += [Claimed(*row) for row in session.execute(query)]
-        if len(claimed) >= limit:
+        for row in session.execute(query).all():
+            job = Claimed(*row)
+            weight = _claim_weights.get(job.kind, 1)
+            if claimed and weight > room:
+                room = 0  # the rows read past it stay unclaimed (their locks end with this claim)
+                break
+            claimed.append(job)
+            room -= weight
+        if room <= 0:
             break
     if claimed:
         session.execute(

@@ -52,6 +52,7 @@ from kvitt.delivery.channels import (
 from kvitt.delivery.models import PENDING, SENDING, SENT, UNKNOWN, Delivery
 from kvitt.engagement import service as engagement
 from kvitt.invoices.models import Invoice
+from kvitt.invoices.timeline import Happening
 from kvitt.tenants import branding
 from kvitt.tenants.models import Tenant
 
@@ -130,6 +131,8 @@ class _Batch:
     autogiro_on: dict[int, date] = field(default_factory=dict)  # invoice id -> autogiro's debit day
     # (channel, invoice id) -> engagement's placements in that channel's message of the invoice
     placements: dict[tuple[str, int], list[Any]] = field(default_factory=dict)
+    # The ``invoice.sent`` events of the groups recorded so far: published with the jobs.
+    sent: list[Happening] = field(default_factory=list)
 
     def renew_lease(self, session: Session) -> None:
         """Keep the batch's jobs ours while it runs: a batch against a slow provider can outlast
@@ -297,8 +300,14 @@ def send_batch(session: Session, jobs: list[OutboxJob]) -> JobFailures:
     )
     failures: JobFailures = {}
     by_channel: dict[str, list[_Item]] = {}
+    unpublished: list[Happening] = []
     for delivery in found:
-        if delivery.state == SENDING:
+        if delivery.sent_at is not None:
+            # Recorded as sent by an earlier run of this job that stopped before the commit that
+            # finishes its job, which is the commit that publishes the batch's ``invoice.sent``
+            # events: its event was never published. Published now, once (nothing is sent).
+            unpublished.append(service.sent_happening(delivery))
+        elif delivery.state == SENDING:
             # A worker stopped between handing the SMS to 46elks and recording it: whether it went
             # out is unknown, and sending it again could send it twice (at most once, see above).
             delivery.state = UNKNOWN
@@ -310,16 +319,20 @@ def send_batch(session: Session, jobs: list[OutboxJob]) -> JobFailures:
             by_channel.setdefault(delivery.channel, []).append(_Item(delivery, job_of[delivery.id]))
         else:
             service.mark_failed(session, delivery, f"channel {delivery.channel!r} is not sent one by one")
-    if not by_channel:
-        return failures
-    batch = _Batch.load(session, tenant_id, [item.delivery for items in by_channel.values() for item in items])
-    batch.jobs = jobs
-    if EMAIL in by_channel:
-        _send_emails(session, batch, by_channel[EMAIL], failures)
-    if SMS in by_channel:
-        _send_sms(session, batch, by_channel[SMS], failures)
-    if EINVOICE in by_channel:
-        _send_einvoices(session, batch, by_channel[EINVOICE], failures)
+    if by_channel:
+        batch = _Batch.load(session, tenant_id, [item.delivery for items in by_channel.values() for item in items])
+        batch.jobs = jobs
+        if EMAIL in by_channel:
+            _send_emails(session, batch, by_channel[EMAIL], failures)
+        if SMS in by_channel:
+            _send_sms(session, batch, by_channel[SMS], failures)
+        if EINVOICE in by_channel:
+            _send_einvoices(session, batch, by_channel[EINVOICE], failures)
+        unpublished += batch.sent
+    # One bundle for the batch, in the transaction that finishes its jobs (the worker's): a job is
+    # done if and only if its delivery's ``invoice.sent`` is published, so a rerun after a kill -9
+    # knows which to publish (above) and none is published twice.
+    service.publish_sent(session, tenant_id, unpublished)
     return failures
 
 
@@ -354,20 +367,16 @@ def _record(session: Session, batch: _Batch, items: list[_Item], failures: JobFa
     done = [item for item in items if item.outcome is not None]
     if not done:
         return
-    if is_postgresql(session):
-        # Row locks in id order: an SMS report arriving now waits for this (see report_sms_status).
-        list(
-            session.scalars(
-                select(Delivery)
-                .where(
-                    Delivery.tenant_id == batch.tenant.id,
-                    any_of(session, Delivery.id, [item.delivery.id for item in done]),
-                )
-                .order_by(Delivery.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        )
+    # The rows as they are now: a report that overtook its SMS wrote ``early_report`` meanwhile
+    # (the session keeps objects across commits). On PostgreSQL with row locks in id order: an
+    # SMS report arriving now waits for this (see report_sms_status); SQLite has one writer.
+    fresh = (
+        select(Delivery)
+        .where(Delivery.tenant_id == batch.tenant.id, any_of(session, Delivery.id, [item.delivery.id for item in done]))
+        .order_by(Delivery.id)
+        .execution_options(populate_existing=True)
+    )
+    list(session.scalars(fresh.with_for_update() if is_postgresql(session) else fresh))
     sent: list[tuple[Delivery, str | None, dict[str, Any]]] = []
     for item in done:
         delivery, outcome = item.delivery, item.outcome
@@ -388,7 +397,7 @@ def _record(session: Session, batch: _Batch, items: list[_Item], failures: JobFa
             service.mark_failed(session, delivery, f"gave up after {item.job.attempts + 1} attempts: {outcome}")
         else:
             service.mark_failed(session, delivery, str(outcome))
-    service.mark_sent_many(session, batch.tenant.id, sent)
+    batch.sent += service.mark_sent_many(session, batch.tenant.id, sent, publish=False)
     _count_impressions(session, batch, [item for item in done if isinstance(item.outcome, Sent)])
     for delivery, provider_ref, _ in sent:
         early = (delivery.data or {}).get("early_report")

@@ -24,7 +24,7 @@ from kvitt.customers.models import Customer
 from kvitt.delivery.channels import CHANNELS, EINVOICE, EMAIL, LETTER, SMS
 from kvitt.delivery.models import DELIVERED, FAILED, PENDING, SENDING, SENT, Delivery, DeliverySettings
 from kvitt.invoices.models import Invoice
-from kvitt.invoices.timeline import Happening, record
+from kvitt.invoices.timeline import Happening, publish_events, record
 from kvitt.tenants.models import Tenant
 
 SEND_JOB = "delivery.send"
@@ -466,9 +466,16 @@ def mark_sent(session: Session, delivery: Delivery, provider_ref: str | None, da
 
 
 def mark_sent_many(
-    session: Session, tenant_id: int, outcomes: list[tuple[Delivery, str | None, dict[str, Any]]]
-) -> None:
-    """Record deliveries of one tenant as sent, with their timeline events in one write."""
+    session: Session,
+    tenant_id: int,
+    outcomes: list[tuple[Delivery, str | None, dict[str, Any]]],
+    *,
+    publish: bool = True,
+) -> list[Happening]:
+    """Record deliveries of one tenant as sent, with their timeline events in one write.
+
+    ``publish=False``: the ``invoice.sent`` events are returned, not published; a send batch
+    publishes all of its groups' events at once with its jobs (``sending.send_batch``)."""
     now = utcnow()
     happenings = []
     for delivery, provider_ref, data in outcomes:
@@ -477,10 +484,20 @@ def mark_sent_many(
         delivery.sent_at = now
         delivery.error = None
         delivery.data = {**(delivery.data or {}), **{k: v for k, v in data.items() if v is not None}}
-        kind = "letter_sent" if delivery.channel == LETTER else "sent"
-        happenings.append(_happening(delivery, kind, {"provider_ref": provider_ref} if provider_ref else {}))
-    # A delivery batch records a group of 20 at a time: one outbox row for the group's events.
-    record(session, tenant_id, happenings, bundle=True)
+        happenings.append(sent_happening(delivery))
+    record(session, tenant_id, happenings, bundle=True, publish=publish)
+    return happenings
+
+
+def publish_sent(session: Session, tenant_id: int, happenings: list[Happening]) -> None:
+    """The ``invoice.sent`` events of a send batch, as one outbox row (a bundle)."""
+    publish_events(session, tenant_id, happenings, bundle=True)
+
+
+def sent_happening(delivery: Delivery) -> Happening:
+    """The timeline event of a delivery marked sent (as ``mark_sent_many`` wrote it)."""
+    kind = "letter_sent" if delivery.channel == LETTER else "sent"
+    return _happening(delivery, kind, {"provider_ref": delivery.provider_ref} if delivery.provider_ref else {})
 
 
 def mark_delivered(session: Session, delivery: Delivery) -> None:
@@ -624,10 +641,12 @@ __all__ = [
     "deliveries_of",
     "mark_sent_many",
     "notify_staff",
+    "publish_sent",
     "report_bounce",
     "report_sms_status",
     "request_deliveries",
     "request_delivery",
+    "sent_happening",
     "start_delivery",
     "update_preferences",
 ]

@@ -12,7 +12,7 @@ from kvitt.core.db import bulk_insert, utcnow
 from kvitt.core.events import DOMAIN_EVENT_JOB
 from kvitt.invoices.models import InvoiceEvent
 
-__all__ = ["DOMAIN_EVENT_JOB", "Happening", "record"]
+__all__ = ["DOMAIN_EVENT_JOB", "Happening", "publish_events", "record"]
 
 
 @dataclass
@@ -23,9 +23,12 @@ class Happening:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def record(session: Session, tenant_id: int, happenings: list[Happening], *, bundle: bool = False) -> None:
+def record(
+    session: Session, tenant_id: int, happenings: list[Happening], *, bundle: bool = False, publish: bool = True
+) -> None:
     """Append the events to the timelines and enqueue them for subscribers, in one go
-    (``bundle``: as one outbox row, see ``events.publish``)."""
+    (``bundle``: as one outbox row, see ``events.publish``). ``publish=False`` only appends: the
+    caller publishes them later in the same unit of work (``publish_events``)."""
     if not happenings:
         return
     now = utcnow()
@@ -44,6 +47,12 @@ def record(session: Session, tenant_id: int, happenings: list[Happening], *, bun
             for h in happenings
         ],
     )
+    if publish:
+        publish_events(session, tenant_id, happenings, bundle=bundle)
+
+
+def publish_events(session: Session, tenant_id: int, happenings: list[Happening], *, bundle: bool = False) -> None:
+    """Enqueue the domain events of happenings on the timelines (``record``)."""
     events.publish(
         session,
         tenant_id,
