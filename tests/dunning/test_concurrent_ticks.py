@@ -32,10 +32,12 @@ def _setup(db: Database, count: int) -> int:
 
 
 def _counts(db: Database) -> tuple[int, int]:
+    """Reminders written, and reminders handed to delivery (a job each, or in bundles)."""
     with db.transaction() as session:
         reminders = session.scalar(select(func.count()).select_from(Reminder))
-        jobs = session.scalar(select(func.count()).select_from(OutboxJob).where(OutboxJob.kind == DELIVER_JOB))
-        return int(reminders or 0), int(jobs or 0)
+        jobs = session.scalars(select(OutboxJob).where(OutboxJob.kind.in_([DELIVER_JOB, tick.DELIVER_BUNDLE_JOB])))
+        handed = sum(len(job.payload["reminders"]) if job.kind == tick.DELIVER_BUNDLE_JOB else 1 for job in jobs)
+        return int(reminders or 0), handed
 
 
 def test_two_concurrent_ticks_send_each_reminder_once(db: Database) -> None:

@@ -113,3 +113,74 @@ def test_the_delivery_job_hands_the_reminder_to_delivery(db: Database) -> None:
         deliveries = list(session.scalars(select(Delivery).where(Delivery.invoice_id == invoice)))
         reminded = [d for d in deliveries if d.reminder_id == reminder.id]
         assert len(reminded) == 1 and reminded[0].reason == "reminder" and reminded[0].channel == "email"
+
+
+def _run_jobs(db: Database, kind: str) -> None:
+    from kvitt.core.outbox import handler_for
+
+    handler = handler_for(kind)
+    assert handler is not None
+    with db.transaction() as session:
+        for job in list(session.scalars(select(OutboxJob).where(OutboxJob.kind == kind, OutboxJob.state == "pending"))):
+            try:
+                with session.begin_nested():
+                    handler(session, job)
+                    job.state = "done"
+            except RuntimeError:
+                job.attempts += 1  # as the worker records a failed job; it stays pending
+
+
+def _reminded(db: Database) -> set[int]:
+    from kvitt.delivery.models import Delivery
+
+    with db.transaction() as session:
+        return {int(r) for r in session.scalars(select(Delivery.reminder_id).where(Delivery.reminder_id.is_not(None)))}
+
+
+def test_a_ticks_reminders_go_to_delivery_in_bundles_split_when_one_fails(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From DELIVER_BUNDLE_FROM reminders a tick writes bundles, not a job each; a bundle whose
+    delivery fails for one reminder keeps nothing and becomes a job per reminder: the others are
+    delivered on their next run, the failing one stays to be retried alone."""
+    import kvitt.dunning.jobs  # noqa: F401 - registers the job handlers, as the worker does
+    from kvitt.delivery import service as delivery
+    from kvitt.dunning import tick as dunning_tick
+
+    monkeypatch.setattr(dunning_tick, "DELIVER_BUNDLE_FROM", 2)
+    monkeypatch.setattr(dunning_tick, "DELIVER_BUNDLE_SIZE", 2)
+    tenant_id = tenant_with(db)
+    customers = add_customers(db, tenant_id, 3)
+    invoices = issue(db, tenant_id, customers, amount=10000, invoice_date=date(2026, 3, 1), due_date=DUE)
+    assert tick(db, tenant_id, date(2026, 4, 7)).reminders == 3
+    with db.transaction() as session:
+        kinds = list(session.scalars(select(OutboxJob.kind).where(OutboxJob.kind.like("dunning.deliver%"))))
+    assert sorted(kinds) == [dunning_tick.DELIVER_BUNDLE_JOB] * 2  # 2 + 1 reminders
+    reminders = {r.invoice_id: r.id for r in _all_reminders(db)}
+    real = delivery.request_delivery
+
+    def failing_for_the_first(session: object, tenant: int, invoice: int, **kwargs: object) -> object:
+        if invoice == invoices[0]:
+            raise RuntimeError("the channel refused it")
+        return real(session, tenant, invoice, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(delivery, "request_delivery", failing_for_the_first)
+    _run_jobs(db, dunning_tick.DELIVER_BUNDLE_JOB)
+    assert _reminded(db) == {reminders[invoices[2]]}  # the bundle of the first two kept nothing
+    _run_jobs(db, DELIVER_JOB)  # the split: one job per reminder of the failed bundle
+    assert _reminded(db) == {reminders[invoices[1]], reminders[invoices[2]]}
+    with db.transaction() as session:
+        left = list(
+            session.scalars(select(OutboxJob).where(OutboxJob.kind == DELIVER_JOB, OutboxJob.state == "pending"))
+        )
+    assert [job.payload["reminder"] for job in left] == [reminders[invoices[0]]]
+    monkeypatch.setattr(delivery, "request_delivery", real)
+    _run_jobs(db, DELIVER_JOB)
+    assert _reminded(db) == set(reminders.values())
+
+
+def _all_reminders(db: Database) -> list[Reminder]:
+    with db.transaction() as session:
+        found = list(session.scalars(select(Reminder)))
+        session.expunge_all()
+        return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,8 @@ from kvitt.core.outbox import OutboxJob, enqueue_rows, handles
 from kvitt.dunning import collection, tick
 from kvitt.dunning.models import CollectionCase
 from kvitt.tenants.models import Tenant
+
+log = structlog.get_logger("kvitt.dunning")
 
 TICK_JOB = "dunning.tick"
 SYNC_JOB = "dunning.collection_sync"
@@ -38,18 +41,47 @@ def run_tick(session: Session, job: OutboxJob) -> None:
 @handles(tick.DELIVER_JOB)
 def deliver_reminder(session: Session, job: OutboxJob) -> None:
     """Hand the reminder to delivery (the customer's channel, or the step's)."""
-    from kvitt.delivery.service import request_delivery  # the delivery feature; imported when used
-
     payload = job.payload
     assert job.tenant_id is not None
+    _deliver(session, job.tenant_id, int(payload["reminder"]), int(payload["invoice"]), payload.get("channel"))
+
+
+@handles(tick.DELIVER_BUNDLE_JOB)
+def deliver_reminders(session: Session, job: OutboxJob) -> None:
+    """A tick's bundle of reminders, handed to delivery in one job. If one of them fails, none of
+    the bundle is kept (a savepoint) and each becomes a job of its own (``DELIVER_JOB``, the key
+    a lone job has), so the good ones go through on their next run and the bad one is retried
+    and recorded alone."""
+    assert job.tenant_id is not None
+    tenant_id = job.tenant_id
+    items = [(int(reminder), int(invoice), channel) for reminder, invoice, channel in job.payload["reminders"]]
+    try:
+        with session.begin_nested():
+            for reminder, invoice, channel in items:
+                _deliver(session, tenant_id, reminder, invoice, channel)
+    except Exception as exc:
+        if len(items) == 1:
+            raise
+        log.warning("reminder bundle failed, splitting it into one job per reminder", job=job.id, error=str(exc)[:500])
+        enqueue_rows(
+            session,
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "kind": tick.DELIVER_JOB,
+                    "payload": {"reminder": reminder, "invoice": invoice, "channel": channel},
+                    "dedupe_key": f"{tick.DELIVER_JOB}:{reminder}",
+                }
+                for reminder, invoice, channel in items
+            ],
+        )
+
+
+def _deliver(session: Session, tenant_id: int, reminder: int, invoice: int, channel: str | None) -> None:
+    from kvitt.delivery.service import request_delivery  # the delivery feature; imported when used
+
     request_delivery(
-        session,
-        job.tenant_id,
-        int(payload["invoice"]),
-        channel=payload.get("channel"),
-        reason="reminder",
-        reminder_id=int(payload["reminder"]),
-        actor="system",
+        session, tenant_id, invoice, channel=channel, reason="reminder", reminder_id=reminder, actor="system"
     )
 
 

@@ -85,6 +85,9 @@ from kvitt.tenants.models import Tenant
 
 TICK_LOCK = 0x4B44  # advisory-lock namespace for the dunning tick ("KD")
 DELIVER_JOB = "dunning.deliver_reminder"
+DELIVER_BUNDLE_JOB = "dunning.deliver_reminders"  # {"reminders": [[reminder, invoice, channel], ...]}
+DELIVER_BUNDLE_FROM = 50  # fewer reminders in a tick: a delivery job each
+DELIVER_BUNDLE_SIZE = 500
 SUBMIT_CASE_JOB = "dunning.submit_case"
 DUNNED_STATES = (states.UNPAID, states.PARTLY_PAID, states.OVERDUE)
 NO_STEP = date(9999, 12, 31)  # next_on of an invoice with no step left
@@ -650,18 +653,34 @@ def _announce(session: Session, tenant: Tenant, rows: list[dict[str, Any]], *, a
             for r in reminders
         ],
     )
-    enqueue_rows(
-        session,
-        [
+    enqueue_rows(session, delivery_jobs(tenant.id, [(r["id"], r["invoice_id"], r["channel"]) for r in reminders]))
+
+
+def delivery_jobs(tenant_id: int, reminders: list[tuple[int, int, str | None]]) -> list[dict[str, Any]]:
+    """The outbox rows that hand (reminder, invoice, channel) to delivery: a job each, or from
+    DELIVER_BUNDLE_FROM reminders bundles of up to DELIVER_BUNDLE_SIZE (a first tick at 1,000,000
+    open invoices wrote 100,000 delivery jobs). A bundle that fails is split into a job per
+    reminder (dunning.jobs), each deduplicated by its reminder's id as a lone job is."""
+    if len(reminders) < DELIVER_BUNDLE_FROM:
+        return [
             {
-                "tenant_id": tenant.id,
+                "tenant_id": tenant_id,
                 "kind": DELIVER_JOB,
-                "payload": {"reminder": r["id"], "invoice": r["invoice_id"], "channel": r["channel"]},
-                "dedupe_key": f"{DELIVER_JOB}:{r['id']}",
+                "payload": {"reminder": reminder, "invoice": invoice, "channel": channel},
+                "dedupe_key": f"{DELIVER_JOB}:{reminder}",
             }
-            for r in reminders
-        ],
-    )
+            for reminder, invoice, channel in reminders
+        ]
+    bundles = [reminders[i : i + DELIVER_BUNDLE_SIZE] for i in range(0, len(reminders), DELIVER_BUNDLE_SIZE)]
+    return [
+        {
+            "tenant_id": tenant_id,
+            "kind": DELIVER_BUNDLE_JOB,
+            "payload": {"reminders": [list(item) for item in bundle]},
+            "dedupe_key": f"{DELIVER_BUNDLE_JOB}:{bundle[0][0]}",
+        }
+        for bundle in bundles
+    ]
 
 
 def _hand_over(session: Session, tenant: Tenant, rows: list[dict[str, Any]], *, today: date, actor: str) -> None:
