@@ -10,7 +10,8 @@ first reminder 4 days ago (waiting for reminder 2), 45 % are not due yet. Then A
 autovacuum would. Timed, each in its own transaction with its commit:
 
 - tick 1: ``kvitt.dunning.service.run`` for the day: finds the due invoices (one query) and
-  writes a reminder, a ``reminder_sent`` timeline event, its domain event and a delivery job each;
+  writes a reminder, a ``reminder_sent`` timeline event and its domain event each, and the
+  delivery jobs (bundles of 500 reminders); the next step's dates of every invoice it looked at;
 - tick 2, right after, the same day: must find nothing and write nothing;
 - the back office's look at the next tick (``tick.preview``, read only) beside the full finding
   query it ran before, the same day (both must find the same invoices).
