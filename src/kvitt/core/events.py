@@ -38,8 +38,10 @@ DOMAIN_EVENTS_JOB = "domain_events"  # a bundle: {"events": [...]}
 BUNDLE_FROM = 50
 BUNDLE_SIZE = 500
 # A bundle counts as this many jobs in a worker's claim: with the default batch of 500 a worker
-# takes at most two bundles at a time and leaves a billing run's other bundles to other workers.
-BUNDLE_CLAIM_WEIGHT = BUNDLE_SIZE // 2
+# takes at most five bundles (2,500 events) at a time and leaves a billing run's other bundles to
+# other workers. Two at a time cost one worker alone ~20 % more CPU per invoice at 5,000 invoices
+# (more rounds of claims and dispatch); five cost nothing measurable (bench/RESULTS.md).
+BUNDLE_CLAIM_WEIGHT = BUNDLE_SIZE // 5
 
 Event = dict[str, Any]
 # Called with the tenant and that tenant's events of the prefix, in the order they happened.
