@@ -105,6 +105,20 @@ def database_status(url: str | URL, timeout_seconds: int = 3) -> DatabaseStatus:
     )
 
 
+def database_setting(url: str | URL, name: str, timeout_seconds: int = 3) -> str:
+    """A PostgreSQL server setting (``SHOW``), read on a connection of its own; ``OSError`` with
+    the reason when the server cannot be asked."""
+    url = make_url(url) if isinstance(url, str) else url
+    engine = _probe_engine(url, timeout_seconds)
+    try:
+        with engine.connect() as connection:
+            return str(connection.scalar(text("SELECT current_setting(:name)"), {"name": name}))
+    except SQLAlchemyError as exc:
+        raise OSError(_reason(exc)) from exc
+    finally:
+        engine.dispose()
+
+
 def _probe_engine(url: URL, timeout_seconds: int) -> Engine:
     if url.get_backend_name() == "sqlite":
         # Not kvitt.core.db.make_engine: its BEGIN IMMEDIATE would wait for a writer's lock.
