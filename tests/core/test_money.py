@@ -257,3 +257,13 @@ def test_format_amount_english_keeps_hyphen_minus() -> None:
     """CLDR en: minusSign is U+002D; the swap to the locale's own sign must not invent a U+2212."""
     assert money.format_amount(-123450, "en_US") == "-SEK1,234.50"
     assert money.format_amount(123450, "en_US") == "SEK1,234.50"
+
+
+@given(st.integers(min_value=1, max_value=10_000))
+def test_a_discount_in_basis_points_is_written_exactly_with_two_decimals(basis_points: int) -> None:
+    """The API's ``discount_percent`` (hundredths of a percent stored as integers): the same text
+    as the exact decimal rounded to two places, never a float's."""
+    from kvitt.core.money import format_percent_bp
+
+    assert format_percent_bp(basis_points) == f"{Decimal(basis_points) / 100:.2f}"
+    assert format_percent_bp(1250) == "12.50" and format_percent_bp(5) == "0.05"

@@ -70,6 +70,13 @@ def format_quantity(milli: int) -> str:
     return format(milli_to_quantity(milli), "f")
 
 
+def format_percent_bp(basis_points: int) -> str:
+    """Hundredths of a percent as the API writes a percentage: two decimals, exact (``1250`` →
+    ``"12.50"``), by integer arithmetic, not through a float."""
+    whole, hundredths = divmod(basis_points, 100)
+    return f"{whole}.{hundredths:02d}"
+
+
 def format_amount(ore: int, locale: str = "sv_SE", currency: str = "SEK") -> str:
     """Human format, e.g. ``−1 234,50 kr`` in Swedish (U+00A0 grouping, U+2212 minus).
 

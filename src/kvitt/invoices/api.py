@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from kvitt.core import clock
 from kvitt.core.api import PathId, QueryId, QueryText, TenantRoute, point_read, request_session, request_tenant
 from kvitt.core.config import web_base_url
-from kvitt.core.money import format_quantity
+from kvitt.core.money import format_percent_bp, format_quantity
 from kvitt.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from kvitt.core.schemas import ListResponse
 from kvitt.invoices import reads, service, states
@@ -63,7 +63,7 @@ def to_out(invoice: Invoice, base_url: str, events: list[InvoiceEvent] | None = 
                 quantity=format_quantity(line.quantity_milli),
                 unit=line.unit,
                 unit_price=line.unit_price,
-                discount_percent=f"{line.discount_bp / 100:.2f}" if line.discount_bp else None,
+                discount_percent=format_percent_bp(line.discount_bp) if line.discount_bp else None,
                 vat_rate=line.vat_rate,
                 account=line.account,
                 net=line.net,

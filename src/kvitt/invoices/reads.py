@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from kvitt.core.errors import NotFound
-from kvitt.core.money import format_quantity
+from kvitt.core.money import format_percent_bp, format_quantity
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice, InvoiceEvent, InvoiceLine
 
@@ -169,7 +169,7 @@ def line_fields(values: Sequence[Any]) -> dict[str, Any]:
         "quantity": format_quantity(milli),
         "unit": unit,
         "unit_price": price,
-        "discount_percent": f"{discount_bp / 100:.2f}" if discount_bp else None,
+        "discount_percent": format_percent_bp(discount_bp) if discount_bp else None,
         "vat_rate": vat,
         "account": account,
         "net": net,
