@@ -60,6 +60,10 @@ def deliver_reminders(session: Session, job: OutboxJob) -> None:
             for reminder, invoice, channel in items:
                 _deliver(session, tenant_id, reminder, invoice, channel)
     except Exception as exc:
+        # Broad on purpose, and swallows nothing for good: whatever one reminder raised (a channel
+        # delivery refuses, an invoice gone, a constraint) is logged here with its reason, and the
+        # same call runs again in that reminder's own job, which raises and records it there. A
+        # lost connection is not swallowed: the split's own writes below fail and re-raise.
         if len(items) == 1:
             raise
         log.warning("reminder bundle failed, splitting it into one job per reminder", job=job.id, error=str(exc)[:500])
