@@ -67,18 +67,7 @@ def deliver_reminders(session: Session, job: OutboxJob) -> None:
         if len(items) == 1:
             raise
         log.warning("reminder bundle failed, splitting it into one job per reminder", job=job.id, error=str(exc)[:500])
-        enqueue_rows(
-            session,
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "kind": tick.DELIVER_JOB,
-                    "payload": {"reminder": reminder, "invoice": invoice, "channel": channel},
-                    "dedupe_key": f"{tick.DELIVER_JOB}:{reminder}",
-                }
-                for reminder, invoice, channel in items
-            ],
-        )
+        enqueue_rows(session, [tick.reminder_job(tenant_id, *item) for item in items])
 
 
 def _deliver(session: Session, tenant_id: int, reminder: int, invoice: int, channel: str | None) -> None:

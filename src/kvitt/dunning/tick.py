@@ -662,15 +662,7 @@ def delivery_jobs(tenant_id: int, reminders: list[tuple[int, int, str | None]]) 
     open invoices wrote 100,000 delivery jobs). A bundle that fails is split into a job per
     reminder (dunning.jobs), each deduplicated by its reminder's id as a lone job is."""
     if len(reminders) < DELIVER_BUNDLE_FROM:
-        return [
-            {
-                "tenant_id": tenant_id,
-                "kind": DELIVER_JOB,
-                "payload": {"reminder": reminder, "invoice": invoice, "channel": channel},
-                "dedupe_key": f"{DELIVER_JOB}:{reminder}",
-            }
-            for reminder, invoice, channel in reminders
-        ]
+        return [reminder_job(tenant_id, *item) for item in reminders]
     bundles = [reminders[i : i + DELIVER_BUNDLE_SIZE] for i in range(0, len(reminders), DELIVER_BUNDLE_SIZE)]
     return [
         {
@@ -681,6 +673,16 @@ def delivery_jobs(tenant_id: int, reminders: list[tuple[int, int, str | None]]) 
         }
         for bundle in bundles
     ]
+
+
+def reminder_job(tenant_id: int, reminder: int, invoice: int, channel: str | None) -> dict[str, Any]:
+    """The outbox row that hands one reminder to delivery, deduplicated by the reminder's id."""
+    return {
+        "tenant_id": tenant_id,
+        "kind": DELIVER_JOB,
+        "payload": {"reminder": reminder, "invoice": invoice, "channel": channel},
+        "dedupe_key": f"{DELIVER_JOB}:{reminder}",
+    }
 
 
 def _hand_over(session: Session, tenant: Tenant, rows: list[dict[str, Any]], *, today: date, actor: str) -> None:
