@@ -18,7 +18,8 @@ def test_booked_unchanged_unknown_and_forged_each_say_so(shop: Shop) -> None:
         made = shop.api.post(
             f"/invoices/{invoice['id']}/payment-requests", json={"method": "swish", "payer_alias": "46701234567"}
         ).json()
-        shop.drain(lambda: shop.request(made["id"])["state"] == "paid")
+        # The simulator records its callback after Kvitt has booked it: wait for both.
+        shop.drain(lambda: shop.request(made["id"])["state"] == "paid" and shop.swish.simulator.posted)
         callback = shop.swish.simulator.posted[0]["body"]
         httpx.post(f"{shop.url}/callbacks/swish", json=callback)
         httpx.post(f"{shop.url}/callbacks/swish", json={**callback, "id": "F" * 32})

@@ -33,7 +33,9 @@ def test_a_swish_payment_is_booked_from_the_callback_once(shop: Shop) -> None:
         "ecommerce",
     )
     assert request["payer_alias"] == "46701234567"
-    shop.drain(lambda: shop.request(request["id"])["state"] == "paid")
+    # The simulator records its callback's answer after Kvitt has committed the booking:
+    # wait for both, as the test reads the record below.
+    shop.drain(lambda: shop.request(request["id"])["state"] == "paid" and shop.swish.simulator.posted)
 
     sent = shop.swish.simulator.requests[request["provider_reference"]]
     assert sent["payeePaymentReference"] == invoice["ocr"] and sent["amount"] == f"{invoice['total'] // 100}.00"
