@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kvitt.core.db import Database, utcnow
-from kvitt.core.outbox import DEAD, DONE, PENDING, OutboxJob, claim_due_jobs, enqueue, handles, handles_batch
+from kvitt.core.outbox import DEAD, DONE, PENDING, RUNNING, OutboxJob, claim_due_jobs, enqueue, handles, handles_batch
 from kvitt.customers import service as customers
 from kvitt.customers.schemas import CustomerCreate
 from kvitt.invoices import service as invoices
@@ -223,3 +223,70 @@ def test_a_batch_that_raises_is_rolled_back_and_each_job_runs_alone(db: Database
     with db.transaction() as session:
         broken = session.scalars(select(OutboxJob).where(OutboxJob.kind == BATCHED, OutboxJob.state == PENDING)).one()
         assert broken.payload["n"] == 1 and "this one is broken" in (broken.last_error or "")
+
+
+STOLEN = "test.stolen_while_running"
+BATCH_STOLEN = "test.batch_stolen_while_running"
+_worker_db: list[Database] = []  # the test's database, for the handlers' second worker
+
+
+def _take_over(job_ids: list[int]) -> None:
+    """What a second worker does once a lease has run out: claim the jobs for itself."""
+    (db,) = _worker_db
+    with db.transaction() as other:
+        for job_id in job_ids:
+            job = other.get(OutboxJob, job_id)
+            assert job is not None
+            job.locked_until = utcnow() - timedelta(seconds=1)
+    with db.transaction() as other:
+        assert sorted(claim_due_jobs(other, "worker-2", 10, lease_seconds=300)) == sorted(job_ids)
+
+
+@handles(STOLEN)
+def stolen_handler(session: Any, job: OutboxJob) -> None:
+    # As the sending paths do: commit part-way (no transaction open during a provider call);
+    # meanwhile the lease runs out and worker-2 takes the job over; then record an outcome.
+    session.commit()
+    _take_over([job.id])
+    enqueue(session, "test.side_effect", {"by": job.id}, tenant_id=None)
+
+
+@handles_batch(BATCH_STOLEN)
+def batch_stolen_handler(session: Any, jobs: list[OutboxJob]) -> dict[int, str]:
+    session.commit()
+    _take_over([job.id for job in jobs if job.payload.get("taken")])
+    for job in jobs:
+        enqueue(session, "test.side_effect", {"by": job.id}, tenant_id=None)
+    return {}
+
+
+def test_a_job_taken_over_while_it_ran_is_not_finished_by_the_worker_that_lost_it(db: Database) -> None:
+    _worker_db[:] = [db]
+    with db.transaction() as session:
+        enqueue(session, STOLEN, {}, tenant_id=None)
+    Worker(db, worker_id="worker-1").run_once()
+    with db.transaction() as session:
+        job = session.scalars(select(OutboxJob).where(OutboxJob.kind == STOLEN)).one()
+        # Still worker-2's and running, with no attempt or error recorded by worker-1.
+        assert (job.state, job.locked_by, job.attempts, job.last_error) == (RUNNING, "worker-2", 0, None)
+    # worker-1's outcome after the take-over was rolled back: only worker-2's will count.
+    assert _count(db, kind="test.side_effect") == 0
+
+
+def test_a_batch_with_a_job_taken_over_is_rolled_back_and_its_own_jobs_run_alone(db: Database) -> None:
+    _worker_db[:] = [db]
+    with db.transaction() as session:
+        jobs = [enqueue(session, BATCH_STOLEN, payload, tenant_id=None) for payload in ({"taken": True}, {})]
+        session.flush()
+        taken_id, ours_id = (job.id for job in jobs)
+    Worker(db, worker_id="worker-1").run_once()
+    with db.transaction() as session:
+        taken, ours = session.get(OutboxJob, taken_id), session.get(OutboxJob, ours_id)
+        assert taken is not None and ours is not None
+        assert (taken.state, taken.locked_by, taken.attempts) == (RUNNING, "worker-2", 0)
+        assert (ours.state, ours.attempts) == (DONE, 1)
+        by = [
+            job.payload["by"] for job in session.scalars(select(OutboxJob).where(OutboxJob.kind == "test.side_effect"))
+        ]
+    # The batch's writes were rolled back; the job still ours wrote its own once, alone.
+    assert by == [ours_id]

@@ -46,6 +46,8 @@ from kvitt.tenants.models import Tenant
 from kvitt.testclock.models import TestClock
 
 log = structlog.get_logger("kvitt.worker")
+# A job's outcome when another worker took it over after its lease ran out (core.outbox.LeaseLost).
+TAKEN_OVER = "taken over"
 
 
 def load_job_handlers() -> None:
@@ -200,7 +202,7 @@ class Worker:
                 if not jobs:
                     return 0
                 failures = handler(session, jobs) or {}
-                finish(session, [job.id for job in jobs if job.id not in failures])
+                finish(session, [job.id for job in jobs if job.id not in failures], self.worker_id)
                 for job in jobs:
                     if job.id in failures:
                         _fail(job, failures[job.id])
@@ -212,7 +214,7 @@ class Worker:
                 self._record_failure(job_ids[0], exc)
                 return 1
             log.info("batch failed, running its jobs one by one", kind=kind, jobs=len(job_ids), error=_reason(exc))
-            return sum(self._run(job_id) != DONE for job_id in job_ids)
+            return sum(self._run(job_id) not in (DONE, TAKEN_OVER) for job_id in job_ids)
 
     def _still_ours(self, session: Session, job_ids: list[int]) -> list[OutboxJob]:
         """The jobs of a claim that no other worker took over (a lease that ran out)."""
@@ -228,12 +230,15 @@ class Worker:
         return list(session.scalars(query))
 
     def _run(self, job_id: int) -> str:
-        """Run one job in its own transaction; returns what it came to (done, retry, dead)."""
+        """Run one job in its own transaction; returns what it came to (done, retry, dead, or
+        taken over by another worker)."""
         try:
             with self.db.transaction() as session:
                 job = session.get(OutboxJob, job_id)
-                if job is None or job.locked_by != self.worker_id or job.state in (DONE, DEAD):
+                if job is None or job.state in (DONE, DEAD):
                     return DONE
+                if job.locked_by != self.worker_id:
+                    return TAKEN_OVER
                 batch = batch_handler_for(job.kind)
                 handler = handler_for(job.kind)
                 if batch is not None:
@@ -244,11 +249,7 @@ class Worker:
                     handler(session, job)
                 else:
                     raise LookupError(f"no handler for job kind {job.kind!r}")
-                job.state = DONE
-                job.attempts += 1
-                job.finished_at = utcnow()
-                job.locked_by = None
-                job.locked_until = None
+                finish(session, [job.id], self.worker_id)
                 return DONE
         except Exception as exc:
             return self._record_failure(job_id, exc)
@@ -256,7 +257,14 @@ class Worker:
     def _record_failure(self, job_id: int, exc: Exception) -> str:
         with self.db.transaction() as session:
             job = session.get(OutboxJob, job_id)
-            return _fail(job, _reason(exc)) if job is not None else DEAD
+            if job is None:
+                return DEAD
+            if job.state == RUNNING and job.locked_by != self.worker_id:
+                # Taken over while it ran (LeaseLost, or a failure after the lease ran out): the
+                # worker that holds it now records its outcome; this one's work was rolled back.
+                log.warning("job taken over by another worker", job=job.id, kind=job.kind, by=job.locked_by)
+                return TAKEN_OVER
+            return _fail(job, _reason(exc))
 
 
 def _grouped(claimed: list[Claimed]) -> dict[tuple[str, int | None], list[Claimed]]:

@@ -212,22 +212,44 @@ def claim_due(session: Session, worker_id: str, limit: int, lease_seconds: int) 
     return claimed
 
 
-def finish(session: Session, job_ids: list[int]) -> None:
+class LeaseLost(RuntimeError):
+    """Another worker took over a job while this one still ran it (the lease ran out, e.g. a
+    batch against a slow provider that outlasted ``KVITT_JOB_LEASE_SECONDS``). The finishing
+    transaction is rolled back, so the job's work is recorded once: by the worker that holds it."""
+
+
+def finish(session: Session, job_ids: list[int], worker_id: str | None = None) -> None:
     """Mark jobs that ran as done (one statement for a whole batch). A job a batch handler has
-    finished itself already (to commit part of a large batch) is not counted twice."""
-    if job_ids:
-        session.execute(
-            update(OutboxJob)
-            .where(any_of(session, OutboxJob.id, job_ids), OutboxJob.state == RUNNING)
-            .values(
-                state=DONE,
-                attempts=OutboxJob.attempts + 1,
-                finished_at=utcnow(),
-                locked_by=None,
-                locked_until=None,
-            )
-            .execution_options(synchronize_session=False)
+    finished itself already (to commit part of a large batch) is not counted twice.
+
+    With ``worker_id`` (the worker's own calls), only jobs still leased to that worker are
+    finished, and :class:`LeaseLost` is raised if another worker holds one of them now.
+    """
+    if not job_ids:
+        return
+    ours = [any_of(session, OutboxJob.id, job_ids), OutboxJob.state == RUNNING]
+    if worker_id is not None:
+        ours.append(OutboxJob.locked_by == worker_id)
+    result = session.execute(
+        update(OutboxJob)
+        .where(*ours)
+        .values(state=DONE, attempts=OutboxJob.attempts + 1, finished_at=utcnow(), locked_by=None, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    # The usual case costs nothing more: every job was ours and is done now.
+    if worker_id is not None and int(getattr(result, "rowcount", 0) or 0) < len(job_ids):
+        raise_if_taken_over(session, job_ids, worker_id)
+
+
+def raise_if_taken_over(session: Session, job_ids: list[int], worker_id: str) -> None:
+    """Raise :class:`LeaseLost` if another worker now runs any of these jobs."""
+    taken = session.scalars(
+        select(OutboxJob.id).where(
+            any_of(session, OutboxJob.id, job_ids), OutboxJob.state == RUNNING, OutboxJob.locked_by != worker_id
         )
+    ).all()
+    if taken:
+        raise LeaseLost(f"job(s) {', '.join(map(str, sorted(taken)))} were taken over by another worker")
 
 
 # The job runner, provided by the process's composition root (``kvitt.worker``), so that a

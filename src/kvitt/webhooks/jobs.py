@@ -45,6 +45,7 @@ def deliver(session: Session, jobs: list[OutboxJob]) -> JobFailures | None:
     tenant_id = tenant_ids.pop()
     assert tenant_id is not None and not tenant_ids, "the worker gives a batch handler one tenant's jobs"
     parts = _parts(jobs)
+    worker_id = jobs[0].locked_by  # the worker's own claim, read before any commit
     for number, part in enumerate(parts, start=1):
         requests = service.plan_attempts(session, tenant_id, part)
         if requests:
@@ -54,7 +55,7 @@ def deliver(session: Session, jobs: list[OutboxJob]) -> JobFailures | None:
         if number < len(parts):
             # Done with their outcomes in one commit, as the worker does for the last part: a
             # worker killed later runs only the parts after this one again.
-            finish(session, [job.id for job in part])
+            finish(session, [job.id for job in part], worker_id)
             session.commit()
     return None
 
