@@ -84,6 +84,11 @@ def _endpoint(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any
     return endpoint["id"], lambda: api_b.get(f"/webhook-endpoints/{endpoint['id']}/deliveries").json()
 
 
+def _endpoint_itself(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    endpoint = api_b.post("/webhook-endpoints", {"url": "https://b.example/hooks", "events": ["*"]}).json()
+    return endpoint["id"], lambda: api_b.get(f"/webhook-endpoints/{endpoint['id']}").json()
+
+
 def _pause(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
     customer = make_customer(api_b, "B-1")
     pause = api_b.post("/dunning-pauses", {"customer": customer["id"], "reason": "B"}).json()
@@ -136,6 +141,11 @@ CASES: dict[tuple[str, str], tuple[Callable[..., tuple[int, Callable[[], Any]]],
     ("POST", "/admin/api-nycklar/{key_id}/aterkalla"): (_api_key, {}),
     ("GET", "/admin/webhooks/{endpoint_id}"): (_endpoint, {}),
     ("POST", "/admin/webhooks/{endpoint_id}/leveranser/{delivery_id}/skicka-igen"): (_endpoint, {}),
+    ("POST", "/admin/webhooks/{endpoint_id}"): (
+        _endpoint_itself,
+        {"url": "https://a.example/hooks", "events": "invoice.paid", "max_batch_size": "5"},
+    ),
+    ("POST", "/admin/webhooks/{endpoint_id}/ta-bort"): (_endpoint_itself, {}),
     ("POST", "/admin/paminnelser/pauser/{pause_id}/avsluta"): (_pause, {}),
     ("POST", "/admin/paminnelser/anstand/{extension_id}/beslut"): (_extension, {"decision": "approve"}),
     ("POST", "/admin/paminnelser/policyer/{policy_id}"): (_policy, {"days_0": "3"}),

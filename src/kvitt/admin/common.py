@@ -81,13 +81,14 @@ async def act(
         except KvittError as exc:
             return failed(request, staff, exc, back)
         except ValidationError as exc:  # a service's input model refused a field
-            return failed(request, staff, ValidationFailed(_problems(exc)), back)
+            return failed(request, staff, ValidationFailed(problems_of(exc)), back)
         return render.see_other(request, staff, target)
 
     return await run_in_threadpool(run)
 
 
-def _problems(error: ValidationError) -> str:
+def problems_of(error: ValidationError) -> str:
+    """A pydantic refusal as one line: each field and what is wrong with it."""
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
 
 

@@ -63,6 +63,8 @@ DONE = {
     "run_started": "Körningen är startad.",
     "file_imported": "Filen är inläst.",
     "already_imported": "Filen var redan inläst; ingenting ändrades.",
+    "deleted": "Borttaget.",
+    "installed": "Mallen är installerad som en regel (avstängd tills den slås på).",
 }
 
 EN: dict[str, str] = {
@@ -345,11 +347,33 @@ EN: dict[str, str] = {
     "Början": "Starts with",
     "Återkallad": "Revoked",
     "Återkalla": "Revoke",
-    "Mottagare läggs upp med API:t. Här syns varje leverans, och den kan skickas igen.": (
-        "Endpoints are set up with the API. Every delivery shows here, and it can be sent again."
-    ),
     "Händelser": "Events",
     "Inga mottagare.": "No endpoints.",
+    # webhook endpoints, event-chain templates, dunning settings, own details, the preview
+    "Borttaget.": "Deleted.",
+    "Mallen är installerad som en regel (avstängd tills den slås på).": (
+        "The template is installed as a rule (off until switched on)."
+    ),
+    "Adress (https://)": "Address (https://)",
+    "Händelser per anrop": "Events per request",
+    "1: varje händelse för sig. Fler: upp till så många i ett signerat anrop med en lista.": (
+        "1: each event alone. More: up to that many in one signed request with a list."
+    ),
+    "Händelser (åtskilda med komma)": "Events (separated by commas)",
+    "* för alla, invoice.* för en grupp, eller typerna:": "* for all, invoice.* for a group, or the types:",
+    "Ny mottagare": "New endpoint",
+    "Kopiera signeringsnyckeln nu. Den visas inte igen (en ny kan tas fram med API:t).": (
+        "Copy the signing secret now. It is not shown again (the API can make a new one)."
+    ),
+    "Per anrop": "Per request",
+    "Kvitt skickar händelserna med POST, signerade med mottagarens nyckel (docs/webhooks.md).": (
+        "Kvitt POSTs the events, signed with the endpoint's secret (docs/webhooks.md)."
+    ),
+    "Lägg upp mottagaren": "Add the endpoint",
+    "Mottagaren": "The endpoint",
+    "Spara mottagaren": "Save the endpoint",
+    "Att ta bort mottagaren tar bort dess leveranslogg också.": "Deleting the endpoint deletes its delivery log too.",
+    "Ta bort mottagaren": "Delete the endpoint",
     "Leveranser": "Deliveries",
     "Försök": "Attempts",
     "Senaste svar": "Last answer",
