@@ -3,6 +3,10 @@
 ``automation.service.create_rule/update_rule/set_enabled`` and the API's ``RuleCreate`` and
 ``RuleUpdate`` (as ``POST/PATCH /api/v1/automation-rules``, docs/automation.md): the same trigger
 catalogue, condition language and action checks (a webhook endpoint must be the tenant's own).
+An admin also deletes a rule with its firings (``automation.service.delete_rule``, as
+``DELETE /api/v1/automation-rules/{id}``) and installs one of the event chains Kvitt ships, listed
+on the page, switched off (``automation.service.install_template``, as
+``POST /api/v1/automation-rules/templates``: a template installed already is refused).
 
 The form takes conditions as ``field op value`` lines (``admin.rule_lines``) and actions one a line:
 
@@ -29,7 +33,8 @@ from kvitt.admin.nav import roles_of
 from kvitt.admin.rule_lines import conditions_from_text, conditions_text, numbered_lines, problems, whole
 from kvitt.automation import service as automation
 from kvitt.automation.models import AutomationFiring, AutomationRule
-from kvitt.automation.schemas import ACTION_TYPES, Action, ConditionIn, RuleCreate, RuleUpdate, Wait
+from kvitt.automation.schemas import ACTION_TYPES, Action, ConditionIn, RuleCreate, RuleUpdate, TemplateInstall, Wait
+from kvitt.automation.templates import TEMPLATES
 from kvitt.core.errors import ValidationFailed
 from kvitt.tenants.models import Tenant
 from kvitt.webhooks.catalogue import CATALOGUE
@@ -51,7 +56,9 @@ def automation_data(session: Session, tenant: Tenant) -> dict[str, Any]:
             .limit(PAGE_SIZE)
         )
     )
-    return {"rules": rules, "firings": firings, "names": {rule.id: rule.name for rule in rules}}
+    installed = automation.installed_templates(session, tenant)
+    templates = [(t, installed.get(t.name)) for t in TEMPLATES.values()]
+    return {"rules": rules, "firings": firings, "names": {rule.id: rule.name for rule in rules}, "templates": templates}
 
 
 @router.get("/admin/handelsekedjor")
@@ -84,6 +91,34 @@ async def switch(rule_id: int, request: Request, staff: StaffMember = Depends(RE
         return f"/admin/handelsekedjor?done={'enabled' if rule.enabled else 'disabled'}"
 
     return await act(request, staff, ADMINS, work, "/admin/handelsekedjor")
+
+
+@router.post("/admin/handelsekedjor/mallar")
+async def install(request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """Install a shipped event chain (``template``: its name) as a rule, switched off."""
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        body = TemplateInstall(template=form.get("template", "").strip())
+        rule = automation.install_template(session, tenant, body.template, enabled=body.enabled)
+        after = {"template": body.template, **snapshot(rule)}
+        audit(session, staff, "automation.install_template", None, after, target=f"automation_rule:{rule.id}")
+        return f"/admin/handelsekedjor/{rule.id}?done=installed"
+
+    return await act(request, staff, ADMINS, work, "/admin/handelsekedjor#mallar")
+
+
+@router.post("/admin/handelsekedjor/{rule_id}/ta-bort")
+async def delete(rule_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """The rule and its firings go (a waiting firing's job then finds nothing to do)."""
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        rule = automation.get_rule(session, tenant, rule_id)
+        before = snapshot(rule)
+        automation.delete_rule(session, tenant, rule.id)
+        audit(session, staff, "automation.delete", before, None, target=f"automation_rule:{rule_id}")
+        return "/admin/handelsekedjor?done=deleted"
+
+    return await act(request, staff, ADMINS, work, f"/admin/handelsekedjor/{rule_id}")
 
 
 # --- writing a rule -----------------------------------------------------------------------------

@@ -374,6 +374,17 @@ EN: dict[str, str] = {
     "Spara mottagaren": "Save the endpoint",
     "Att ta bort mottagaren tar bort dess leveranslogg också.": "Deleting the endpoint deletes its delivery log too.",
     "Ta bort mottagaren": "Delete the endpoint",
+    "Regeln tas bort med sina körningar; en väntande körning blir inte av.": (
+        "The rule is deleted with its firings; a waiting firing does not happen."
+    ),
+    "Ta bort regeln": "Delete the rule",
+    "Färdiga kedjor": "Ready-made chains",
+    "Kedjor som följer med Kvitt. En installerad kedja blir en regel som är avstängd tills den slås på.": (
+        "Chains that come with Kvitt. An installed chain becomes a rule, off until switched on."
+    ),
+    "Vad den gör": "What it does",
+    "Installerad": "Installed",
+    "Installera": "Install",
     "Leveranser": "Deliveries",
     "Försök": "Attempts",
     "Senaste svar": "Last answer",
