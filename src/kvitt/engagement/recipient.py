@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 import structlog
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from kvitt.autogiro.models import Mandate
 from kvitt.core.config import get_settings
 from kvitt.core.db import is_postgresql
 from kvitt.core.outbox import enqueue
 from kvitt.customers.models import Customer
 from kvitt.engagement.models import RecipientLink
 from kvitt.invoices.models import Invoice
+from kvitt.payments.models import Allocation, Payment
 from kvitt.tenants.models import Tenant
 
 VALID = timedelta(days=7)
@@ -41,6 +43,7 @@ SMS_JOB = "delivery.customer_sms"
 ISSUED = ("unpaid", "partly_paid", "overdue", "in_collection", "paid", "credited", "written_off")
 OPEN = ("unpaid", "partly_paid", "overdue", "in_collection")
 MAX_INVOICES = 200
+MAX_PAYMENTS = 100
 SUBJECT = {"sv": "Din länk till Mina sidor hos {issuer}", "en": "Your link to your pages at {issuer}"}
 TEXT = {
     "sv": "Hej {name}!\n\nHär är din länk till Mina sidor hos {issuer}: alla dina fakturor, betalningar och "
@@ -150,3 +153,72 @@ def open_link(session: Session, token: str, now: datetime) -> Opened | None:
         )
     )
     return Opened(tenant, customer, invoices)
+
+
+@dataclass
+class PaymentShown:
+    """One of the customer's payments as Mina sidor lists it: when, how much, how (the
+    payment's ``source``: bankgiro, swish, card, autogiro, manual, api) and which of the
+    customer's invoices it paid (number and web-invoice token, in the order allocated)."""
+
+    id: int
+    day: date
+    amount: int  # öre
+    method: str
+    invoices: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class MandateShown:
+    """One of the customer's autogiro mandates: its state and the bank account, whose number the
+    page masks (clearing number and the last four digits)."""
+
+    id: int
+    status: str
+    clearing: str
+    account: str
+
+
+def payments_of(session: Session, tenant_id: int, customer_id: int) -> list[PaymentShown]:
+    """The customer's payments, newest first (at most :data:`MAX_PAYMENTS`): the payments booked
+    to the customer (matched to their invoices, or held for them), each with the customer's
+    invoices it reached. Two queries, both scoped to the tenant and the customer."""
+    rows = list(
+        session.scalars(
+            select(Payment)
+            .where(Payment.tenant_id == tenant_id, Payment.customer_id == customer_id, Payment.amount != 0)
+            .order_by(Payment.date.desc(), Payment.id.desc())
+            .limit(MAX_PAYMENTS)
+        )
+    )
+    shown = {p.id: PaymentShown(p.id, p.date, p.amount, p.source) for p in rows}
+    if shown:
+        reached = session.execute(
+            select(Allocation.payment_id, Invoice.number, Invoice.token, func.sum(Allocation.amount))
+            .join(Invoice, Invoice.id == Allocation.invoice_id)
+            .where(
+                Allocation.tenant_id == tenant_id,
+                Allocation.kind.in_(("invoice", "credit_applied")),  # its money on the invoice, directly or held first
+                Allocation.payment_id.in_(sorted(shown)),
+                Invoice.tenant_id == tenant_id,
+                Invoice.customer_id == customer_id,
+                Invoice.state.in_(ISSUED),
+            )
+            .group_by(Allocation.payment_id, Invoice.id, Invoice.number, Invoice.token)
+            .order_by(func.min(Allocation.id))
+        )
+        for payment_id, number, token, amount in reached:
+            if amount > 0:  # not one that was allocated and taken back again
+                shown[payment_id].invoices.append((str(number), token))
+    return list(shown.values())
+
+
+def mandates_of(session: Session, tenant_id: int, customer_id: int) -> list[MandateShown]:
+    """The customer's autogiro mandates, newest first, scoped to the tenant and the customer."""
+    rows = session.scalars(
+        select(Mandate)
+        .where(Mandate.tenant_id == tenant_id, Mandate.customer_id == customer_id)
+        .order_by(Mandate.id.desc())
+        .limit(20)
+    )
+    return [MandateShown(m.id, m.status, m.clearing, m.account) for m in rows]

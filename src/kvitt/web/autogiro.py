@@ -39,10 +39,11 @@ from kvitt.bankid.qr import autostart_url, qr_data, seconds_since
 from kvitt.core.db import Database, utcnow
 from kvitt.core.errors import KvittError
 from kvitt.web import visits
+from kvitt.web.branding import page_brand
 from kvitt.web.invoice_pages import InvoicePage, chosen_language, load_page, reload_whole_page
 from kvitt.web.routes import _trusted, html_response, not_found, read_form, render
 from kvitt.web.texts import TEXTS
-from kvitt.web.view import page_url
+from kvitt.web.view import masked_account, page_url
 
 PURPOSE = "autogiro"
 router = APIRouter(include_in_schema=False)
@@ -158,6 +159,7 @@ def _context(page: InvoicePage, **extra: Any) -> dict[str, Any]:
         "t": TEXTS[page.lang],
         "a": TEXTS_AG[page.lang],
         "issuer": page.found.tenant.name,
+        **page_brand(page.found.tenant),
         "invoice_url": page_url(token, lang=page.chosen),
         "signup_url": autogiro_url(token, page.chosen),
         "form_token": visits.form_token(page.visit, PURPOSE),
@@ -179,10 +181,6 @@ def bankid_qr_svg(content: str, label: str) -> Markup:
 
 def _with_query(url: str, **params: str) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
-
-
-def _masked(clearing: str, account: str) -> str:
-    return f"{clearing}-{'*' * max(0, len(account) - 4)}{account[-4:]}"
 
 
 # --- the sign-up ---------------------------------------------------------------------------------
@@ -208,7 +206,7 @@ def _signup(
         page,
         available=bankid_client(request) is not None and page.found.customer is not None,
         mandate=mandate,
-        mandate_account=_masked(mandate.clearing, mandate.account) if mandate else "",
+        mandate_account=masked_account(mandate.clearing, mandate.account) if mandate else "",
         errors=errors or {},
         values=values or {},
         post_url=autogiro_url(page.found.invoice.token),
@@ -322,7 +320,7 @@ def _order_context(page: InvoicePage, order: SignOrder) -> dict[str, Any]:
     texts = TEXTS_AG[page.lang]
     context: dict[str, Any] = {
         "order": order,
-        "account": _masked(order.clearing, order.account),
+        "account": masked_account(order.clearing, order.account),
         "status_url": _with_query(
             autogiro_url(token, page.chosen, str(order.id), "status"), hint=order.hint_code or ""
         ),

@@ -30,6 +30,14 @@ HEADERS = {
 MAX_TENANT_ID = 2**63 - 1
 
 
+def page_brand(tenant: Tenant) -> dict[str, str | None]:
+    """What every recipient page (the web invoice, pay, autogiro, Mina sidor) puts in its
+    template context for the tenant's brand: ``brand_css_url`` (linked by base.html, a file:
+    the pages' CSP allows stylesheets from ``'self'`` only) and ``logo_url`` (shown by the
+    ``issuer_name`` macro of _brand.html). None where the tenant has none."""
+    return {"brand_css_url": branding.stylesheet_url(tenant), "logo_url": branding.logo_url(tenant)}
+
+
 @router.get("/brand/{tenant_id}/logo-{digest}")
 def logo(tenant_id: int, digest: str, request: Request) -> Response:
     if not DIGEST.fullmatch(digest) or not 0 < tenant_id <= MAX_TENANT_ID:

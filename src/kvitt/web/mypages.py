@@ -25,13 +25,14 @@ from kvitt.engagement import recipient
 from kvitt.invoices.models import Invoice
 from kvitt.web import engagement as web_engagement
 from kvitt.web import service, visits
+from kvitt.web.branding import page_brand
 from kvitt.web.texts import LANGUAGES, LOCALES, TEXTS
-from kvitt.web.view import kronor, page_url
+from kvitt.web.view import kronor, masked_account, page_url
 
 MYPAGES_PURPOSE = "mypages"
 router = APIRouter(include_in_schema=False)
 
-WORDS = {
+WORDS: dict[str, dict[str, object]] = {
     "sv": {
         "title": "Mina sidor",
         "intro": "Alla dina fakturor från {issuer}.",
@@ -45,6 +46,32 @@ WORDS = {
         "settings": "Dina inställningar (e-post, sms, papper, autogiro)",
         "messages": "Meddelanden",
         "none": "Inga fakturor ännu.",
+        "payments": "Dina betalningar",
+        "payments_caption": "Betalningar till {issuer}, senaste först",
+        "paid_on": "Betald",
+        "method": "Sätt",
+        "for": "Fakturor",
+        "no_payments": "Inga betalningar ännu.",
+        "held": "Tillgodo hos {issuer}",
+        "mandates": "Autogiro",
+        "mandate_account": "Bankkonto",
+        "mandate_state": "Status",
+        "no_mandates": "Du har inget autogiromedgivande.",
+        "methods": {
+            "bankgiro": "Bankgiro",
+            "swish": "Swish",
+            "card": "Kort",
+            "autogiro": "Autogiro",
+            "manual": "Registrerad av {issuer}",
+            "api": "Registrerad av {issuer}",
+        },
+        "mandate_states": {
+            "pending": "Väntar på banken",
+            "sent": "Skickat till banken",
+            "active": "Aktivt",
+            "rejected": "Avvisat av banken",
+            "cancelled": "Avslutat",
+        },
     },
     "en": {
         "title": "Your pages",
@@ -59,6 +86,32 @@ WORDS = {
         "settings": "Your settings (email, text message, paper, autogiro)",
         "messages": "Messages",
         "none": "No invoices yet.",
+        "payments": "Your payments",
+        "payments_caption": "Payments to {issuer}, newest first",
+        "paid_on": "Paid",
+        "method": "Method",
+        "for": "Invoices",
+        "no_payments": "No payments yet.",
+        "held": "Held for you by {issuer}",
+        "mandates": "Autogiro",
+        "mandate_account": "Bank account",
+        "mandate_state": "Status",
+        "no_mandates": "You have no autogiro mandate.",
+        "methods": {
+            "bankgiro": "Bankgiro",
+            "swish": "Swish",
+            "card": "Card",
+            "autogiro": "Autogiro",
+            "manual": "Registered by {issuer}",
+            "api": "Registered by {issuer}",
+        },
+        "mandate_states": {
+            "pending": "Waiting for the bank",
+            "sent": "Sent to the bank",
+            "active": "Active",
+            "rejected": "Refused by the bank",
+            "cancelled": "Ended",
+        },
     },
 }
 
@@ -112,14 +165,19 @@ def my_pages(token: str, request: Request) -> Response:
         if newest is not None:
             found = service.WebInvoice(invoice=newest, tenant=opened.tenant, events=[], customer=opened.customer)
             shown = web_engagement.shown(session, found, lang, now)
+        paid = recipient.payments_of(session, opened.tenant.id, opened.customer.id)
+        mandates = recipient.mandates_of(session, opened.tenant.id, opened.customer.id)
     rows = [_row(invoice, lang) for invoice in opened.invoices]
     context = {
         "lang": lang,
         "t": TEXTS[lang],
         "w": WORDS[lang],
         "issuer": opened.tenant.name,
+        **page_brand(opened.tenant),
         "customer": opened.customer.name,
         "rows": rows,
+        "payments": [_payment(item, lang, opened.tenant.name) for item in paid],
+        "mandates": [_mandate(item, lang) for item in mandates],
         "newest": newest.token if newest else None,
         "items": shown,
         "open_states": recipient.OPEN,
@@ -129,6 +187,27 @@ def my_pages(token: str, request: Request) -> Response:
     if newest is not None and shown:
         response.background = web_engagement.with_impressions(None, database, newest, shown, now)
     return response
+
+
+def _payment(item: recipient.PaymentShown, lang: str, issuer: str) -> dict[str, object]:
+    words = WORDS[lang]
+    methods: dict[str, str] = words["methods"]  # type: ignore[assignment]
+    link_lang = lang if lang != "sv" else None
+    return {
+        "date": format_date(item.day, "short", locale=LOCALES[lang]),
+        "amount": kronor(item.amount, LOCALES[lang]),
+        "method": methods.get(item.method, methods["manual"]).replace("{issuer}", issuer),
+        "invoices": [{"number": number, "url": page_url(token, lang=link_lang)} for number, token in item.invoices],
+    }
+
+
+def _mandate(item: recipient.MandateShown, lang: str) -> dict[str, str]:
+    states: dict[str, str] = WORDS[lang]["mandate_states"]  # type: ignore[assignment]
+    return {
+        "state": states.get(item.status, item.status),
+        "state_key": item.status,
+        "account": masked_account(item.clearing, item.account),
+    }
 
 
 def _row(invoice: Invoice, lang: str) -> dict[str, str | None]:

@@ -29,6 +29,7 @@ from kvitt.core.db import Database
 from kvitt.core.errors import KvittError
 from kvitt.formats import swish_commerce
 from kvitt.web import visits
+from kvitt.web.branding import page_brand
 from kvitt.web.invoice_pages import InvoicePage, chosen_language, load_page, reload_whole_page
 from kvitt.web.pay_links import TEXTS_PAY, methods_for, pay_url
 from kvitt.web.routes import _trusted, html_response, not_found, read_form, render
@@ -47,6 +48,7 @@ def _context(page: InvoicePage, **extra: Any) -> dict[str, Any]:
         "t": TEXTS[page.lang],
         "p": TEXTS_PAY[page.lang],
         "issuer": page.found.tenant.name,
+        **page_brand(page.found.tenant),
         "number": invoice.number,
         "amount": kronor(invoice.remaining, LOCALES[page.lang]),
         "invoice_url": page_url(invoice.token, lang=page.chosen),

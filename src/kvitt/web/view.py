@@ -22,8 +22,8 @@ from kvitt.core.clock import STOCKHOLM
 from kvitt.core.money import format_amount, milli_to_quantity
 from kvitt.formats import swish_qr
 from kvitt.invoices import states
-from kvitt.tenants import branding
 from kvitt.web import messages as conversation
+from kvitt.web.branding import page_brand
 from kvitt.web.pay_links import pay_now_links
 from kvitt.web.preferences import RECIPIENT_METHODS
 from kvitt.web.service import WebInvoice
@@ -143,9 +143,14 @@ class InvoiceView:
     autogiro: dict[str, str] | None = None
     # The engagement area's placements (kvitt.engagement via web.engagement); set by the page.
     engagement: list[Any] = field(default_factory=list)
-    # The tenant's logo and brand stylesheet (tenants.branding); None where it has none.
+    # The tenant's logo and brand stylesheet (web.branding.page_brand); None where it has none.
     logo_url: str | None = None
     brand_css_url: str | None = None
+
+
+def masked_account(clearing: str, account: str) -> str:
+    """A bank account as a recipient's page shows it: the clearing number and the last four digits."""
+    return f"{clearing}-{'*' * max(0, len(account) - 4)}{account[-4:]}"
 
 
 def language_of(found: WebInvoice, chosen: str | None = None) -> str:
@@ -225,8 +230,7 @@ def invoice_view(
     return InvoiceView(
         lang=lang,
         t=t,
-        logo_url=branding.logo_url(tenant),
-        brand_css_url=branding.stylesheet_url(tenant),
+        **page_brand(tenant),
         token=invoice.token,
         title=f"{t['credit_note' if credit_note else 'invoice']} {number}".strip(),
         is_credit_note=credit_note,
