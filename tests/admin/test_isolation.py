@@ -59,6 +59,26 @@ def _deviation(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], An
     return deviation["id"], lambda: api_b.get(f"/deviations/{deviation['id']}").json()
 
 
+def _customer_with_contracts(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    """B's customer with a paused subscription and an autogiro mandate, named in the form."""
+    customer = make_customer(api_b, "B-1", id_number="19121212-1212")
+    line = {"description": "Mobil Fri", "quantity": "1", "unit_price": 29900, "vat_rate": 25}
+    sub = api_b.post("/subscriptions", {"customer": customer["id"], "lines": [line]}).json()
+    assert api_b.post(f"/subscriptions/{sub['id']}/pause", {}).status_code == 200
+    held = api_b.post("/autogiro/mandates", {"customer": customer["id"], "clearing": "5001", "account": "12"}).json()
+
+    def snapshot() -> Any:
+        found = api_b.get(f"/customers/{customer['id']}").json()
+        return (
+            found,
+            api_b.get(f"/subscriptions/{sub['id']}").json(),
+            api_b.get(f"/autogiro/mandates/{held['id']}").json(),
+        )
+
+    snapshot.fields = {"subscription": str(sub["id"]), "mandate": str(held["id"])}  # type: ignore[attr-defined]
+    return customer["id"], snapshot
+
+
 def _staff_user(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
     from sqlalchemy import select
 
@@ -127,6 +147,11 @@ CASES: dict[tuple[str, str], tuple[Callable[..., tuple[int, Callable[[], Any]]],
     ("POST", "/admin/kunder/{customer_id}/skicka"): (_customer_with_invoice, {"method": "email"}),
     ("POST", "/admin/kunder/{customer_id}/anstand"): (_customer_with_invoice, {"until": "2027-06-01"}),
     ("POST", "/admin/kunder/{customer_id}/kreditera"): (_customer_with_invoice, {"mode": "full"}),
+    ("POST", "/admin/kunder/{customer_id}/nummer"): (_customer, {"id_number": "19121212-1212"}),
+    ("POST", "/admin/kunder/{customer_id}/abonnemang/paus"): (_customer_with_contracts, {}),
+    ("POST", "/admin/kunder/{customer_id}/abonnemang/ateruppta"): (_customer_with_contracts, {}),
+    ("POST", "/admin/kunder/{customer_id}/abonnemang/avsluta"): (_customer_with_contracts, {}),
+    ("POST", "/admin/kunder/{customer_id}/autogiro/avsluta"): (_customer_with_contracts, {}),
     ("GET", "/admin/fakturor/{invoice_id}"): (_invoice, {}),
     ("POST", "/admin/fakturor/{invoice_id}/utfarda"): (_draft, {}),
     ("POST", "/admin/fakturor/{invoice_id}/skicka"): (_invoice, {"method": "email"}),
@@ -179,6 +204,7 @@ def test_a_foreign_object_is_not_found_and_unchanged(
     url = url.replace("{delivery_id}", str(foreign_id))
     if hasattr(snapshot, "invoice"):  # a customer route that names one of the customer's invoices
         form = {**form, "invoice": str(snapshot.invoice)}
+    form = {**form, **getattr(snapshot, "fields", {})}  # the objects a customer route names in its form
     answer = admin.get(url) if method == "GET" else admin.post(url, form)
     assert answer.status_code == 404, (url, answer.status_code)
     assert snapshot() == before

@@ -23,6 +23,7 @@ def swedish_texts() -> set[str]:
     found |= {label for label in texts.CHANNEL_LABELS.values() if label}
     found |= set(texts.DONE.values())
     found |= set(texts.DEVIATION_KINDS.values())
+    found |= set(texts.SUBSCRIPTION_STATUS.values()) | set(texts.MANDATE_STATUS.values())
     return found
 
 

@@ -14,7 +14,14 @@ Actions, each through the service the API's endpoint calls, each audited with be
   for one of the customer's invoices (``invoice`` in the form, which must be this customer's): a
   payment extension and a resend by a chosen channel, the same functions as the invoice page's
   (``kvitt.admin.invoices.extend`` / ``resend``);
-- finance, admin: credit one of the customer's invoices (``kvitt.admin.invoices.credit_invoice``).
+- finance, admin: credit one of the customer's invoices (``kvitt.admin.invoices.credit_invoice``);
+- support, finance, admin: the personal or organisation number (``customers.service.update``, as
+  the API's PATCH: checked with python-stdnum against the customer's type, a refusal shown beside
+  the field); one of the customer's subscriptions (``subscription`` in the form) paused, resumed
+  or cancelled (``subscriptions.service.pause/resume/cancel``, as ``POST
+  /api/v1/subscriptions/{id}/pause|resume|cancel``), and an autogiro mandate cancelled
+  (``autogiro.service.cancel``, as ``DELETE /api/v1/autogiro/mandates/{id}``). The type itself
+  is not changed, here as in the API (an individual does not become a company: a new customer).
 """
 
 from __future__ import annotations
@@ -26,18 +33,22 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import ValidationError as PydanticError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from kvitt.admin import invoices as invoice_actions
-from kvitt.admin import render
+from kvitt.admin import render, texts
 from kvitt.admin.audit import audit, audit_changes
 from kvitt.admin.auth import FINANCE_ACTORS, SUPPORT_ACTORS, StaffMember, require_staff
-from kvitt.admin.common import PAGE_SIZE, act, actor, read, whole_number
+from kvitt.admin.common import PAGE_SIZE, act, actor, database, failed, read, require, tenant_of, whole_number
+from kvitt.admin.forms import staff_form
 from kvitt.admin.nav import roles_of
+from kvitt.autogiro import service as autogiro
 from kvitt.autogiro.models import Mandate
 from kvitt.core import clock, identity
-from kvitt.core.errors import NotFound, ValidationFailed
+from kvitt.core.errors import KvittError, NotFound, ValidationFailed
 from kvitt.customers import service as customers
 from kvitt.customers.ledger_api import customer_ledger
 from kvitt.customers.models import Customer
@@ -47,8 +58,11 @@ from kvitt.invoices import service as invoices_service
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice, InvoiceEvent
 from kvitt.payments.models import Payment
+from kvitt.subscriptions import service as subscriptions_service
 from kvitt.subscriptions.models import Subscription
+from kvitt.subscriptions.schemas import CancelIn, PauseIn, ResumeIn
 from kvitt.tenants.models import Tenant
+from kvitt.testclock.service import today_for
 from kvitt.web.messages import MESSAGE_TYPES
 
 router = APIRouter(include_in_schema=False)
@@ -166,6 +180,16 @@ def customer_page_data(session: Session, tenant: Tenant, customer_id: int) -> di
         )
     )
     numbers = {invoice.id: invoice.number for invoice in invoices}
+    subscription_pauses = subscriptions_service.pauses_of(session, tenant, [s.id for s in subscriptions])
+    business_day = today_for(session, tenant)
+    subscription_rows = [
+        {
+            "subscription": s,
+            "status": subscriptions_service.status(s, subscription_pauses[s.id], business_day),
+            "open_pause": any(p.end is None for p in subscription_pauses[s.id]),
+        }
+        for s in subscriptions
+    ]
     today = clock.today()
     customer_pauses = pauses.list_page(session, tenant, limit=20, starting_after=None, customer=customer.id).items
     return {
@@ -178,8 +202,12 @@ def customer_page_data(session: Session, tenant: Tenant, customer_id: int) -> di
         "numbers": numbers,
         "pauses": [(p, pauses.is_active(p, today)) for p in customer_pauses],
         "channels": CHANNELS,
-        "subscriptions": subscriptions,
+        "subscriptions": subscription_rows,
         "mandates": mandates,
+        "live_mandates": autogiro.LIVE,
+        "SUBSCRIPTION_STATUS": texts.SUBSCRIPTION_STATUS,
+        "MANDATE_STATUS": texts.MANDATE_STATUS,
+        "field_errors": {},
         "languages": LANGUAGES,
         "language_names": LANGUAGE_NAMES,
         "paused": any(pauses.is_active(p, today) for p in customer_pauses),
@@ -392,3 +420,159 @@ async def credit_invoice(customer_id: int, request: Request, staff: StaffMember 
         return f"/admin/kunder/{customer_id}?done=credited"
 
     return await act(request, staff, FINANCE_ACTORS, work, f"/admin/kunder/{customer_id}")
+
+
+# --- the personal or organisation number ----------------------------------------------------------
+
+# How the number's form names its field when the service refuses it (beside the field).
+ID_NUMBER_LABEL = "Person-/organisationsnummer"
+
+
+@router.post("/admin/kunder/{customer_id}/nummer")
+async def change_id_number(customer_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """The personal or organisation number, through the API's PATCH (``customers.service.update``,
+    which checks it against the customer's type with python-stdnum); empty removes it. A refused
+    number is shown in the form, beside the field, with what was typed (422)."""
+    require(staff, *SUPPORT_ACTORS)
+    form = await staff_form(request, staff)
+    typed = form.get("id_number", "").strip()
+
+    def run() -> Response:
+        try:
+            with database(request).transaction() as session:
+                tenant = tenant_of(session, staff)
+                customer = customers.get(session, tenant, customer_id)
+                before = {"id_number": customer.id_number}
+                customers.update(session, tenant, customer.id, CustomerUpdate(id_number=typed or None))
+                after = {"id_number": customer.id_number}
+                audit_changes(session, staff, "customer.update", before, after, target=f"customer:{customer.id}")
+        except ValidationFailed as exc:
+            if exc.param != "id_number":
+                return failed(request, staff, exc, f"/admin/kunder/{customer_id}")
+            return _with_field_error(request, staff, customer_id, "id_number", exc.message, typed)
+        except PydanticError as exc:  # longer than the API's model takes
+            message = "; ".join(str(e["msg"]) for e in exc.errors())
+            return _with_field_error(request, staff, customer_id, "id_number", message, typed)
+        except KvittError as exc:
+            return failed(request, staff, exc, f"/admin/kunder/{customer_id}")
+        return render.see_other(request, staff, f"/admin/kunder/{customer_id}?done=id_number")
+
+    return await run_in_threadpool(run)
+
+
+def _with_field_error(
+    request: Request, staff: StaffMember, customer_id: int, field: str, message: str, typed: str
+) -> Response:
+    """The customer page again, the refused field marked with the service's message (422)."""
+    data = read(request, staff, lambda session, tenant: customer_page_data(session, tenant, customer_id))
+    context = {**data, "field_errors": {field: message}, "typed": {field: typed}, "done": None}
+    return render.page(request, staff, "admin/customer.html", context, nav="customers", status_code=422)
+
+
+# --- subscriptions and autogiro mandates ------------------------------------------------------------
+
+
+def customers_subscription(session: Session, tenant: Tenant, customer_id: int, form: dict[str, str]) -> Subscription:
+    """The form's ``subscription``, locked as the API locks it, when it is this customer's
+    (another customer's, or another tenant's, is as missing as one that does not exist)."""
+    customer = customers.get(session, tenant, customer_id)
+    subscription_id = whole_number(form.get("subscription", ""), "subscription")
+    subscription = subscriptions_service.get(session, tenant, subscription_id, for_update=True)
+    if subscription.customer_id != customer.id:
+        raise NotFound(f"no subscription {subscription_id} of this customer", param="subscription")
+    return subscription
+
+
+def _day(form: dict[str, str], field: str) -> date | None:
+    value = form.get(field, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(f"{field}: a date such as 2027-01-31", param=field) from None
+
+
+def _subscription_state(session: Session, tenant: Tenant, subscription: Subscription) -> dict[str, Any]:
+    pauses_now = subscriptions_service.pauses_of(session, tenant, [subscription.id])[subscription.id]
+    return {
+        "status": subscriptions_service.status(subscription, pauses_now, today_for(session, tenant)),
+        "end_date": subscription.end_date,
+        "next_period_start": subscription.next_period_start,
+        "pauses": [{"start": p.start, "end": p.end} for p in pauses_now],
+    }
+
+
+def _subscription_action(
+    customer_id: int,
+    staff: StaffMember,
+    action: str,
+    change: Any,
+) -> Any:
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        subscription = customers_subscription(session, tenant, customer_id, form)
+        before = _subscription_state(session, tenant, subscription)
+        change(session, tenant, subscription, form)
+        after = _subscription_state(session, tenant, subscription)
+        audit(session, staff, action, before, after, target=f"subscription:{subscription.id}")
+        return f"/admin/kunder/{customer_id}?done={action.split('.')[1]}"
+
+    return work
+
+
+@router.post("/admin/kunder/{customer_id}/abonnemang/paus")
+async def pause_subscription(customer_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """Pause billing of one of the customer's subscriptions from ``start`` (default: the first day
+    not yet billed) until ``end`` (empty: until resumed), as ``POST /subscriptions/{id}/pause``."""
+
+    def change(session: Session, tenant: Tenant, subscription: Subscription, form: dict[str, str]) -> None:
+        data = PauseIn(start=_day(form, "start"), end=_day(form, "end"))
+        subscriptions_service.pause(session, tenant, subscription, data)
+
+    work = _subscription_action(customer_id, staff, "subscription.pause", change)
+    return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/kunder/{customer_id}")
+
+
+@router.post("/admin/kunder/{customer_id}/abonnemang/ateruppta")
+async def resume_subscription(customer_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """End the subscription's open pause on ``on`` (default: the first day not yet billed), as
+    ``POST /subscriptions/{id}/resume``."""
+
+    def change(session: Session, tenant: Tenant, subscription: Subscription, form: dict[str, str]) -> None:
+        subscriptions_service.resume(session, tenant, subscription, ResumeIn(on=_day(form, "on")))
+
+    work = _subscription_action(customer_id, staff, "subscription.resume", change)
+    return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/kunder/{customer_id}")
+
+
+@router.post("/admin/kunder/{customer_id}/abonnemang/avsluta")
+async def cancel_subscription(customer_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """End the subscription on ``end_date`` (the first day without service; default: the first day
+    not yet billed, or the binding period's end), as ``POST /subscriptions/{id}/cancel``."""
+
+    def change(session: Session, tenant: Tenant, subscription: Subscription, form: dict[str, str]) -> None:
+        subscriptions_service.cancel(session, tenant, subscription, CancelIn(end_date=_day(form, "end_date")))
+
+    work = _subscription_action(customer_id, staff, "subscription.cancel", change)
+    return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/kunder/{customer_id}")
+
+
+@router.post("/admin/kunder/{customer_id}/autogiro/avsluta")
+async def cancel_mandate(customer_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """Cancel one of the customer's autogiro mandates (``mandate`` in the form), as ``DELETE
+    /api/v1/autogiro/mandates/{id}``: one Bankgirot knows of goes out as a TK03 in the next file,
+    a pending one is dropped, and debits not yet ordered are cancelled."""
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        customer = customers.get(session, tenant, customer_id)
+        mandate_id = whole_number(form.get("mandate", ""), "mandate")
+        mandate = autogiro.get(session, tenant, mandate_id)
+        if mandate.customer_id != customer.id:
+            raise NotFound(f"no mandate {mandate_id} of this customer", param="mandate")
+        before = {"status": mandate.status, "outgoing": mandate.outgoing}
+        autogiro.cancel(session, tenant, mandate.id)
+        after = {"status": mandate.status, "outgoing": mandate.outgoing}
+        audit(session, staff, "mandate.cancel", before, after, target=f"mandate:{mandate.id}")
+        return f"/admin/kunder/{customer.id}?done=mandate_cancelled"
+
+    return await act(request, staff, SUPPORT_ACTORS, work, f"/admin/kunder/{customer_id}")

@@ -40,9 +40,24 @@ DEVIATION_KINDS = {
     "refund_due": "Ska betalas tillbaka",
 }
 
+# A subscription's status (subscriptions.service.status) and an autogiro mandate's.
+SUBSCRIPTION_STATUS = {"scheduled": "Startar senare", "active": "Aktivt", "paused": "Pausat", "canceled": "Avslutat"}
+MANDATE_STATUS = {
+    "pending": "Väntar på att skickas",
+    "sent": "Skickat till Bankgirot",
+    "active": "Aktivt",
+    "rejected": "Avvisat",
+    "cancelled": "Avslutat",
+}
+
 # The notice after an action (``?done=``).
 DONE = {
     "issued": "Fakturan är utfärdad.",
+    "id_number": "Numret är sparat.",
+    "pause": "Abonnemanget är pausat.",
+    "resume": "Abonnemanget faktureras igen.",
+    "cancel": "Abonnemanget är uppsagt.",
+    "mandate_cancelled": "Medgivandet är avslutat.",
     "sent": "Fakturan skickas.",
     "credited": "Fakturan är krediterad.",
     "written_off": "Fakturan är avskriven.",
@@ -385,6 +400,28 @@ EN: dict[str, str] = {
     "Vad den gör": "What it does",
     "Installerad": "Installed",
     "Installera": "Install",
+    "Avbetalningsplaner": "Instalment plans",
+    "Planer görs med API:t (/api/v1/instalment-plans).": "Plans are made with the API (/api/v1/instalment-plans).",
+    "Delar": "Parts",
+    "Pågår": "Running",
+    "Klar": "Completed",
+    "Bruten": "Broken",
+    "Avbruten": "Cancelled",
+    "Ta bort policyn": "Delete the policy",
+    "En policy som påminnelser har skickats enligt tas inte bort: stäng av den i stället.": (
+        "A policy that reminders were sent under is not deleted: switch it off instead."
+    ),
+    "Anstånd och inkassobolag": "Payment extensions and collection agency",
+    "Anstånd som beviljas direkt, dagar": "Extensions approved at once, days",
+    "Längsta anstånd, dagar": "Longest extension, days",
+    "Inkassobolagets adress (tomt: inget)": "The collection agency's address (empty: none)",
+    "Inkassobolagets API-nyckel": "The collection agency's API key",
+    "En nyckel är sparad; tomt fält behåller den.": "A key is saved; an empty field keeps it.",
+    "Ingen nyckel är sparad.": "No key is saved.",
+    "Ta bort nyckeln": "Remove the key",
+    "Spara inställningarna": "Save the settings",
+    "Inkassobolag": "Collection agency",
+    "inget": "none",
     "Leveranser": "Deliveries",
     "Försök": "Attempts",
     "Senaste svar": "Last answer",
@@ -603,6 +640,45 @@ EN: dict[str, str] = {
     "förfaller": "due",
     "Faktura att kreditera": "Invoice to credit",
     "Inga utfärdade fakturor.": "No issued invoices.",
+    # Kunder: the number, subscriptions and autogiro mandates (kvitt.admin.customers)
+    "Kundtyp": "Customer type",
+    "Företag": "Company",
+    "Privatperson": "Individual",
+    "Person- eller organisationsnummer": "Personal or organisation number",
+    "Företag: organisationsnummer (enskild firma: ägarens personnummer). Privatperson: personnummer.": (
+        "Company: organisation number (sole trader: the owner's personal number). Individual: personal number."
+    ),
+    "Tomt tar bort numret.": "Empty removes the number.",
+    "Kundtypen ändras inte: en privatperson som blir företag läggs upp som ny kund.": (
+        "The customer type is not changed: an individual who becomes a company is added as a new customer."
+    ),
+    "Spara numret": "Save the number",
+    "Numret är sparat.": "The number is saved.",
+    "Bindningstid till": "Bound until",
+    "Ändra abonnemang": "Change subscription",
+    "Faktureras igen från (tomt: första ofakturerade dag)": "Billed again from (empty: the first day not billed)",
+    "Återuppta abonnemanget": "Resume the subscription",
+    "Pausa från (tomt: första ofakturerade dag)": "Pause from (empty: the first day not billed)",
+    "Faktureras igen från (tomt: tills vidare)": "Billed again from (empty: until resumed)",
+    "Pausa abonnemanget": "Pause the subscription",
+    "Första dagen utan abonnemang (tomt: första ofakturerade dag, eller när bindningstiden slutar)": (
+        "First day without the subscription (empty: the first day not billed, or when the binding period ends)"
+    ),
+    "Säg upp abonnemanget": "Cancel the subscription",
+    "Autogiromedgivanden": "Direct debit mandates",
+    "betalarnummer": "payer number",
+    "Avsluta medgivandet": "Cancel the mandate",
+    "Abonnemanget är pausat.": "The subscription is paused.",
+    "Abonnemanget faktureras igen.": "The subscription is billed again.",
+    "Abonnemanget är uppsagt.": "The subscription is cancelled.",
+    "Medgivandet är avslutat.": "The mandate is cancelled.",
+    "Startar senare": "Starts later",
+    "Aktivt": "Active",
+    "Pausat": "Paused",
+    "Avslutat": "Ended",
+    "Väntar på att skickas": "Waiting to be sent",
+    "Skickat till Bankgirot": "Sent to Bankgirot",
+    "Avvisat": "Rejected",
     "Svenska": "Swedish",
     "Engelska": "English",
     "För många misslyckade inloggningar härifrån. Vänta upp till 15 minuter och försök igen.": (
