@@ -130,6 +130,11 @@ def _policy(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]
     return policy["id"], lambda: api_b.get(f"/dunning-policies/{policy['id']}").json()
 
 
+def _deletable_policy(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    policy = api_b.post("/dunning-policies", {"name": "B", "priority": 5, "steps": [{"days": 3}]}).json()
+    return policy["id"], lambda: api_b.get(f"/dunning-policies/{policy['id']}").json()
+
+
 def _rule(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
     body = {"name": "B", "trigger": "invoice.issued", "actions": [{"type": "add_tag", "tag": "b"}]}
     rule = api_b.post("/automation-rules", body).json()
@@ -174,6 +179,7 @@ CASES: dict[tuple[str, str], tuple[Callable[..., tuple[int, Callable[[], Any]]],
     ("POST", "/admin/paminnelser/pauser/{pause_id}/avsluta"): (_pause, {}),
     ("POST", "/admin/paminnelser/anstand/{extension_id}/beslut"): (_extension, {"decision": "approve"}),
     ("POST", "/admin/paminnelser/policyer/{policy_id}"): (_policy, {"days_0": "3"}),
+    ("POST", "/admin/paminnelser/policyer/{policy_id}/ta-bort"): (_deletable_policy, {}),
     ("POST", "/admin/handelsekedjor/{rule_id}/pa"): (_rule, {"enabled": "0"}),
     ("GET", "/admin/handelsekedjor/{rule_id}"): (_rule, {}),
     ("POST", "/admin/handelsekedjor/{rule_id}"): (_rule, {"name": "A", "trigger": "invoice.paid", "actions": "send"}),

@@ -11,7 +11,13 @@ through the dunning service the API uses, in one transaction with an audit row:
 - resume (end a pause): ``dunning.pauses.end``;
 - give a payment extension (anstånd) by invoice number: ``dunning.extensions.request``, approved by
   the staff member through ``decide`` when beyond the automatic limit; decide a waiting request;
-- (admins) new policies and changes to a policy: ``kvitt.admin.dunning_policies``.
+- (admins) new policies, changes to a policy and deleting one: ``kvitt.admin.dunning_policies``;
+- (admins) the dunning settings — the automatic and longest payment extension, the collection
+  agency's address and key: ``dunning.extensions.update_settings`` with the API's
+  ``SettingsUpdate``, as ``PATCH /api/v1/dunning-settings`` (the key is never shown, only whether
+  one is set; an empty key field leaves it).
+
+Instalment plans (made with ``POST /api/v1/instalment-plans``) are listed, not made, here.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kvitt.admin import render
-from kvitt.admin.audit import audit
+from kvitt.admin.audit import audit, audit_changes
 from kvitt.admin.auth import FINANCE_ACTORS, StaffMember, require_staff
 from kvitt.admin.common import PAGE_SIZE, act, actor, database, tenant_of
 from kvitt.admin.dunning_policies import new_rows, rules_text, step_rows
@@ -37,7 +43,17 @@ from kvitt.core.law import COLLECTION_FEE_CAP, REMINDER_FEE_CAP
 from kvitt.customers import service as customers
 from kvitt.customers.models import Customer
 from kvitt.dunning import extensions, pauses, policies, tick
-from kvitt.dunning.models import CollectionCase, DunningPause, DunningPolicy, NextStep, PaymentExtension, Reminder
+from kvitt.dunning.models import (
+    CollectionCase,
+    DunningPause,
+    DunningPolicy,
+    DunningSettings,
+    InstalmentPlan,
+    NextStep,
+    PaymentExtension,
+    Reminder,
+)
+from kvitt.dunning.schemas import SettingsUpdate
 from kvitt.invoices import service as invoices
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice
@@ -121,6 +137,13 @@ def dunning_data(session: Session, tenant: Tenant) -> dict[str, Any]:
         .order_by(CollectionCase.id.desc())
         .limit(PAGE_SIZE)
     ).all()
+    plans = session.execute(
+        select(InstalmentPlan, Invoice.number)
+        .join(Invoice, Invoice.id == InstalmentPlan.invoice_id)
+        .where(InstalmentPlan.tenant_id == t, Invoice.tenant_id == t)
+        .order_by((InstalmentPlan.state == "active").desc(), InstalmentPlan.id.desc())
+        .limit(PAGE_SIZE)
+    ).all()
     all_policies = list(
         session.scalars(
             select(DunningPolicy)
@@ -138,6 +161,9 @@ def dunning_data(session: Session, tenant: Tenant) -> dict[str, Any]:
         "paused": [(p, number, name, pauses.is_active(p, today)) for p, number, name in paused],
         "extensions": extension_rows,
         "cases": cases,
+        "plans": plans,
+        # read as it is: a tenant without a row has the defaults settings_of would make
+        "settings": session.get(DunningSettings, t) or DunningSettings(extension_auto_days=14, extension_max_days=60),
         "policies": [(p, step_rows(p.steps), rules_text(p.rules)) for p in all_policies],
         "new_rows": new_rows(),
         "channels": CHANNELS,
@@ -276,3 +302,41 @@ async def decide(extension_id: int, request: Request, staff: StaffMember = Depen
         return "/admin/paminnelser?done=decided#anstand"
 
     return await act(request, staff, FINANCE_ACTORS, work, "/admin/paminnelser")
+
+
+# --- the dunning settings (admins) -----------------------------------------------------------
+
+
+@router.post("/admin/paminnelser/installningar")
+async def settings(request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """The extension limits and the collection agency, as ``PATCH /api/v1/dunning-settings``: an
+    empty agency address removes it; the key field empty leaves the key, ``remove_key=1`` removes it."""
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        fields: dict[str, Any] = {
+            "extension_auto_days": form.get("extension_auto_days", "").strip() or None,
+            "extension_max_days": form.get("extension_max_days", "").strip() or None,
+            "agency_url": form.get("agency_url", "").strip() or None,
+        }
+        key = form.get("agency_api_key", "").strip()
+        if key:
+            fields["agency_api_key"] = key
+        elif form.get("remove_key") == "1":
+            fields["agency_api_key"] = None
+        data = SettingsUpdate.model_validate(fields)
+        before = _settings_snapshot(extensions.settings_of(session, tenant))
+        row = extensions.update_settings(session, tenant, data)
+        audit_changes(session, staff, "dunning.settings", before, _settings_snapshot(row), target="dunning_settings")
+        return "/admin/paminnelser?done=saved#installningar"
+
+    return await act(request, staff, ADMINS, work, "/admin/paminnelser#installningar")
+
+
+def _settings_snapshot(row: DunningSettings) -> dict[str, Any]:
+    """What the audit log keeps: never the agency's key, only whether there is one."""
+    return {
+        "extension_auto_days": row.extension_auto_days,
+        "extension_max_days": row.extension_max_days,
+        "agency_url": row.agency_url,
+        "agency_api_key_set": bool(row.agency_api_key),
+    }

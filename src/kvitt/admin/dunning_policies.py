@@ -1,7 +1,9 @@
 """*Påminnelser och inkasso*, Policyer (admins): a new dunning policy and changes to one — name,
 priority, whether it is on, which customers it is for (rules), its steps (days, from the due date
 or the previous step, reminder or hand-over, fee, interest, channel, the reminder's due days) —
-through ``dunning.policies.create/update`` as ``POST/PATCH /api/v1/dunning-policies``: the same
+through ``dunning.policies.create/update/delete`` as ``POST/PATCH/DELETE /api/v1/dunning-policies``
+(the default policy, and one that reminders were sent under, are refused as the API refuses them):
+the same
 input models (``PolicyCreate``, ``PolicyUpdate``), the same legal fee caps
 (``dunning.policies.check_law``, naming the law), the same unique names. The rows are on the page
 of ``dunning_page``.
@@ -91,6 +93,21 @@ async def change_policy(policy_id: int, request: Request, staff: StaffMember = D
         return f"/admin/paminnelser?done=saved#policy-{policy.id}"
 
     return await act(request, staff, ADMINS, work, "/admin/paminnelser")
+
+
+@router.post("/admin/paminnelser/policyer/{policy_id}/ta-bort")
+async def delete_policy(policy_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """The policy goes (``dunning.policies.delete``): not the default, nor one that reminders were
+    sent under (switch that one off instead); the service's refusal is shown."""
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        policy = policies.get(session, tenant, policy_id)
+        before = _policy_snapshot(policy)
+        policies.delete(session, tenant, policy.id)
+        audit(session, staff, "dunning.policy_delete", before, None, target=f"dunning_policy:{policy_id}")
+        return "/admin/paminnelser?done=deleted#policyer"
+
+    return await act(request, staff, ADMINS, work, f"/admin/paminnelser#policy-{policy_id}")
 
 
 def _policy_snapshot(policy: DunningPolicy) -> dict[str, Any]:

@@ -400,6 +400,28 @@ EN: dict[str, str] = {
     "Vad den gör": "What it does",
     "Installerad": "Installed",
     "Installera": "Install",
+    "Avbetalningsplaner": "Instalment plans",
+    "Planer görs med API:t (/api/v1/instalment-plans).": "Plans are made with the API (/api/v1/instalment-plans).",
+    "Delar": "Parts",
+    "Pågår": "Running",
+    "Klar": "Completed",
+    "Bruten": "Broken",
+    "Avbruten": "Cancelled",
+    "Ta bort policyn": "Delete the policy",
+    "En policy som påminnelser har skickats enligt tas inte bort: stäng av den i stället.": (
+        "A policy that reminders were sent under is not deleted: switch it off instead."
+    ),
+    "Anstånd och inkassobolag": "Payment extensions and collection agency",
+    "Anstånd som beviljas direkt, dagar": "Extensions approved at once, days",
+    "Längsta anstånd, dagar": "Longest extension, days",
+    "Inkassobolagets adress (tomt: inget)": "The collection agency's address (empty: none)",
+    "Inkassobolagets API-nyckel": "The collection agency's API key",
+    "En nyckel är sparad; tomt fält behåller den.": "A key is saved; an empty field keeps it.",
+    "Ingen nyckel är sparad.": "No key is saved.",
+    "Ta bort nyckeln": "Remove the key",
+    "Spara inställningarna": "Save the settings",
+    "Inkassobolag": "Collection agency",
+    "inget": "none",
     "Leveranser": "Deliveries",
     "Försök": "Attempts",
     "Senaste svar": "Last answer",
@@ -657,6 +679,20 @@ EN: dict[str, str] = {
     "Väntar på att skickas": "Waiting to be sent",
     "Skickat till Bankgirot": "Sent to Bankgirot",
     "Avvisat": "Rejected",
+    # Avvikelser: a split and a partial refund (kvitt.admin.deviations)
+    "Avvikelsen löstes inte:": "The deviation was not resolved:",
+    "Belopp att betala tillbaka, kr (tomt: allt)": "Amount to pay back, SEK (empty: all)",
+    "Dela upp på flera fakturor": "Split over several invoices",
+    "En rad per faktura: fakturanummer och belopp i kronor.": (
+        "One row per invoice: invoice number and amount in kronor."
+    ),
+    "Tomma rader hoppas över; det som blir kvar ligger kvar som ej fördelat.": (
+        "Empty rows are skipped; what is left stays unallocated."
+    ),
+    "Belopp, kr": "Amount, SEK",
+    "Fakturanummer, rad": "Invoice number, row",
+    "Belopp, kr, rad": "Amount, SEK, row",
+    "Fördela betalningen": "Allocate the payment",
     "Svenska": "Swedish",
     "Engelska": "English",
     "För många misslyckade inloggningar härifrån. Vänta upp till 15 minuter och försök igen.": (

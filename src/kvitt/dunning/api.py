@@ -376,12 +376,7 @@ def get_settings(session: SessionDep, tenant: TenantDep) -> SettingsOut:
 
 @router.patch("/dunning-settings", response_model=SettingsOut)
 def update_settings(body: SettingsUpdate, session: SessionDep, tenant: TenantDep) -> SettingsOut:
-    row = extensions.settings_of(session, tenant)
-    for field, value in body.model_dump(exclude_unset=True).items():
-        if value is None and field in ("extension_auto_days", "extension_max_days"):
-            continue
-        setattr(row, field, value)
-    session.flush()
+    extensions.update_settings(session, tenant, body)
     return settings_out(session, tenant)
 
 

@@ -16,6 +16,7 @@ from kvitt.core.db import utcnow
 from kvitt.core.errors import Conflict, NotFound, ValidationFailed
 from kvitt.core.pagination import Page, paginate
 from kvitt.dunning.models import DunningSettings, PaymentExtension
+from kvitt.dunning.schemas import SettingsUpdate
 from kvitt.invoices import service as invoices
 from kvitt.invoices import states
 from kvitt.invoices.timeline import Happening, record
@@ -28,6 +29,18 @@ def settings_of(session: Session, tenant: Tenant) -> DunningSettings:
         row = DunningSettings(tenant_id=tenant.id, extension_auto_days=14, extension_max_days=60, agency_cursor=0)
         session.add(row)
         session.flush()
+    return row
+
+
+def update_settings(session: Session, tenant: Tenant, data: SettingsUpdate) -> DunningSettings:
+    """The fields given (``PATCH /api/v1/dunning-settings`` and the back office): the extension
+    limits are not emptied (``null`` leaves them as they are); the agency's address and key are."""
+    row = settings_of(session, tenant)
+    for field, value in data.model_dump(exclude_unset=True).items():
+        if value is None and field in ("extension_auto_days", "extension_max_days"):
+            continue
+        setattr(row, field, value)
+    session.flush()
     return row
 
 
