@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kvitt.core.db import bulk_insert, is_postgresql, utcnow
+from kvitt.core.db import READ_ONLY, bulk_insert, is_postgresql, utcnow
 from kvitt.core.errors import NotFound, ValidationFailed
 from kvitt.core.pagination import Page, paginate
 from kvitt.customers.models import Customer
@@ -130,11 +130,19 @@ def _check_segments(session: Session, tenant: Tenant, ids: list[int]) -> None:
 def fitting(
     session: Session, tenant: Tenant, invoice: Invoice, customer: Customer, *, channel: str, lang: str, now: datetime
 ) -> list[Shown]:
-    """The placements the invoice's recipient sees on ``channel`` now, by priority."""
+    """The placements the invoice's recipient sees on ``channel`` now, by priority.
+
+    In a transaction (a PDF made in its request's or a job's transaction) the evaluation runs
+    inside a SAVEPOINT: a rule that fails in the database (one written past the API's checks)
+    rolls back to it and raises, and the caller's transaction goes on (on PostgreSQL a failed
+    statement otherwise aborts the whole transaction, and the PDF's next read would fail). A
+    read-only unit of work (the web invoice) has no transaction to protect: no SAVEPOINT."""
     langs = {customer.id: lang}
-    return fitting_many(session, tenant, [invoice], {customer.id: customer}, channel=channel, langs=langs, now=now)[
-        invoice.id
-    ]
+    customers = {customer.id: customer}
+    if session.connection().get_execution_options().get(READ_ONLY):
+        return fitting_many(session, tenant, [invoice], customers, channel=channel, langs=langs, now=now)[invoice.id]
+    with session.begin_nested():
+        return fitting_many(session, tenant, [invoice], customers, channel=channel, langs=langs, now=now)[invoice.id]
 
 
 def fitting_many(
