@@ -3,6 +3,14 @@ unknown reference, an invoice already settled, an overpayment, a deduction), old
 the suggested matches of ``payments.service.suggestions``; each resolved in one click through
 ``payments.service.resolve`` (the API's ``POST /deviations/{id}/resolve``): allocate to a
 suggested invoice, refund, keep as the customer's credit, or assign to a customer by number.
+
+Besides the one-click answers, two the API's ``resolve`` takes with amounts, in plain forms (no
+JavaScript): a **split** of the payment over several invoices (``action=match`` with up to
+``SPLIT_ROWS`` rows of invoice number and amount in kronor: the API's ``allocations``) and a
+**partial refund** (``action=refund`` with ``refund_amount`` in kronor: the API's ``amount``;
+empty pays back what the service's default is). What the service refuses (more than the payment
+holds, more than an invoice has left, an invoice not open, an invoice number the tenant does not
+have) rolls everything back and is shown on the page, at the deviation, with what was typed (422).
 """
 
 from __future__ import annotations
@@ -11,17 +19,31 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from kvitt.admin import render
 from kvitt.admin.audit import audit
 from kvitt.admin.auth import FINANCE_ACTORS, StaffMember, require_staff
-from kvitt.admin.common import PAGE_SIZE, act, actor, read, whole_number
+from kvitt.admin.common import (
+    PAGE_SIZE,
+    actor,
+    amount_ore,
+    database,
+    failed,
+    read,
+    require,
+    tenant_of,
+    whole_number,
+)
+from kvitt.admin.forms import staff_form
 from kvitt.admin.nav import roles_of
 from kvitt.core import clock
-from kvitt.core.errors import NotFound, ValidationFailed
+from kvitt.core.errors import KvittError, NotFound, ValidationFailed
 from kvitt.customers import service as customers
+from kvitt.invoices.models import Invoice
 from kvitt.payments import service as payments
 from kvitt.payments.models import Deviation, Payment
 from kvitt.tenants.models import Tenant
@@ -29,6 +51,7 @@ from kvitt.tenants.models import Tenant
 router = APIRouter(include_in_schema=False)
 READ = require_staff(*roles_of("deviations"))
 ACTIONS = ("match", "refund", "keep", "assign")
+SPLIT_ROWS = 4  # invoice rows of the split form
 
 
 def queue(session: Session, tenant: Tenant, state: str) -> list[dict[str, Any]]:
@@ -51,24 +74,76 @@ def queue(session: Session, tenant: Tenant, state: str) -> list[dict[str, Any]]:
 @router.get("/admin/avvikelser")
 def deviation_queue(request: Request, staff: StaffMember = Depends(READ)) -> Response:
     state = "resolved" if request.query_params.get("state") == "resolved" else "open"
+    return _queue_page(request, staff, state)
+
+
+def _queue_page(
+    request: Request,
+    staff: StaffMember,
+    state: str,
+    *,
+    refused: tuple[int, str] | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    """The queue; after a refusal, the service's message at its deviation with the form as typed."""
     rows = read(request, staff, lambda session, tenant: queue(session, tenant, state))
-    context = {"rows": rows, "state": state, "done": request.query_params.get("done")}
-    return render.page(request, staff, "admin/deviations.html", context, nav="deviations")
+    context = {
+        "rows": rows,
+        "state": state,
+        "done": None if refused else request.query_params.get("done"),
+        "split_rows": range(1, SPLIT_ROWS + 1),
+        "refused": refused,
+        "typed": typed or {},
+    }
+    status = 422 if refused else 200
+    return render.page(request, staff, "admin/deviations.html", context, nav="deviations", status_code=status)
+
+
+def _split(session: Session, tenant: Tenant, form: dict[str, str]) -> list[tuple[int, int]]:
+    """The split form's rows (invoice number, kronor) as the API's allocations (invoice id, öre);
+    empty rows are skipped. A number the tenant has no invoice with is refused naming its row."""
+    allocations = []
+    for row in range(1, SPLIT_ROWS + 1):
+        number, amount = form.get(f"number_{row}", "").strip(), form.get(f"amount_{row}", "").strip()
+        if not number and not amount:
+            continue
+        if not number.isdigit() or len(number) > 18:
+            raise ValidationFailed(f"row {row}: the invoice number, e.g. 1042", param=f"number_{row}")
+        invoice_id = session.scalar(
+            select(Invoice.id).where(Invoice.tenant_id == tenant.id, Invoice.number == int(number))
+        )
+        if invoice_id is None:
+            raise NotFound(f"row {row}: no invoice number {number}", param=f"number_{row}")
+        allocations.append((invoice_id, amount_ore(amount, f"row {row}: amount")))
+    if not allocations:
+        raise ValidationFailed("write at least one invoice number and amount", param="number_1")
+    return allocations
 
 
 @router.post("/admin/avvikelser/{deviation_id}/losning")
 async def resolve(deviation_id: int, request: Request, staff: StaffMember = Depends(READ)) -> Response:
-    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+    """One answer to the deviation through ``payments.service.resolve`` (the API's): ``match``
+    (one suggested invoice by id and öre, or the split form's rows), ``refund`` (all, or
+    ``refund_amount`` kronor), ``keep``, ``assign`` (by customer number)."""
+    require(staff, *FINANCE_ACTORS)
+    form = await staff_form(request, staff)
+
+    def work(session: Session, tenant: Tenant) -> None:
         action = form.get("action", "")
         if action not in ACTIONS:
             raise ValidationFailed("choose how to resolve the deviation", param="action")
         deviation = payments.get_deviation(session, tenant, deviation_id)
         allocations: list[tuple[int, int]] = []
         customer_id = None
-        if action == "match":
+        amount = None
+        if action == "match" and form.get("split") == "1":
+            allocations = _split(session, tenant, form)
+        elif action == "match":
             allocations = [
                 (whole_number(form.get("invoice", ""), "invoice"), whole_number(form.get("amount", ""), "amount"))
             ]
+        if action == "refund" and form.get("refund_amount", "").strip():
+            amount = amount_ore(form["refund_amount"], "refund_amount")
         if action == "assign":
             found = customers.find_by_number(session, tenant, form.get("customer_no", "").strip())
             if found is None:
@@ -82,7 +157,7 @@ async def resolve(deviation_id: int, request: Request, staff: StaffMember = Depe
             action=action,
             allocations=allocations,
             customer_id=customer_id,
-            amount=None,
+            amount=amount,
             note=form.get("note") or None,
             today=clock.today(),
             actor=actor(staff),
@@ -95,6 +170,20 @@ async def resolve(deviation_id: int, request: Request, staff: StaffMember = Depe
             {"state": deviation.state, **(deviation.resolution or {})},
             target=f"deviation:{deviation.id}",
         )
-        return "/admin/avvikelser?done=resolved"
 
-    return await act(request, staff, FINANCE_ACTORS, work, "/admin/avvikelser")
+    def run() -> Response:
+        try:
+            with database(request).transaction() as session:
+                work(session, tenant_of(session, staff))
+        except NotFound as exc:
+            if exc.param == "deviation":  # none of this tenant's: 404
+                return failed(request, staff, exc, "/admin/avvikelser")
+            return _queue_page(request, staff, "open", refused=(deviation_id, exc.message), typed=form)
+        except KvittError as exc:  # the service's refusal, shown at the deviation (422)
+            return _queue_page(request, staff, "open", refused=(deviation_id, exc.message), typed=form)
+        except ValidationError as exc:
+            message = "; ".join(str(e["msg"]) for e in exc.errors())
+            return _queue_page(request, staff, "open", refused=(deviation_id, message), typed=form)
+        return render.see_other(request, staff, "/admin/avvikelser?done=resolved")
+
+    return await run_in_threadpool(run)

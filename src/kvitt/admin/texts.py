@@ -679,6 +679,20 @@ EN: dict[str, str] = {
     "Väntar på att skickas": "Waiting to be sent",
     "Skickat till Bankgirot": "Sent to Bankgirot",
     "Avvisat": "Rejected",
+    # Avvikelser: a split and a partial refund (kvitt.admin.deviations)
+    "Avvikelsen löstes inte:": "The deviation was not resolved:",
+    "Belopp att betala tillbaka, kr (tomt: allt)": "Amount to pay back, SEK (empty: all)",
+    "Dela upp på flera fakturor": "Split over several invoices",
+    "En rad per faktura: fakturanummer och belopp i kronor.": (
+        "One row per invoice: invoice number and amount in kronor."
+    ),
+    "Tomma rader hoppas över; det som blir kvar ligger kvar som ej fördelat.": (
+        "Empty rows are skipped; what is left stays unallocated."
+    ),
+    "Belopp, kr": "Amount, SEK",
+    "Fakturanummer, rad": "Invoice number, row",
+    "Belopp, kr, rad": "Amount, SEK, row",
+    "Fördela betalningen": "Allocate the payment",
     "Svenska": "Swedish",
     "Engelska": "English",
     "För många misslyckade inloggningar härifrån. Vänta upp till 15 minuter och försök igen.": (
