@@ -21,6 +21,7 @@ from kvitt.formats import ocr
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice
 from kvitt.ledger import service as ledger
+from kvitt.payments.models import Payment
 from kvitt.tenants.models import Tenant
 
 TODAY = date(2026, 11, 25)
@@ -216,3 +217,21 @@ def test_every_customer_has_a_subscription_billed_from_next_month_once(db: Datab
     assert all(inv.state == states.UNPAID and inv.invoice_date == december and inv.total > 0 for inv in billed)
     billing.run_in_process(db, tenant_id, december, actor="test")  # again: nothing more
     assert len(_invoices(db, tenant_id)) == len(before) + len(billed)
+
+
+def test_past_payments_arrive_in_bank_files_by_the_payers_channel(db: Database, seeded: dict[str, Any]) -> None:
+    """As a real issuer's do: BGMax files read by the import, each payment with its BGMax
+    channel (TK20 position 57: 1 internet bank, 2 supplier payment, 3 paper slip; Bankgirot's
+    BGMax manual), so that the Översikt's digital payment share is not the demo's accident."""
+    with db.transaction() as session:
+        rows = session.execute(
+            select(Payment.source, Payment.file_id, Payment.details, Customer.type, Customer.delivery_method)
+            .join(Customer, Customer.id == Payment.customer_id)
+            .where(Payment.tenant_id == seeded["tenant_id"], Payment.date < TODAY)  # today's file: its own mix
+        ).all()
+    assert len(rows) > 100
+    assert all(source == "bankgiro" and file_id is not None for source, file_id, *_ in rows)
+    channels = {(kind, delivery, details.get("channel")) for _, _, details, kind, delivery in rows}
+    assert {channel for kind, _, channel in channels if kind == "company"} == {2}
+    assert {channel for kind, delivery, channel in channels if kind == "individual" and delivery != "letter"} == {1}
+    assert {channel for kind, delivery, channel in channels if kind == "individual" and delivery == "letter"} == {1, 3}

@@ -43,8 +43,8 @@ from kvitt.invoices import service as invoices
 from kvitt.invoices import states
 from kvitt.invoices.models import Invoice
 from kvitt.invoices.schemas import CreditIn, InfoBlock, InvoiceCreate, LineIn
-from kvitt.payments import service as payments
 from kvitt.payments.imports import import_bgmax
+from kvitt.payments.models import PaymentFile
 from kvitt.subscriptions import service as subscriptions_service
 from kvitt.subscriptions.schemas import SubscriptionCreate, SubscriptionLineIn
 from kvitt.tenants import service as tenants
@@ -289,20 +289,27 @@ def _todays_bank_file(
     payments_in.append(
         _bg_payment(len(payments_in), "", 39900, code=1, name="Per Nilsson")
     )  # a paper slip, no reference
+    file = _import_deposit(session, tenant, today, payments_in, "demo-bgmax.txt")
+    return {"payments": file.payments, "matched": file.matched, "deviations": file.deviations}
+
+
+def _import_deposit(
+    session: Session, tenant: Tenant, on: date, payments_in: list[bgmax.BgmaxPayment], filename: str
+) -> PaymentFile:
+    """One deposit to the tenant's bankgiro on ``on``, as a BGMax file read by the real import."""
     deposit = bgmax.BgmaxDeposit(
         payee_bankgiro=(tenant.bankgiro or "").replace("-", "").zfill(10),
         payee_plusgiro=None,
         currency="SEK",
         payments=tuple(payments_in),
         account="12345678901",
-        date=today,
+        date=on,
         deposit_serial="00001",
         amount=sum(p.amount for p in payments_in),
         count=len(payments_in),
     )
-    data = bgmax.write(bgmax.file_of(datetime.combine(today, time(7, 0)), [deposit], test=True))
-    file = import_bgmax(session, tenant, data, filename="demo-bgmax.txt", source="demo", today=today, actor=ACTOR).file
-    return {"payments": file.payments, "matched": file.matched, "deviations": file.deviations}
+    data = bgmax.write(bgmax.file_of(datetime.combine(on, time(7, 0)), [deposit], test=True))
+    return import_bgmax(session, tenant, data, filename=filename, source="demo", today=on, actor=ACTOR).file
 
 
 def _bg_payment(number: int, reference: str, amount: int, *, code: int, name: str | None = None) -> bgmax.BgmaxPayment:
@@ -604,40 +611,96 @@ def _simulate(
 ) -> list[Invoice]:
     billed: list[Invoice] = []
     timeline = _Timeline()
+    bank = _Bank(session, tenant)
     for cycle, issued in enumerate(_billing_days(today)):
         planned = _plan_cycle(rng, people, items, cycle, issued, today)
 
         def issue(planned: list[_Planned] = planned, issued: date = issued) -> None:
+            bank.settle()
             drafts = invoices.create_drafts(session, tenant, [p.data for p in planned], actor=ACTOR)
             invoices.issue(session, tenant, drafts, today=issued, actor=ACTOR)
             billed.extend(drafts)
             for plan, invoice in zip(planned, drafts, strict=True):
                 for step in plan.steps:
-                    timeline.at(step.on, _Timeline.MONEY, _step_action(session, tenant, invoice, step, billed))
+                    action = _step_action(session, tenant, bank, plan.customer, invoice, step, billed)
+                    timeline.at(step.on, _Timeline.MONEY, action)
 
         timeline.at(issued, _Timeline.ISSUE, issue)
         due = issued + timedelta(days=TERMS_DAYS)
         if due < today:
             sweep_on = due + timedelta(days=1)
-            timeline.at(sweep_on, _Timeline.SWEEP, partial(_sweep, session, tenant, sweep_on))
+            timeline.at(sweep_on, _Timeline.SWEEP, partial(_sweep, session, tenant, bank, sweep_on))
     timeline.run()
-    _sweep(session, tenant, today)
+    _sweep(session, tenant, bank, today)
     return billed
 
 
-def _sweep(session: Session, tenant: Tenant, on: date) -> None:
+def _sweep(session: Session, tenant: Tenant, bank: _Bank, on: date) -> None:
+    bank.settle()
     invoices.mark_overdue(session, tenant, today=on, actor=ACTOR)
 
 
+class _Bank:
+    """The demo's past payments arrive as they do for a real issuer: in Bankgirot's BGMax files,
+    read by the same import as ``kvitt import bgmax``. The payments of a day are gathered into one
+    file, read before anything else happens (a credit, an issue, the overdue sweep), so the
+    invoices' stories keep their order. Each payment's channel is the payer's way of paying
+    (BGMax TK20 position 57, Bankgirot's BGMax manual): a company by supplier payment (2), a
+    letter recipient mostly by a paper giro slip (3), everyone else in their internet bank (1);
+    the Översikt's digital payment share follows from them (docs/reports.md)."""
+
+    SERIALS = 800_000_000_000  # Bankgirot's serial numbers of these payments (today's file: 9…)
+
+    def __init__(self, session: Session, tenant: Tenant) -> None:
+        self.session, self.tenant = session, tenant
+        self.day: date | None = None
+        self.payments: list[bgmax.BgmaxPayment] = []
+        self.count = 0
+
+    def pay(self, on: date, customer: _Customer, invoice: Invoice, amount: int) -> None:
+        if self.day != on:
+            self.settle()
+        self.day = on
+        self.count += 1
+        channel = 2 if customer.business else 3 if customer.delivery == "letter" and invoice.id % 5 < 3 else 1
+        self.payments.append(
+            bgmax.BgmaxPayment(
+                kind="payment",
+                payer_bankgiro="0000000000",
+                reference=invoice.ocr or "",
+                amount=amount,
+                reference_code=2,
+                channel=channel,
+                bgc_serial=f"{self.SERIALS + self.count:012d}",
+                has_image=channel == 3,
+            )
+        )
+
+    def settle(self) -> None:
+        """Read the gathered payments' file, as the worker reads the bank's files each morning."""
+        if self.day is None or not self.payments:
+            return
+        _import_deposit(self.session, self.tenant, self.day, self.payments, f"demo-bgmax-{self.day.isoformat()}.txt")
+        self.payments = []
+
+
 def _step_action(
-    session: Session, tenant: Tenant, invoice: Invoice, step: _Step, billed: list[Invoice]
+    session: Session,
+    tenant: Tenant,
+    bank: _Bank,
+    customer: _Customer,
+    invoice: Invoice,
+    step: _Step,
+    billed: list[Invoice],
 ) -> Callable[[], None]:
     def run() -> None:
         on = step.on
         if step.action == "pay":
             amount = _share(invoice.total, step.percent) if step.percent else invoice.remaining
-            payments.pay_invoice(session, tenant, invoice, amount, on=on, today=on, reference=invoice.ocr, actor=ACTOR)
-        elif step.action == "credit_full":
+            bank.pay(on, customer, invoice, amount)
+            return
+        bank.settle()
+        if step.action == "credit_full":
             reason = FULL_CREDIT_REASONS[invoice.id % len(FULL_CREDIT_REASONS)]
             billed.append(invoices.credit(session, tenant, invoice, CreditIn(reason=reason), today=on, actor=ACTOR))
         elif step.action == "credit_amount":
