@@ -94,6 +94,21 @@ def _staff_user(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], A
     return snapshot()[0], snapshot
 
 
+def _staff_user_details(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    from sqlalchemy import select
+
+    from kvitt.admin.models import StaffUser
+
+    make_staff(db, tenant_b, "kassa@fjallstrom.test", "finance")
+
+    def snapshot() -> Any:
+        with db.read() as session:
+            user = session.scalar(select(StaffUser).where(StaffUser.tenant_id == tenant_b))
+            return user.id, user.email, user.name
+
+    return snapshot()[0], snapshot
+
+
 def _api_key(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
     key = api_b.get("/api-keys").json()["data"][0]
     return key["id"], lambda: api_b.get("/api-keys").json()
@@ -168,6 +183,7 @@ CASES: dict[tuple[str, str], tuple[Callable[..., tuple[int, Callable[[], Any]]],
     ("POST", "/admin/avvikelser/{deviation_id}/losning"): (_deviation, {"action": "keep"}),
     ("POST", "/admin/anvandare/{user_id}"): (_staff_user, {"role": "read_only", "active": "0"}),
     ("POST", "/admin/anvandare/{user_id}/nytt-losenord"): (_staff_user, {}),
+    ("POST", "/admin/anvandare/{user_id}/uppgifter"): (_staff_user_details, {"name": "A", "email": "a@x.test"}),
     ("POST", "/admin/api-nycklar/{key_id}/aterkalla"): (_api_key, {}),
     ("GET", "/admin/webhooks/{endpoint_id}"): (_endpoint, {}),
     ("POST", "/admin/webhooks/{endpoint_id}/leveranser/{delivery_id}/skicka-igen"): (_endpoint, {}),

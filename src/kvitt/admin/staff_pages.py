@@ -1,5 +1,8 @@
 """*Användare* (staff users of the tenant: create with a one-time password, role, access, a new
-one-time password) and *Granskningslogg* (the audit log, newest first, and its CSV). Admins only."""
+one-time password, name and e-mail address) and *Granskningslogg* (the audit log, newest first,
+and its CSV): admins only. *Mina uppgifter* (``/admin/profil``): every staff member's own name and
+e-mail address. Both change a user through ``users.update_details``: one rule for the address
+(checked, unique across the installation, as ``users.create_user`` checks it), audited."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from kvitt.admin import audit as audit_log
 from kvitt.admin import render, users
 from kvitt.admin.audit import audit
-from kvitt.admin.auth import StaffMember, require_staff
+from kvitt.admin.auth import ALL_ROLES, StaffMember, require_staff
 from kvitt.admin.common import PAGE_SIZE, act, database, failed, read, whole_number
 from kvitt.admin.forms import staff_form
 from kvitt.admin.models import ROLES
@@ -21,6 +24,7 @@ from kvitt.tenants.models import Tenant
 
 router = APIRouter(include_in_schema=False)
 USERS = require_staff(*roles_of("users"))
+ANYONE = require_staff(*ALL_ROLES)  # every staff member: their own details
 AUDIT = require_staff(*roles_of("audit"))
 ADMINS = ("admin",)
 
@@ -64,6 +68,34 @@ async def update_user(user_id: int, request: Request, staff: StaffMember = Depen
         return "/admin/anvandare?done=contact"
 
     return await act(request, staff, ADMINS, work, "/admin/anvandare")
+
+
+@router.post("/admin/anvandare/{user_id}/uppgifter")
+async def update_details(user_id: int, request: Request, staff: StaffMember = Depends(USERS)) -> Response:
+    """Another user's (or the admin's own) name and e-mail address."""
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        users.update_details(session, staff, user_id, name=form.get("name", ""), email=form.get("email", ""))
+        return "/admin/anvandare?done=saved"
+
+    return await act(request, staff, ADMINS, work, "/admin/anvandare")
+
+
+@router.get("/admin/profil")
+def profile(request: Request, staff: StaffMember = Depends(ANYONE)) -> Response:
+    context = {"done": request.query_params.get("done")}
+    return render.page(request, staff, "admin/profile.html", context, nav="")
+
+
+@router.post("/admin/profil")
+async def update_profile(request: Request, staff: StaffMember = Depends(ANYONE)) -> Response:
+    """The staff member's own name and e-mail address (the login name from the next login)."""
+
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        users.update_details(session, staff, staff.id, name=form.get("name", ""), email=form.get("email", ""))
+        return "/admin/profil?done=saved"
+
+    return await act(request, staff, ALL_ROLES, work, "/admin/profil")
 
 
 @router.post("/admin/anvandare/{user_id}/nytt-losenord")

@@ -422,6 +422,10 @@ EN: dict[str, str] = {
     "Spara inställningarna": "Save the settings",
     "Inkassobolag": "Collection agency",
     "inget": "none",
+    # Mina uppgifter, a user's name and e-mail, the invoice preview
+    "Mina uppgifter": "My details",
+    "E-postadressen är det du loggar in med.": "The e-mail address is what you log in with.",
+    "Ändra namn och e-post": "Change name and e-mail",
     "Leveranser": "Deliveries",
     "Försök": "Attempts",
     "Senaste svar": "Last answer",
@@ -535,6 +539,10 @@ EN: dict[str, str] = {
     "Inga obetalda fakturor har fått påminnelse.": "No unpaid invoice has had a reminder.",
     "Senast skickad": "Last sent",
     "inget": "none",
+    # Mina uppgifter, a user's name and e-mail, the invoice preview
+    "Mina uppgifter": "My details",
+    "E-postadressen är det du loggar in med.": "The e-mail address is what you log in with.",
+    "Ändra namn och e-post": "Change name and e-mail",
     "Fakturanummer": "Invoice number",
     "eller kundnummer": "or customer number",
     "Ange antingen en faktura eller en kund.": "Give either an invoice or a customer.",

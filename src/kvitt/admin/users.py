@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kvitt.admin import passwords, sessions
-from kvitt.admin.audit import Actor, audit
+from kvitt.admin.audit import Actor, audit, audit_changes
 from kvitt.admin.models import ROLES, StaffUser
 from kvitt.core.db import utcnow
 from kvitt.core.errors import Conflict, KvittError, NotFound, ValidationFailed
@@ -33,8 +34,18 @@ def normalise_email(email: str) -> str:
 def _check(email: str, role: str) -> None:
     if role not in ROLES:
         raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", param="role")
+    _check_email(email)
+
+
+def _check_email(email: str) -> None:
     if "@" not in email or len(email) > 254 or " " in email:
         raise ValidationFailed("email is not an e-mail address", param="email")
+
+
+def _refuse_taken(session: Session, email: str) -> None:
+    """The login name is unique across the installation (the login form names no tenant)."""
+    if session.scalar(select(func.count()).where(StaffUser.email == email)):
+        raise Conflict(f"a staff user with e-mail {email} exists already", param="email")
 
 
 def create_user(
@@ -45,8 +56,7 @@ def create_user(
     _check(email, role)
     if session.get(Tenant, tenant_id) is None:
         raise NotFound(f"no tenant {tenant_id}")
-    if session.scalar(select(func.count()).where(StaffUser.email == email)):
-        raise Conflict(f"a staff user with e-mail {email} exists already", param="email")
+    _refuse_taken(session, email)
     one_time = None
     if password is None:
         password = one_time = passwords.one_time_password()
@@ -153,6 +163,37 @@ def update_user(
     after = {"role": user.role, "active": user.active}
     if after != before:
         audit(session, actor, "user.update", before, after, target=f"staff_user:{user.id}")
+    return user
+
+
+MAX_NAME = 200  # as the column
+
+
+def update_details(
+    session: Session, actor: Actor, user_id: int, *, name: str | None = None, email: str | None = None
+) -> StaffUser:
+    """A user's name and e-mail address (the login name), for the user themself or an admin of
+    their tenant: the address checked and unique across the installation as ``create_user``
+    checks it (an address another user has is refused; so is one taken in a race, by the unique index)."""
+    user = get_user(session, actor.tenant_id, user_id)
+    before = {"name": user.name, "email": user.email}
+    if email is not None:
+        email = normalise_email(email)
+        _check_email(email)
+        if email != user.email:
+            _refuse_taken(session, email)
+            user.email = email
+    if name is not None:
+        name = name.strip()
+        if len(name) > MAX_NAME:
+            raise ValidationFailed(f"name: at most {MAX_NAME} characters", param="name")
+        user.name = name
+    try:
+        session.flush()
+    except IntegrityError:  # another user took the address meanwhile: the whole action rolls back
+        raise Conflict(f"a staff user with e-mail {user.email} exists already", param="email") from None
+    after = {"name": user.name, "email": user.email}
+    audit_changes(session, actor, "user.update", before, after, target=f"staff_user:{user.id}")
     return user
 
 
