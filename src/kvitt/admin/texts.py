@@ -421,7 +421,6 @@ EN: dict[str, str] = {
     "Ta bort nyckeln": "Remove the key",
     "Spara inställningarna": "Save the settings",
     "Inkassobolag": "Collection agency",
-    "inget": "none",
     # Mina uppgifter, a user's name and e-mail, the invoice preview
     "Mina uppgifter": "My details",
     "E-postadressen är det du loggar in med.": "The e-mail address is what you log in with.",
@@ -539,10 +538,6 @@ EN: dict[str, str] = {
     "Inga obetalda fakturor har fått påminnelse.": "No unpaid invoice has had a reminder.",
     "Senast skickad": "Last sent",
     "inget": "none",
-    # Mina uppgifter, a user's name and e-mail, the invoice preview
-    "Mina uppgifter": "My details",
-    "E-postadressen är det du loggar in med.": "The e-mail address is what you log in with.",
-    "Ändra namn och e-post": "Change name and e-mail",
     "Fakturanummer": "Invoice number",
     "eller kundnummer": "or customer number",
     "Ange antingen en faktura eller en kund.": "Give either an invoice or a customer.",
