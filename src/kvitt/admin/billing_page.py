@@ -4,7 +4,10 @@ services the API and the command line use:
 
 - a billing run for a date: ``billing.service.start_run`` (as ``POST /api/v1/billing-runs`` and
   ``kvitt bill``); its partitions go to the workers, and the runs table shows the parts done,
-  invoices, amount and errors as they come (reload the page);
+  invoices, amount and errors as they come: while a run is not done, the table is a fragment
+  (``/admin/fakturering/korningar``, the same roles and tenant as the page) that htmx fetches
+  again every 2 seconds and that stops asking once every run shown is done; without JavaScript
+  the page shows the state when it was loaded, with a link to load it again;
 - a billing file: ``billing_files.service.import_billing_file`` (as ``POST /api/v1/billing-files``
   and ``kvitt import``), which checks the whole file before it writes anything: a bad file is
   refused whole, every error listed with its line and field. The same file again is recognised and
@@ -36,7 +39,7 @@ from kvitt.admin.forms import staff_upload
 from kvitt.admin.nav import roles_of
 from kvitt.billing import service as billing
 from kvitt.billing.jobs import POSTGRESQL_PARTITIONS
-from kvitt.billing.models import BillingRun
+from kvitt.billing.models import DONE, BillingRun
 from kvitt.billing_files import mappings
 from kvitt.billing_files import service as billing_files
 from kvitt.billing_files.models import BillingFile
@@ -63,40 +66,43 @@ def _money(lang: str) -> Callable[[int | None], str]:
     return lambda ore: render.money(ore, lang)
 
 
-def billing_tables(session: Session, tenant: Tenant, lang: str) -> list[Table]:
+def runs_table(session: Session, tenant: Tenant, lang: str) -> tuple[Table, bool]:
+    """The tenant's latest billing runs, and whether one of them is still running."""
     money = _money(lang)
     runs = session.scalars(
         select(BillingRun).where(BillingRun.tenant_id == tenant.id).order_by(BillingRun.id.desc()).limit(PAGE_SIZE)
     ).all()
+    table = Table(
+        "Faktureringskörningar",
+        ["Dag", "Status", "Delar klara", "Abonnemang", "Fakturor", "Belopp", "Fel"],
+        [
+            [
+                r.run_date,
+                r.state,
+                f"{r.partitions_done}/{r.partitions}",
+                r.subscriptions_due,
+                r.invoices,
+                money(r.total),
+                r.error_count,
+            ]
+            for r in runs
+        ],
+    )
+    return table, any(r.state != DONE for r in runs)
+
+
+def billing_tables(session: Session, tenant: Tenant, lang: str) -> dict[str, Any]:
+    money = _money(lang)
+    runs, running = runs_table(session, tenant, lang)
     files = session.scalars(
         select(BillingFile).where(BillingFile.tenant_id == tenant.id).order_by(BillingFile.id.desc()).limit(PAGE_SIZE)
     ).all()
-    return [
-        Table(
-            "Faktureringskörningar",
-            ["Dag", "Status", "Delar klara", "Abonnemang", "Fakturor", "Belopp", "Fel"],
-            [
-                [
-                    r.run_date,
-                    r.state,
-                    f"{r.partitions_done}/{r.partitions}",
-                    r.subscriptions_due,
-                    r.invoices,
-                    money(r.total),
-                    r.error_count,
-                ]
-                for r in runs
-            ],
-        ),
-        Table(
-            "Faktureringsfiler",
-            ["Fil", "Status", "Rader", "Fakturor", "Hoppade över", "Belopp", "Fel"],
-            [
-                [f.filename or f.id, f.state, f.rows, f.invoices, f.skipped, money(f.total), len(f.errors)]
-                for f in files
-            ],
-        ),
-    ]
+    files_table = Table(
+        "Faktureringsfiler",
+        ["Fil", "Status", "Rader", "Fakturor", "Hoppade över", "Belopp", "Fel"],
+        [[f.filename or f.id, f.state, f.rows, f.invoices, f.skipped, money(f.total), len(f.errors)] for f in files],
+    )
+    return {"runs": runs, "running": running, "tables": [files_table]}
 
 
 @router.get("/admin/fakturering")
@@ -104,13 +110,24 @@ def billing_page(request: Request, staff: StaffMember = Depends(READ)) -> Respon
     lang = render.language_of(request, staff)
     tables = read(request, staff, lambda session, tenant: billing_tables(session, tenant, lang))
     context = {
-        "tables": tables,
+        **tables,
         "today": clock.today().isoformat(),
         "mappings": ("canonical", "jsonl"),
         "max_file_mb": MAX_FILE_BYTES // (1024 * 1024),
         "done": request.query_params.get("done"),
     }
     return render.page(request, staff, "admin/billing.html", context, nav="billing")
+
+
+@router.get("/admin/fakturering/korningar")
+def billing_runs_fragment(request: Request, staff: StaffMember = Depends(READ)) -> Response:
+    """The runs table alone, for htmx to swap in every 2 s while a run is running: the same
+    roles and tenant as the page. Once every run shown is done, the fragment carries no trigger
+    and the polling stops."""
+    lang = render.language_of(request, staff)
+    runs, running = read(request, staff, lambda session, tenant: runs_table(session, tenant, lang))
+    context = {"runs": runs, "running": running}
+    return render.page(request, staff, "admin/_billing_runs.html", context, nav="billing")
 
 
 @router.post("/admin/fakturering/korning")

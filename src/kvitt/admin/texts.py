@@ -696,6 +696,12 @@ EN: dict[str, str] = {
     "Fakturanummer, rad": "Invoice number, row",
     "Belopp, kr, rad": "Amount, SEK, row",
     "Fördela betalningen": "Allocate the payment",
+    # Fakturering: the runs' progress polled (kvitt.admin.billing_page)
+    "En körning pågår: tabellen uppdateras av sig själv varannan sekund.": (
+        "A run is in progress: the table updates itself every two seconds."
+    ),
+    "Utan JavaScript:": "Without JavaScript:",
+    "ladda om sidan": "reload the page",
     "Svenska": "Swedish",
     "Engelska": "English",
     "För många misslyckade inloggningar härifrån. Vänta upp till 15 minuter och försök igen.": (
