@@ -5,15 +5,19 @@ critical violation on the pages with their forms and answers. Screenshots for do
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
+from kvitt.billing.seed import seed_subscriptions
+from kvitt.core.config import Settings
 from kvitt.core.db import Database
-from tests.admin.conftest import PASSWORD, make_staff
+from tests.admin.conftest import PASSWORD, make_customer, make_issued, make_staff
 from tests.billing_files.test_import import GOOD
 from tests.conftest import Api
 from tests.e2e.test_admin import SCREENSHOTS, serious_violations
+from tests.webhooks.helpers import run_worker
 
 EMAIL = "chef@norrsken.test"
 
@@ -70,4 +74,60 @@ def test_an_admin_writes_a_rule_a_policy_and_imports_a_file(
     expect(page.get_by_role("status")).to_have_text("Filen är inläst.")
     expect(page.get_by_role("cell", name="november.csv")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "admin-billing-import-desktop.png"), full_page=True)
+    context.close()
+
+
+def test_finance_splits_a_payment_and_watches_a_billing_run_without_a_reload(
+    browser: Browser, base_url: str, api: Api, db: Database, settings: Settings, tenant_a: tuple[int, str]
+) -> None:
+    """Avvikelser: a payment split over two invoices by the plain form (a refusal first, shown at
+    the deviation); Fakturering: a run started in the page, whose row turns from running to done
+    by htmx's polling while the page stays the same document (no reload)."""
+    make_staff(db, tenant_a[0], EMAIL, "finance")
+    customer = make_customer(api, "K-5", name="Astrid Lindqvist")["id"]
+    first, second = make_issued(api, customer), make_issued(api, customer, unit_price=24900)
+    assert api.post("/payments", {"amount": first["total"] + 10000, "payer_name": "Astrid L"}).status_code == 201
+    with db.transaction() as session:
+        seed_subscriptions(session, tenant_a[0], 2, start=date(2026, 1, 1))
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE", base_url=base_url)
+    page = context.new_page()
+    page.goto("/admin/avvikelser")
+    page.get_by_label("E-postadress").fill(EMAIL)
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.locator("h1")).to_have_text("Avvikelser")
+
+    def split(rows: list[tuple[int, str]]) -> None:
+        for index, (number, amount) in enumerate(rows, 1):
+            page.get_by_label(f"Fakturanummer, rad {index}").fill(str(number))
+            page.get_by_label(f"Belopp, kr, rad {index}").fill(amount)
+        page.get_by_role("button", name="Fördela betalningen").click()
+
+    whole = f"{first['total'] // 100},{first['total'] % 100:02d}"
+    split([(first["number"], whole), (second["number"], "100,01")])  # 1 öre more than was paid
+    expect(page.get_by_role("alert")).to_contain_text("but the payment holds")
+    expect(page.get_by_label("Belopp, kr, rad 2")).to_have_value("100,01")  # kept as typed
+    assert serious_violations(page) == []
+    page.get_by_label("Belopp, kr, rad 2").fill("100")
+    page.screenshot(path=str(SCREENSHOTS / "admin-deviation-split-desktop.png"), full_page=True)
+    page.get_by_role("button", name="Fördela betalningen").click()
+    expect(page.get_by_role("status")).to_have_text("Avvikelsen är löst.")
+    assert api.get(f"/invoices/{first['id']}").json()["state"] == "paid"
+    assert api.get(f"/invoices/{second['id']}").json()["remaining"] == second["total"] - 10000
+
+    page.goto("/admin/fakturering")
+    page.get_by_label("Dag", exact=True).fill("2026-02-01")
+    page.get_by_role("button", name="Starta körningen").click()
+    expect(page.get_by_role("status")).to_have_text("Körningen är startad.")
+    runs = page.locator("#billing-runs")
+    expect(runs).to_have_attribute("hx-trigger", "every 2s")
+    expect(runs.get_by_role("cell", name="running", exact=True)).to_be_visible()
+    assert serious_violations(page) == []
+    page.evaluate("window.kvittSamePage = true")  # gone if the page were loaded again
+    run_worker(db, settings)
+    expect(runs.get_by_role("cell", name="done", exact=True)).to_be_visible(timeout=15000)
+    expect(runs).not_to_have_attribute("hx-trigger", "every 2s")  # the polling has stopped
+    assert page.evaluate("window.kvittSamePage === true")
+    assert serious_violations(page) == []
+    page.screenshot(path=str(SCREENSHOTS / "admin-billing-progress-desktop.png"), full_page=True)
     context.close()
