@@ -131,3 +131,36 @@ def test_finance_splits_a_payment_and_watches_a_billing_run_without_a_reload(
     assert serious_violations(page) == []
     page.screenshot(path=str(SCREENSHOTS / "admin-billing-progress-desktop.png"), full_page=True)
     context.close()
+
+
+def test_support_pauses_a_subscription_and_cancels_a_mandate_from_the_customer_page(
+    browser: Browser, base_url: str, api: Api, db: Database, tenant_a: tuple[int, str]
+) -> None:
+    make_staff(db, tenant_a[0], "kundtjanst@norrsken.test", "support")
+    customer = make_customer(api, "K-6", name="Bo Ek", id_number="19121212-1212")["id"]
+    line = {"description": "Mobil Fri", "quantity": "1", "unit_price": 29900, "vat_rate": 25}
+    sub = api.post("/subscriptions", {"customer": customer, "lines": [line]}).json()
+    held = api.post("/autogiro/mandates", {"customer": customer, "clearing": "5001", "account": "12"}).json()
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE", base_url=base_url)
+    page = context.new_page()
+    page.goto(f"/admin/kunder/{customer}")
+    page.get_by_label("E-postadress").fill("kundtjanst@norrsken.test")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.locator("h1")).to_have_text("Bo Ek")
+    assert serious_violations(page) == []
+    page.get_by_label("Person-/organisationsnummer").fill("19121212-1213")  # a wrong check digit
+    page.get_by_role("button", name="Spara numret").click()
+    expect(page.get_by_role("alert")).to_contain_text("Person-/organisationsnummer: not a valid")
+    expect(page.get_by_label("Person-/organisationsnummer")).to_have_attribute("aria-invalid", "true")
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Pausa abonnemanget").click()
+    expect(page.get_by_role("status")).to_have_text("Abonnemanget är pausat.")
+    assert [p["end"] for p in api.get(f"/subscriptions/{sub['id']}").json()["pauses"]] == [None]
+    page.get_by_role("button", name="Avsluta medgivandet").click()
+    expect(page.get_by_role("status")).to_have_text("Medgivandet är avslutat.")
+    assert api.get(f"/autogiro/mandates/{held['id']}").json()["status"] == "cancelled"
+    assert serious_violations(page) == []
+    page.locator("#abonnemang").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "admin-customer-contracts-desktop.png"), full_page=True)
+    context.close()
