@@ -156,6 +156,17 @@ def _rule(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
     return rule["id"], lambda: api_b.get(f"/automation-rules/{rule['id']}").json()
 
 
+def _segment(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    body = {"name": "B", "conditions": [{"field": "attributes.plan", "op": "eq", "value": "B"}]}
+    segment = api_b.post("/segments", body).json()
+    return segment["id"], lambda: api_b.get(f"/segments/{segment['id']}").json()
+
+
+def _placement(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    placement = api_b.post("/placements", {"kind": "info", "title": "B"}).json()
+    return placement["id"], lambda: api_b.get(f"/placements/{placement['id']}").json()
+
+
 # (method, path) -> (how B makes the object, the form A sends)
 CASES: dict[tuple[str, str], tuple[Callable[..., tuple[int, Callable[[], Any]]], dict[str, str]]] = {
     ("GET", "/admin/kunder/{customer_id}"): (_customer, {}),
@@ -200,6 +211,12 @@ CASES: dict[tuple[str, str], tuple[Callable[..., tuple[int, Callable[[], Any]]],
     ("GET", "/admin/handelsekedjor/{rule_id}"): (_rule, {}),
     ("POST", "/admin/handelsekedjor/{rule_id}"): (_rule, {"name": "A", "trigger": "invoice.paid", "actions": "send"}),
     ("POST", "/admin/handelsekedjor/{rule_id}/ta-bort"): (_rule, {}),
+    ("GET", "/admin/engagemang/segment/{segment_id}"): (_segment, {}),
+    ("POST", "/admin/engagemang/segment/{segment_id}"): (_segment, {"name": "A", "conditions": "age_years gte 1"}),
+    ("POST", "/admin/engagemang/segment/{segment_id}/ta-bort"): (_segment, {}),
+    ("GET", "/admin/engagemang/placering/{placement_id}"): (_placement, {}),
+    ("POST", "/admin/engagemang/placering/{placement_id}"): (_placement, {"title": "A", "channels": "web"}),
+    ("POST", "/admin/engagemang/placering/{placement_id}/ta-bort"): (_placement, {}),
 }
 
 

@@ -21,14 +21,18 @@ class FormRejected(Exception):
         self.reason = reason
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """The form's fields (the first value of each); FormRejected for other or oversized bodies."""
+async def read_form(request: Request, lists: tuple[str, ...] = ()) -> dict[str, str]:
+    """The form's fields (the first value of each; for a field of ``lists``, such as a group of
+    checkboxes, every value joined with commas); FormRejected for other or oversized bodies."""
     body = await _body(request, "application/x-www-form-urlencoded", MAX_FORM_BYTES)
     try:
         parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormRejected(400, "The form could not be read") from exc
-    return {key: values[0] for key, values in parsed.items() if "\x00" not in values[0]}
+    form = {key: values[0] for key, values in parsed.items() if "\x00" not in values[0]}
+    for key in lists:
+        form[key] = ",".join(value for value in parsed.get(key, []) if "\x00" not in value)
+    return form
 
 
 async def _body(request: Request, media_type: str, limit: int) -> bytes:
@@ -93,8 +97,8 @@ async def staff_upload(request: Request, staff: StaffMember, limit: int) -> Uplo
     return upload
 
 
-async def staff_form(request: Request, staff: StaffMember) -> dict[str, str]:
+async def staff_form(request: Request, staff: StaffMember, lists: tuple[str, ...] = ()) -> dict[str, str]:
     """The form of a logged-in staff member, refused (Forbidden) without its CSRF token."""
-    form = await read_form(request)
+    form = await read_form(request, lists)
     check_csrf(request, staff, form.get("csrf", ""))
     return form

@@ -28,6 +28,7 @@ NAV = (
     NavItem("messages", "/admin/meddelanden", "Meddelanden", OPERATIONS),
     NavItem("dunning", "/admin/paminnelser", "Påminnelser och inkasso", FINANCE),
     NavItem("automation", "/admin/handelsekedjor", "Händelsekedjor", ("admin", "marketing", "read_only")),
+    NavItem("engagement", "/admin/engagemang", "Engagemang", ("admin", "marketing", "read_only")),
     NavItem("billing", "/admin/fakturering", "Fakturering", FINANCE),
     NavItem("settings", "/admin/installningar", "Inställningar", ADMINS),
     NavItem("api_keys", "/admin/api-nycklar", "API-nycklar", ADMINS),

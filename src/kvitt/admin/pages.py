@@ -17,6 +17,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "dunning_page",
     "dunning_policies",
     "automation_page",
+    "engagement_page",
     "settings_page",
     "totp",
 )
