@@ -163,6 +163,7 @@ EN: dict[str, str] = {
     "t.ex.": "e.g.",
     "utan segment": "without a segment",
     "… och fler.": "… and more.",
+    "eller": "or",
     "Segmentet är borttaget.": "The segment is deleted.",
     "Placeringen är borttagen.": "The placement is deleted.",
     # the shell
