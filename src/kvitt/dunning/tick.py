@@ -1,12 +1,13 @@
 """The dunning tick: for one tenant and business day, take every step that is due, once.
 
 Finding what is due is one set-based query: open invoices past their due date, not paused, not
-under an instalment plan, not themselves a charge, each with the policy its customer's segment
-picks (a SQL ``CASE`` over the policies' rules), the level it has reached (its reminders) and
-the date that level was reached; a step is due when the invoice is at the level before it and
-its days have passed since the due date (or an approved extension's date) or since the previous
-step: the server computes that date (``next_on_sql``, a ``CASE`` branch per policy step; the only
-difference between the databases is adding days to a date) and only the due invoices come back.
+under an instalment plan, not themselves a charge, not being debited by autogiro right now, each
+with the policy its customer's segment picks (a SQL ``CASE`` over the policies' rules), the level
+it has reached (its reminders) and the date that level was reached; a step is due when the invoice
+is at the level before it and its days have passed since the due date (or an approved extension's
+date) or since the previous step: the server computes that date (``next_on_sql``, a ``CASE``
+branch per policy step; the only difference between the databases is adding days to a date) and
+only the due invoices come back.
 
 A repeated tick reads a range: every invoice the tick looks at gets a ``dunning_next_steps`` row,
 the first day its next step could be due (the due date or an extension's date plus the step's days,
@@ -58,6 +59,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kvitt.autogiro.models import Debit
 from kvitt.core.db import any_of, bulk_insert, is_postgresql, reserve_ids, utcnow
 from kvitt.core.outbox import enqueue_rows
 from kvitt.customers.models import Customer
@@ -93,6 +95,11 @@ DUNNED_STATES = (states.UNPAID, states.PARTLY_PAID, states.OVERDUE)
 NO_STEP = date(9999, 12, 31)  # next_on of an invoice with no step left
 # Customers or extensions changed since the last tick beyond this many: look at everything.
 MAX_CHANGED = 10_000
+# An autogiro debit ordered or sent for an invoice holds its reminders back until Bankgirot's
+# answer (status 9, a renewed coverage check, means it tries again on later banking days), but
+# no longer than this after its debit day: a debit never answered stops holding dunning back.
+AUTOGIRO_HOLD_DAYS = 14
+IN_FLIGHT = ("pending", "sent")
 # Changes are looked for from this long before the last tick began (a transaction that stamped
 # its rows before that and committed after the tick's read is still seen by the next tick).
 CHANGE_OVERLAP = timedelta(minutes=10)
@@ -381,6 +388,14 @@ def _candidates(
                 InstalmentPlan.state == "active",
             ),
             ~exists().where(InstalmentPlan.charge_invoice_id == Invoice.id),
+            # The money may be on its way: no reminder (with its fee) while the payer's bank is
+            # being debited for this very invoice.
+            ~exists().where(
+                Debit.tenant_id == tenant.id,
+                Debit.invoice_id == Invoice.id,
+                Debit.status.in_(IN_FLIGHT),
+                Debit.debit_on >= today - timedelta(days=AUTOGIRO_HOLD_DAYS),
+            ),
             _in_scope(session, tenant, scope, today),
         )
         # Computed once per invoice, then tested against every step (inlined, PostgreSQL would
