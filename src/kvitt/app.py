@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from kvitt import __version__, admin, apidocs
@@ -63,6 +64,7 @@ from kvitt.worker import Worker  # also provides the job runner the test clock's
 
 API_PREFIX = "/api/v1"
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request whose client went away before the answer
 
 # The app serving the current request (KvittApp sets it): whose dependency_overrides apply.
 _serving_app: ContextVar[FastAPI | None] = ContextVar("kvitt_serving_app", default=None)
@@ -214,6 +216,13 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(validation_error(exc))
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(_: Request, __: ClientDisconnect) -> Response:
+        # The client closed the connection while still sending its body (a phone that lost its
+        # network in the middle of a form): nobody is left to answer and nothing went wrong here,
+        # so no 500 and no traceback. Logged and counted as 499, as nginx names it.
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse | HTMLResponse:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from structlog.testing import capture_logs
 
 from kvitt.core.edge import RequestIds
 from tests.conftest import Api
@@ -39,3 +43,43 @@ def test_a_refused_body_is_answered_through_the_whole_edge(client: TestClient, a
     metrics = client.get("/metrics").text
     # Refused before routing: counted under the one label of unmatched paths.
     assert 'kvitt_http_requests_total{method="POST",route="<unmatched>",status="413"}' in metrics
+
+
+async def _cut_off(app: Any, path: str) -> list[dict[str, Any]]:
+    """A form POST whose client goes away after the first bytes of a body it said was longer."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", b"1000")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    messages = iter([{"type": "http.request", "body": b"email=a", "more_body": True}, {"type": "http.disconnect"}])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize("path", ["/admin/login", "/i/no-such-token/messages"])
+def test_a_client_gone_in_the_middle_of_its_form_is_a_499_line_not_a_500_with_a_traceback(app: Any, path: str) -> None:
+    with capture_logs() as logs:
+        sent = asyncio.run(_cut_off(app, path))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 499
+    assert [e for e in logs if e["log_level"] in ("error", "critical")] == []
+    (line,) = [e for e in logs if e["event"] == "request"]
+    assert (line["status"], line["path"]) == (499, path)
