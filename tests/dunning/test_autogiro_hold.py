@@ -6,6 +6,7 @@ go on at the next tick; a debit never answered stops holding it back 14 days aft
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -80,3 +81,9 @@ def test_a_debit_in_flight_holds_the_reminder_back_until_it_fails_or_goes_stale(
     assert _reminded(db) == {plain, failed, retrying}
     tick(db, tenant_id, DUE + timedelta(days=AUTOGIRO_HOLD_DAYS + 1))
     assert _reminded(db) == {plain, failed, retrying, ordered, unanswered}
+
+
+def test_a_tick_on_the_first_day_there_is_does_not_break(api: Any) -> None:
+    """The hold's earliest debit day is clamped to the calendar (the OpenAPI fuzz sent 0001-01-01)."""
+    answer = api.post("/dunning/run", {"date": "0001-01-01"})
+    assert answer.status_code < 500, answer.text

@@ -394,7 +394,7 @@ def _candidates(
                 Debit.tenant_id == tenant.id,
                 Debit.invoice_id == Invoice.id,
                 Debit.status.in_(IN_FLIGHT),
-                Debit.debit_on >= today - timedelta(days=AUTOGIRO_HOLD_DAYS),
+                Debit.debit_on >= date.fromordinal(max(1, today.toordinal() - AUTOGIRO_HOLD_DAYS)),
             ),
             _in_scope(session, tenant, scope, today),
         )
