@@ -46,6 +46,24 @@ def _invoice(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]
     return invoice["id"], snapshot
 
 
+def _invoice_and_visits(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
+    """B's invoice, and what a look at it would count (visits, opened events)."""
+    from sqlalchemy import func, select
+
+    from kvitt.invoices.models import InvoiceEvent
+    from kvitt.web.models import WebInvoiceVisit
+
+    invoice = make_issued(api_b, make_customer(api_b, "B-1")["id"])
+
+    def snapshot() -> Any:
+        with db.read() as session:
+            visits = session.scalar(select(func.count()).where(WebInvoiceVisit.invoice_id == invoice["id"]))
+            events = session.scalar(select(func.count()).where(InvoiceEvent.invoice_id == invoice["id"]))
+        return api_b.get(f"/invoices/{invoice['id']}").json(), visits, events
+
+    return invoice["id"], snapshot
+
+
 def _draft(api_b: Any, db: Any, tenant_b: int) -> tuple[int, Callable[[], Any]]:
     customer = make_customer(api_b, "B-1")
     lines = [{"description": "Abonnemang", "quantity": "1", "unit_price": 10000, "vat_rate": 25}]
@@ -184,6 +202,7 @@ CASES: dict[tuple[str, str], tuple[Callable[..., tuple[int, Callable[[], Any]]],
     ("POST", "/admin/kunder/{customer_id}/abonnemang/avsluta"): (_customer_with_contracts, {}),
     ("POST", "/admin/kunder/{customer_id}/autogiro/avsluta"): (_customer_with_contracts, {}),
     ("GET", "/admin/fakturor/{invoice_id}"): (_invoice, {}),
+    ("GET", "/admin/fakturor/{invoice_id}/forhandsvisning"): (_invoice_and_visits, {}),
     ("POST", "/admin/fakturor/{invoice_id}/utfarda"): (_draft, {}),
     ("POST", "/admin/fakturor/{invoice_id}/skicka"): (_invoice, {"method": "email"}),
     ("POST", "/admin/fakturor/{invoice_id}/kreditera"): (_invoice, {"mode": "full"}),

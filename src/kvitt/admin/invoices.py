@@ -27,6 +27,7 @@ from kvitt.admin import render
 from kvitt.admin.audit import audit
 from kvitt.admin.auth import FINANCE_ACTORS, SUPPORT_ACTORS, StaffMember, require_staff
 from kvitt.admin.common import PAGE_SIZE, act, actor, amount_ore, read
+from kvitt.admin.invoice_preview import FRAMING_CSP
 from kvitt.admin.nav import roles_of
 from kvitt.core import clock
 from kvitt.core.config import web_base_url
@@ -141,7 +142,9 @@ def invoice_page(invoice_id: int, request: Request, staff: StaffMember = Depends
         "done": request.query_params.get("done"),
         "today": clock.today(),
     }
-    return render.page(request, staff, "admin/invoice.html", context, nav="invoices")
+    response = render.page(request, staff, "admin/invoice.html", context, nav="invoices")
+    response.headers["Content-Security-Policy"] = FRAMING_CSP  # the web invoice's preview
+    return response
 
 
 def _back(invoice_id: int, done: str) -> str:

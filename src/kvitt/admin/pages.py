@@ -9,6 +9,7 @@ from fastapi import APIRouter
 PAGE_MODULES: tuple[str, ...] = (
     "customers",
     "invoices",
+    "invoice_preview",
     "deviations",
     "messages",
     "staff_pages",

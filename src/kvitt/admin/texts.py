@@ -508,6 +508,11 @@ EN: dict[str, str] = {
     "Mina uppgifter": "My details",
     "E-postadressen är det du loggar in med.": "The e-mail address is what you log in with.",
     "Ändra namn och e-post": "Change name and e-mail",
+    "Så ser kunden webbfakturan": "The web invoice as the customer sees it",
+    "Förhandsvisningen räknas inte som ett besök, och det går inte att klicka i den.": (
+        "The preview does not count as a visit, and nothing in it can be clicked."
+    ),
+    "Webbfakturan som kunden ser den": "The web invoice as the customer sees it",
     "Leveranser": "Deliveries",
     "Försök": "Attempts",
     "Senaste svar": "Last answer",
