@@ -79,6 +79,7 @@ def test_every_page_at_both_widths_without_serious_violations(
         f"/admin/kunder/{world['asked']['customer']}",
         "/admin/tvastegs",
         "/admin/handelsekedjor/ny",
+        "/admin/profil",
         "/admin/engagemang/segment/ny",
         "/admin/engagemang/placering/ny?typ=offer",
         "/admin/engagemang/placering/ny?typ=survey",

@@ -9,10 +9,12 @@ from datetime import date
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import func, select
 
 from kvitt.billing.seed import seed_subscriptions
 from kvitt.core.config import Settings
 from kvitt.core.db import Database
+from kvitt.web.models import WebInvoiceVisit
 from tests.admin.conftest import PASSWORD, make_customer, make_issued, make_staff
 from tests.billing_files.test_import import GOOD
 from tests.conftest import Api
@@ -163,4 +165,79 @@ def test_support_pauses_a_subscription_and_cancels_a_mandate_from_the_customer_p
     assert serious_violations(page) == []
     page.locator("#abonnemang").scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "admin-customer-contracts-desktop.png"), full_page=True)
+    context.close()
+
+
+def test_an_admin_sets_up_a_webhook_a_template_the_dunning_settings_and_own_details(
+    browser: Browser, base_url: str, api: Api, db: Database, tenant_a: tuple[int, str]
+) -> None:
+    """The pages of issue 15's last gaps, by their forms, each with axe-core: a webhook endpoint
+    (its secret shown once, then changed and deleted), a shipped event chain installed and the
+    rule deleted, the dunning settings, one's own details, and the invoice page with its preview."""
+    make_staff(db, tenant_a[0], EMAIL, "admin")
+    invoice = make_issued(api, make_customer(api, "K-1", name="Astrid Lindqvist")["id"])
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE", base_url=base_url)
+    page = context.new_page()
+    page.goto("/admin/webhooks")
+    page.get_by_label("E-postadress").fill(EMAIL)
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.locator("h1")).to_have_text("Webhooks")
+    assert serious_violations(page) == []
+
+    page.get_by_label("Adress (https://)").fill("https://crm.example/kvitt")
+    page.get_by_label("Händelser (åtskilda med komma)").fill("invoice.paid")
+    page.get_by_label("Händelser per anrop").fill("10")
+    page.get_by_role("button", name="Lägg upp mottagaren").click()
+    expect(page.locator("#webhook-secret")).to_contain_text("whsec_")
+    assert serious_violations(page) == []
+    page.screenshot(path=str(SCREENSHOTS / "admin-webhook-created-desktop.png"), full_page=True)
+    (endpoint,) = api.get("/webhook-endpoints").json()["data"]
+    assert endpoint["max_batch_size"] == 10 and endpoint["events"] == ["invoice.paid"]
+    page.get_by_role("link", name="https://crm.example/kvitt").click()
+    expect(page.locator("h1")).to_have_text("https://crm.example/kvitt")
+    page.get_by_label("Aktiv").uncheck()
+    page.get_by_role("button", name="Spara mottagaren").click()
+    expect(page.get_by_role("status")).to_have_text("Sparat.")
+    assert api.get(f"/webhook-endpoints/{endpoint['id']}").json()["enabled"] is False
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Ta bort mottagaren").click()
+    expect(page.get_by_role("status")).to_have_text("Borttaget.")
+    assert api.get("/webhook-endpoints").json()["data"] == []
+
+    page.goto("/admin/handelsekedjor#mallar")
+    page.get_by_role("button", name="Installera: Misslyckad autogirodragning: e-postfaktura med Swish").click()
+    expect(page.get_by_role("status")).to_contain_text("Mallen är installerad")
+    (rule,) = api.get("/automation-rules").json()["data"]
+    assert rule["enabled"] is False
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Ta bort regeln").click()
+    expect(page.get_by_role("status")).to_have_text("Borttaget.")
+    assert api.get("/automation-rules").json()["data"] == []
+    page.screenshot(path=str(SCREENSHOTS / "admin-automation-templates-desktop.png"), full_page=True)
+
+    page.goto("/admin/paminnelser#installningar")
+    page.get_by_label("Längsta anstånd, dagar").fill("45")
+    page.get_by_label("Inkassobolagets adress (tomt: inget)").fill("https://inkasso.example/api")
+    page.get_by_role("button", name="Spara inställningarna").click()
+    expect(page.get_by_role("status")).to_have_text("Sparat.")
+    settings = api.get("/dunning-settings").json()
+    assert (settings["extension_max_days"], settings["agency_url"]) == (45, "https://inkasso.example/api")
+    assert serious_violations(page) == []
+
+    page.get_by_role("link", name="Mina uppgifter").click()
+    expect(page.locator("h1")).to_have_text("Mina uppgifter")
+    page.get_by_label("Namn").fill("Chefen")
+    page.get_by_role("button", name="Spara").click()
+    expect(page.get_by_role("status")).to_have_text("Sparat.")
+    assert serious_violations(page) == []
+    page.screenshot(path=str(SCREENSHOTS / "admin-profile-desktop.png"), full_page=True)
+
+    page.goto(f"/admin/fakturor/{invoice['id']}#forhandsvisning")
+    frame = page.frame_locator("iframe[title='Webbfakturan som kunden ser den']")
+    expect(frame.get_by_text(f"Faktura {invoice['number']}").first).to_be_visible()
+    assert serious_violations(page) == []
+    page.locator("section.preview").screenshot(path=str(SCREENSHOTS / "admin-invoice-preview-desktop.png"))
+    with db.read() as session:  # the preview counted no visit
+        assert session.scalar(select(func.count()).where(WebInvoiceVisit.invoice_id == invoice["id"])) == 0
     context.close()
