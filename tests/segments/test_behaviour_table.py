@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from kvitt.core import clock
 from kvitt.core.db import Database
@@ -70,12 +70,23 @@ def rebuild(db: Database, tenant_id: int) -> None:
 
 
 def count(db: Database, tenant_id: int, conditions: list[dict[str, Any]]) -> tuple[int, bool]:
-    """The segment's count as the API makes it, and whether it read the behaviour table."""
+    """The segment's count as the API makes it, and whether its behaviour fields read the
+    behaviour table (all of them: True; on a day the table was not built for, only its
+    ``DATELESS`` facts do)."""
     with db.transaction() as session:
         tenant = session.get_one(Tenant, tenant_id)
         checked = service.checked("all", conditions)
         table = service.reads_table(session, tenant_id, checked, TODAY)
-        return service.count_and_examples(session, tenant, "all", checked).count, table
+        fields = {c["field"] for c in checked}
+        reads = table is True or (isinstance(table, frozenset) and fields <= table)
+        return service.count_and_examples(session, tenant, "all", checked).count, reads
+
+
+def built_yesterday(db: Database, tenant_id: int) -> None:
+    with db.transaction() as session:
+        session.execute(
+            update(BehaviourBuild).where(BehaviourBuild.tenant_id == tenant_id).values(built_on=TODAY - timedelta(1))
+        )
 
 
 def test_events_keep_the_rows_equal_to_a_rebuild(api: Api, db: Database) -> None:
@@ -163,3 +174,65 @@ def test_the_rebuild_command_builds_the_tenants_table_and_names_a_bad_tenant(
     assert count(db, api.tenant_id, LATE) == (1, True)
     refused = runner.invoke(app, ["segments", "rebuild-behaviour", "--tenant", "999999"])
     assert refused.exit_code == 1 and "no tenant 999999" in refused.output and "Traceback" not in refused.output
+
+
+def test_a_payment_that_reaches_no_invoice_changes_payment_method_at_once(api: Api, db: Database) -> None:
+    """Held for the customer (no open invoice), or a deviation's money given to a customer: no
+    invoice event for the subscriber, so the payments service keeps the row in the payment's own
+    transaction (no worker runs here), equal to a rebuild."""
+    tenant_id = api.tenant_id
+    held, assigned, other = customer(api, "E-1"), customer(api, "E-2"), customer(api, "E-3")
+    rebuild(db, tenant_id)
+    manual = [{"field": "payment_method", "op": "eq", "value": "manual"}]
+    bankgiro = [{"field": "payment_method", "op": "eq", "value": "bankgiro"}]
+    assert count(db, tenant_id, manual) == (0, True)
+    with db.transaction() as session:
+        tenant = session.get_one(Tenant, tenant_id)
+        money = payments.Incoming(amount=5000, date=TODAY, source="manual", customer_id=held)
+        unknown = payments.Incoming(amount=7000, date=TODAY, source="bankgiro", reference="999", bank_serial="S1")
+        payments.receive(session, tenant, [money, unknown], file_id=None, today=TODAY, actor="test")
+    assert rows(db, tenant_id)[held]["payment_method"] == "manual"
+    assert count(db, tenant_id, manual) == (1, True) and count(db, tenant_id, bankgiro) == (0, True)
+
+    with db.transaction() as session:  # the unidentified bankgiro payment belongs to E-2
+        tenant = session.get_one(Tenant, tenant_id)
+        (deviation,) = payments.list_deviations(
+            session, tenant, state="open", kind=None, limit=10, starting_after=None
+        ).items
+        payments.resolve(
+            session,
+            tenant,
+            deviation,
+            action="assign",
+            allocations=[],
+            customer_id=assigned,
+            amount=None,
+            note=None,
+            today=TODAY,
+            actor="test",
+        )
+    kept = rows(db, tenant_id)
+    assert kept[assigned]["payment_method"] == "bankgiro" and kept[other]["payment_method"] is None
+    assert count(db, tenant_id, bankgiro) == (1, True)
+    rebuild(db, tenant_id)
+    assert rows(db, tenant_id) == kept
+
+
+def test_on_another_day_the_dateless_facts_read_the_table_and_the_rest_group(api: Api, db: Database) -> None:
+    """Built yesterday: what is left to pay, the newest total and how the customer paid are kept
+    by events whatever the day, so they read the table; lateness moves with the date, so it groups
+    the invoices (``test_a_table_built_for_another_day_is_not_read``)."""
+    tenant_id = api.tenant_id
+    owing, clear = customer(api, "F-1"), customer(api, "F-2")
+    issue(db, tenant_id, owing, invoiced=-5, due=25, kronor=300)
+    rebuild(db, tenant_id)
+    built_yesterday(db, tenant_id)
+    owes = [{"field": "open_balance", "op": "gt", "value": 0}]
+    assert count(db, tenant_id, owes) == (1, True)
+    assert count(db, tenant_id, LATE) == (0, False)
+    with db.transaction() as session:  # the count follows the table (which events keep), not the invoices
+        session.execute(update(CustomerBehaviour).where(CustomerBehaviour.customer_id == clear).values(open_balance=1))
+    assert count(db, tenant_id, owes) == (2, True)
+    with db.transaction() as session:  # never built: every fact groups the invoices
+        session.execute(delete(BehaviourBuild).where(BehaviourBuild.tenant_id == tenant_id))
+    assert count(db, tenant_id, owes) == (1, False)

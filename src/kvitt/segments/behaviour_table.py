@@ -17,7 +17,9 @@ Who keeps it current:
   overdue, issue, credit: every change of an invoice is on its timeline and published), by the
   subscriber in ``segments.jobs``, which skips the events that change no fact (sent, opened,
   messages, clicks). Until the worker has handled an event the row is behind by that
-  event (the outbox's usual delay).
+  event (the outbox's usual delay);
+- :func:`refresh` for the customers of a payment that reaches no invoice (it publishes no
+  ``invoice.`` event), called by the payments service in the payment's own transaction.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ COLUMNS = (
     "computed_on",
 )
 FACTS = COLUMNS[2:-1]
+# The facts no date moves (what is left to pay, the newest invoice's total, how the customer paid
+# last): the subscriber and :func:`refresh` keep them as events happen, so the table answers them
+# on any day after it was first built, not only on the day it was built for.
+DATELESS = frozenset({"open_balance", "last_invoice_total", "payment_method"})
 
 
 # --- keeping it ------------------------------------------------------------------------------------
@@ -63,6 +69,17 @@ def current(session: Session, tenant_id: int, today: date) -> bool:
     """Whether the tenant's table was built for ``today`` (then every row is today's)."""
     built = session.scalar(select(BehaviourBuild.built_on).where(BehaviourBuild.tenant_id == tenant_id))
     return built == today
+
+
+def answers(session: Session, tenant_id: int, today: date) -> bool | frozenset[str]:
+    """Which behaviour fields the table answers ``today``: every one (True) on the day it was
+    built for; the :data:`DATELESS` ones on another day (late, average days late and reminders
+    in the last year move with the date alone, so those group the invoices then); none (False)
+    for a tenant whose table was never built."""
+    built = session.scalar(select(BehaviourBuild.built_on).where(BehaviourBuild.tenant_id == tenant_id))
+    if built is None:
+        return False
+    return True if built == today else DATELESS
 
 
 def is_built(session: Session, tenant_id: int) -> bool:
@@ -92,6 +109,19 @@ def rebuild(session: Session, tenant_id: int, today: date, only: Sequence[int] |
                 index_elements=["tenant_id"], set_={"built_on": today, "built_at": mark.excluded.built_at}
             )
         )
+
+
+def refresh(session: Session, tenant_id: int, today: date, customer_ids: Sequence[int]) -> None:
+    """These customers' rows computed again for ``today``, in the caller's transaction, once the
+    tenant's table has been built (before that the first build computes everyone).
+
+    For what changes a fact without an ``invoice.`` event for the subscriber: a payment that
+    reaches no invoice (held for the customer as a credit balance, or a deviation's money given
+    to a customer) is the customer's newest way of paying, ``payment_method``. The payments
+    service calls this when it books one, so the fact does not wait for the daily rebuild."""
+    wanted = sorted(set(customer_ids))
+    if wanted and is_built(session, tenant_id):
+        rebuild(session, tenant_id, today, only=wanted)
 
 
 def _rows(tenant_id: int, today: date, only: Sequence[int] | None) -> Select[Any, Any]:

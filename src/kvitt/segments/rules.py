@@ -436,13 +436,14 @@ def customer_sql(
     today: date,
     only: Sequence[int] | None = None,
     *,
-    table: bool = False,
+    table: bool | frozenset[str] = False,
 ) -> ColumnElement[bool]:
     """The rule as one SQL condition on ``customers`` (set-based: one grouped query for each
     behaviour field, scoped to the tenant). ``only``: the query asks about these customers alone
     (and must keep to them), so the behaviour queries read their rows only (``behaviour``).
     ``table``: behaviour fields read ``customer_behaviour`` instead (``behaviour_table``; the
-    caller has checked that it is current for ``today``)."""
+    caller has checked that it is current for ``today``), or only the fields named (the
+    table's ``DATELESS`` facts, on a day it was not built for: ``behaviour_table.answers``)."""
     parts = [condition_sql(c, tenant_id, today, only, table=table) for c in conditions]
     if not parts:
         return true() if match == "all" else false()
@@ -450,7 +451,12 @@ def customer_sql(
 
 
 def condition_sql(
-    condition: dict[str, Any], tenant_id: int, today: date, only: Sequence[int] | None = None, *, table: bool = False
+    condition: dict[str, Any],
+    tenant_id: int,
+    today: date,
+    only: Sequence[int] | None = None,
+    *,
+    table: bool | frozenset[str] = False,
 ) -> ColumnElement[bool]:
     field, op, value = (
         SEGMENT_ALIASES.get(condition["field"], condition["field"]),
@@ -467,8 +473,8 @@ def condition_sql(
         return _tenure_sql(field, op, value if isinstance(value, int) else 0, today)
     if field in TEXT_FIELDS:
         return compare_sql(getattr(Customer, field), op, value)
-    if table:
-        from kvitt.segments import behaviour_table  # one row per customer, computed for today
+    if table is True or (isinstance(table, frozenset) and field in table):
+        from kvitt.segments import behaviour_table  # one row per customer (behaviour_table.answers)
 
         return behaviour_table.condition(field, op, value, tenant_id)
     from kvitt.segments import behaviour  # set-based queries over invoices, events, payments

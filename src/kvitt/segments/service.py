@@ -140,10 +140,15 @@ def count_and_examples(
     return Preview(count, examples)
 
 
-def reads_table(session: Session, tenant_id: int, conditions: list[dict[str, Any]], today: date) -> bool:
-    """Whether a rule on behaviour can read ``customer_behaviour`` (built for ``today``) instead
-    of grouping the tenant's invoices (``segments.behaviour_table``)."""
-    return on_behaviour(conditions) and behaviour_table.current(session, tenant_id, today)
+def reads_table(
+    session: Session, tenant_id: int, conditions: list[dict[str, Any]], today: date
+) -> bool | frozenset[str]:
+    """Which behaviour fields of a rule read ``customer_behaviour`` instead of grouping the
+    tenant's invoices (``segments.behaviour_table.answers``): all of them on the day the table
+    was built for, the facts no date moves on another day, none before the first build."""
+    if not on_behaviour(conditions):
+        return False
+    return behaviour_table.answers(session, tenant_id, today)
 
 
 def on_behaviour(conditions: list[dict[str, Any]]) -> bool:
