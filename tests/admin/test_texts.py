@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -36,3 +37,15 @@ def test_the_translator_falls_back_to_swedish() -> None:
     assert texts.translator("en")("Kunder") == "Customers"
     assert texts.translator("sv")("Kunder") == "Kunder"
     assert texts.translator("en")("inget sådant") == "inget sådant"
+
+
+def test_no_text_is_written_twice() -> None:
+    """A dict literal keeps the last of two equal keys without a word: an English text written
+    twice may differ, and only one of them is ever shown."""
+    tree = ast.parse(Path(texts.__file__).read_text(encoding="utf-8"))
+    twice = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = [key.value for key in node.keys if isinstance(key, ast.Constant)]
+            twice += sorted({key for key in keys if keys.count(key) > 1})
+    assert twice == []

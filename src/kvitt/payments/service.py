@@ -52,8 +52,8 @@ from kvitt.ledger import service as ledger
 from kvitt.ledger.accounts import BANK, CUSTOMER_ADVANCES, RECEIVABLES, ChartOfAccounts
 from kvitt.ledger.journal import EntryDraft
 from kvitt.ledger.models import JournalLine
+from kvitt.payments import hooks
 from kvitt.payments.models import Allocation, Deviation, Payment, PaymentFile
-from kvitt.segments import behaviour_table
 from kvitt.tenants.models import Tenant
 
 # BGMax reference codes (Bankgirot, Bankgiro Inbetalningar, TK20 position 56).
@@ -305,10 +305,10 @@ def _write(
             if kind in ("overpayment", "already_settled") and invoice_id is not None
         ],
     )
-    # A payment that reaches none of the customer's invoices publishes no invoice event for the
-    # segments' subscriber: its customer's behaviour row (how they paid last) is kept here.
+    # A payment that reaches none of the customer's invoices publishes no invoice event: the
+    # features above that keep something per customer (segments: how they paid last) are told.
     held = [p.customer_id for p in plans if p.customer_id is not None and not p.to_invoices and p.incoming.amount > 0]
-    behaviour_table.refresh(session, tenant.id, today, held)
+    hooks.customers_paid(session, tenant.id, today, held)
 
 
 def _payment_row(tenant: Tenant, plan: _Plan, file_id: int | None, now: Any) -> dict[str, Any]:
@@ -871,7 +871,7 @@ def _assign(
     )
     session.flush()
     apply_credit(session, tenant, [customer.id], today=today, actor=actor)
-    behaviour_table.refresh(session, tenant.id, today, [customer.id])  # the customer's way of paying
+    hooks.customers_paid(session, tenant.id, today, [customer.id])  # the customer's way of paying
 
 
 def deviations_report(session: Session, tenant: Tenant, day: date) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from sqlalchemy.sql import Select
 
 from kvitt.core.db import is_postgresql, utcnow
 from kvitt.customers.models import Customer
+from kvitt.payments import hooks as payment_hooks
 from kvitt.segments import behaviour, rules
 from kvitt.segments.models import BehaviourBuild, CustomerBehaviour
 
@@ -111,6 +112,7 @@ def rebuild(session: Session, tenant_id: int, today: date, only: Sequence[int] |
         )
 
 
+@payment_hooks.on_customers_paid
 def refresh(session: Session, tenant_id: int, today: date, customer_ids: Sequence[int]) -> None:
     """These customers' rows computed again for ``today``, in the caller's transaction, once the
     tenant's table has been built (before that the first build computes everyone).
@@ -118,7 +120,8 @@ def refresh(session: Session, tenant_id: int, today: date, customer_ids: Sequenc
     For what changes a fact without an ``invoice.`` event for the subscriber: a payment that
     reaches no invoice (held for the customer as a credit balance, or a deviation's money given
     to a customer) is the customer's newest way of paying, ``payment_method``. The payments
-    service calls this when it books one, so the fact does not wait for the daily rebuild."""
+    service calls this (registered in ``payments.hooks``) when it books one, so the fact does not
+    wait for the daily rebuild."""
     wanted = sorted(set(customer_ids))
     if wanted and is_built(session, tenant_id):
         rebuild(session, tenant_id, today, only=wanted)
