@@ -148,7 +148,7 @@ def test_marketing_writes_an_offer_for_a_segment_that_the_web_invoice_shows(
         ({"url": ""}, "an offer needs a url"),
         ({"segments": ["999999"]}, "no segment 999999"),
         ({"channels": ["fax"]}, "channels"),
-        ({"priority": "först"}, "priority: a whole number"),
+        ({"priority": "först"}, "priority must be a whole number"),
         ({"ends": "31/12"}, "ends: write a date"),
     ],
 )

@@ -60,6 +60,19 @@ def log_in(browser: Browser, base_url: str, size: str) -> Page:
     return page
 
 
+def staff_at(browser: Browser, base_url: str, email: str, path: str, heading: str) -> Page:
+    """A staff member's desktop browser sent to ``path``: the login form it is sent to filled in,
+    and back at ``path``, whose ``h1`` reads ``heading``."""
+    context = browser.new_context(viewport=SIZES["desktop"], locale="sv-SE", base_url=base_url)
+    page = context.new_page()
+    page.goto(path)
+    page.get_by_label("E-postadress").fill(email)
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.locator("h1")).to_have_text(heading)
+    return page
+
+
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_every_page_at_both_widths_without_serious_violations(
     browser: Browser, base_url: str, world: dict[str, Any], size: str

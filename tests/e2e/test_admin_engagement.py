@@ -9,9 +9,9 @@ from __future__ import annotations
 from playwright.sync_api import Browser, Route, expect
 
 from kvitt.core.db import Database
-from tests.admin.conftest import PASSWORD, make_customer, make_issued, make_staff
+from tests.admin.conftest import make_customer, make_issued, make_staff
 from tests.conftest import Api
-from tests.e2e.test_admin import SCREENSHOTS, SIZES, serious_violations
+from tests.e2e.test_admin import SCREENSHOTS, SIZES, serious_violations, staff_at
 from tests.web.helpers import token_of
 
 EMAIL = "marknad@norrsken.test"
@@ -26,14 +26,9 @@ def test_a_marketer_writes_a_segment_and_an_offer_and_reads_its_click(
     make_customer(api, "M-2", name="Bertil Ek", attributes={"plan": "Bas"})
     invoice = make_issued(api, inside["id"])
 
-    context = browser.new_context(viewport=SIZES["desktop"], locale="sv-SE", base_url=base_url)
+    page = staff_at(browser, base_url, EMAIL, "/admin/engagemang", "Engagemang")
+    context = page.context
     context.route("https://offers.example/**", lambda route: _offer_site(route))
-    page = context.new_page()
-    page.goto("/admin/engagemang")
-    page.get_by_label("E-postadress").fill(EMAIL)
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
-    expect(page.locator("h1")).to_have_text("Engagemang")
     problems = {"/admin/engagemang": serious_violations(page)}
 
     page.get_by_role("link", name="Nytt segment").click()

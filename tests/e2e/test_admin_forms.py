@@ -15,10 +15,10 @@ from kvitt.billing.seed import seed_subscriptions
 from kvitt.core.config import Settings
 from kvitt.core.db import Database
 from kvitt.web.models import WebInvoiceVisit
-from tests.admin.conftest import PASSWORD, make_customer, make_issued, make_staff
+from tests.admin.conftest import make_customer, make_issued, make_staff
 from tests.billing_files.test_import import GOOD
 from tests.conftest import Api
-from tests.e2e.test_admin import SCREENSHOTS, serious_violations
+from tests.e2e.test_admin import SCREENSHOTS, serious_violations, staff_at
 from tests.webhooks.helpers import run_worker
 
 EMAIL = "chef@norrsken.test"
@@ -36,13 +36,8 @@ def test_an_admin_writes_a_rule_a_policy_and_imports_a_file(
     browser: Browser, base_url: str, api: Api, db: Database, tenant_a: tuple[int, str], tmp_path: Path
 ) -> None:
     make_staff(db, tenant_a[0], EMAIL, "admin")
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE", base_url=base_url)
-    page = context.new_page()
-    page.goto("/admin/handelsekedjor/ny")
-    page.get_by_label("E-postadress").fill(EMAIL)
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
-    expect(page.locator("h1")).to_have_text("Ny regel")
+    page = staff_at(browser, base_url, EMAIL, "/admin/handelsekedjor/ny", "Ny regel")
+    context = page.context
     assert serious_violations(page) == []
 
     write_rule(page, "add_tag stor\nsend pigeon")
@@ -91,13 +86,8 @@ def test_finance_splits_a_payment_and_watches_a_billing_run_without_a_reload(
     assert api.post("/payments", {"amount": first["total"] + 10000, "payer_name": "Astrid L"}).status_code == 201
     with db.transaction() as session:
         seed_subscriptions(session, tenant_a[0], 2, start=date(2026, 1, 1))
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE", base_url=base_url)
-    page = context.new_page()
-    page.goto("/admin/avvikelser")
-    page.get_by_label("E-postadress").fill(EMAIL)
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
-    expect(page.locator("h1")).to_have_text("Avvikelser")
+    page = staff_at(browser, base_url, EMAIL, "/admin/avvikelser", "Avvikelser")
+    context = page.context
 
     def split(rows: list[tuple[int, str]]) -> None:
         for index, (number, amount) in enumerate(rows, 1):
@@ -143,13 +133,8 @@ def test_support_pauses_a_subscription_and_cancels_a_mandate_from_the_customer_p
     line = {"description": "Mobil Fri", "quantity": "1", "unit_price": 29900, "vat_rate": 25}
     sub = api.post("/subscriptions", {"customer": customer, "lines": [line]}).json()
     held = api.post("/autogiro/mandates", {"customer": customer, "clearing": "5001", "account": "12"}).json()
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE", base_url=base_url)
-    page = context.new_page()
-    page.goto(f"/admin/kunder/{customer}")
-    page.get_by_label("E-postadress").fill("kundtjanst@norrsken.test")
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
-    expect(page.locator("h1")).to_have_text("Bo Ek")
+    page = staff_at(browser, base_url, "kundtjanst@norrsken.test", f"/admin/kunder/{customer}", "Bo Ek")
+    context = page.context
     assert serious_violations(page) == []
     page.get_by_label("Person-/organisationsnummer").fill("19121212-1213")  # a wrong check digit
     page.get_by_role("button", name="Spara numret").click()
@@ -176,13 +161,8 @@ def test_an_admin_sets_up_a_webhook_a_template_the_dunning_settings_and_own_deta
     rule deleted, the dunning settings, one's own details, and the invoice page with its preview."""
     make_staff(db, tenant_a[0], EMAIL, "admin")
     invoice = make_issued(api, make_customer(api, "K-1", name="Astrid Lindqvist")["id"])
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE", base_url=base_url)
-    page = context.new_page()
-    page.goto("/admin/webhooks")
-    page.get_by_label("E-postadress").fill(EMAIL)
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
-    expect(page.locator("h1")).to_have_text("Webhooks")
+    page = staff_at(browser, base_url, EMAIL, "/admin/webhooks", "Webhooks")
+    context = page.context
     assert serious_violations(page) == []
 
     page.get_by_label("Adress (https://)").fill("https://crm.example/kvitt")

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, expect
 from kvitt.core.db import Database
 from tests.admin.conftest import PASSWORD, make_customer, make_issued, make_staff
 from tests.conftest import Api
-from tests.e2e.test_admin import SCREENSHOTS, serious_violations
+from tests.e2e.test_admin import SCREENSHOTS, serious_violations, staff_at
 from tests.web.helpers import token_of
 
 EMAIL = "chef@norrsken.test"
@@ -23,13 +23,8 @@ def test_an_admin_edits_the_address_and_the_web_invoice_shows_it(
 ) -> None:
     make_staff(db, tenant_a[0], EMAIL, "admin")
     invoice = make_issued(api, make_customer(api, "K-1", name="Astrid Lindqvist")["id"])
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE", base_url=base_url)
-    page = context.new_page()
-    page.goto("/admin/installningar")
-    page.get_by_label("E-postadress").fill(EMAIL)
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
-    expect(page.locator("h1")).to_have_text("Inställningar")
+    page = staff_at(browser, base_url, EMAIL, "/admin/installningar", "Inställningar")
+    context = page.context
     assert serious_violations(page) == []
 
     page.get_by_label("Adress", exact=True).fill("Norrskensvägen 7")

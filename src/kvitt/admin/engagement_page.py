@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from kvitt.admin import render
 from kvitt.admin.audit import audit, audit_changes
 from kvitt.admin.auth import StaffMember, require_staff
-from kvitt.admin.common import act, failed, read, require
+from kvitt.admin.common import act, failed, read, require, whole_number
 from kvitt.admin.forms import staff_form
 from kvitt.admin.nav import roles_of
 from kvitt.admin.rule_lines import conditions_from_text, conditions_text, numbered_lines
@@ -372,25 +372,18 @@ def placement_fields(form: dict[str, str], kind: str) -> dict[str, Any]:
         "title": form.get("title", "").strip(),
         "text": form.get("text", "").strip(),
         **{name: text(name) for name in ("title_en", "text_en", "url", "image_url", "cta", "cta_en")},
-        "segments": [whole(v, "segments") for v in form.get("segments", "").split(",") if v.strip()],
+        "segments": [whole_number(v, "segments") for v in form.get("segments", "").split(",") if v.strip()],
         "channels": [v for v in form.get("channels", "").split(",") if v.strip()],
         "starts_at": day_start(form.get("starts", ""), "starts"),
         "ends_at": day_start(form.get("ends", ""), "ends", next_day=True),
-        "priority": whole(form.get("priority", "") or "100", "priority"),
-        "cap_per_customer": whole(form["cap"], "cap") if form.get("cap", "").strip() else None,
+        "priority": whole_number(form.get("priority", "") or "100", "priority"),
+        "cap_per_customer": whole_number(form["cap"], "cap") if form.get("cap", "").strip() else None,
         "active": form.get("active") == "1",
     }
     if kind == "survey":
         choices = [line for _, line in numbered_lines(form.get("choices", ""), "choices", 10)]
         fields["survey"] = {"type": form.get("survey_type", "rating"), "choices": choices}
     return fields
-
-
-def whole(value: str, param: str) -> int:
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise ValidationFailed(f"{param}: a whole number", param=param) from None
 
 
 def day_start(raw: str, param: str, *, next_day: bool = False) -> datetime | None:
