@@ -99,7 +99,28 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    from psycopg.pq import TransactionStatus  # here: a SQLite-only process never loads the driver
+
+    failed = functools.partial(_refuse_commit_of_a_failed_transaction, TransactionStatus.INERROR)
+    event.listen(engine, "commit", failed)
+    return engine
+
+
+class FailedTransaction(RuntimeError):
+    """A commit asked of a PostgreSQL transaction that a statement had already failed."""
+
+
+def _refuse_commit_of_a_failed_transaction(in_error: Any, connection: Any) -> None:
+    """PostgreSQL answers COMMIT of a transaction in which a statement failed with a ROLLBACK and
+    no error: everything the unit of work wrote would be lost while it reports success (a caught
+    exception around a failing statement is enough). Raise instead, so that the request or job
+    fails as what it is, and its wrapper rolls back and says so."""
+    raw = connection.connection.dbapi_connection
+    if raw is not None and raw.info.transaction_status == in_error:
+        raise FailedTransaction(
+            "a statement of this transaction failed earlier, so PostgreSQL would roll it back: nothing was written"
+        )
 
 
 POOL_RECYCLE_SECONDS = 1800
