@@ -32,7 +32,7 @@ from kvitt.web.view import kronor, masked_account, page_url
 MYPAGES_PURPOSE = "mypages"
 router = APIRouter(include_in_schema=False)
 
-WORDS: dict[str, dict[str, object]] = {
+WORDS: dict[str, dict[str, str]] = {
     "sv": {
         "title": "Mina sidor",
         "intro": "Alla dina fakturor från {issuer}.",
@@ -57,21 +57,6 @@ WORDS: dict[str, dict[str, object]] = {
         "mandate_account": "Bankkonto",
         "mandate_state": "Status",
         "no_mandates": "Du har inget autogiromedgivande.",
-        "methods": {
-            "bankgiro": "Bankgiro",
-            "swish": "Swish",
-            "card": "Kort",
-            "autogiro": "Autogiro",
-            "manual": "Registrerad av {issuer}",
-            "api": "Registrerad av {issuer}",
-        },
-        "mandate_states": {
-            "pending": "Väntar på banken",
-            "sent": "Skickat till banken",
-            "active": "Aktivt",
-            "rejected": "Avvisat av banken",
-            "cancelled": "Avslutat",
-        },
     },
     "en": {
         "title": "Your pages",
@@ -97,21 +82,41 @@ WORDS: dict[str, dict[str, object]] = {
         "mandate_account": "Bank account",
         "mandate_state": "Status",
         "no_mandates": "You have no autogiro mandate.",
-        "methods": {
-            "bankgiro": "Bankgiro",
-            "swish": "Swish",
-            "card": "Card",
-            "autogiro": "Autogiro",
-            "manual": "Registered by {issuer}",
-            "api": "Registered by {issuer}",
-        },
-        "mandate_states": {
-            "pending": "Waiting for the bank",
-            "sent": "Sent to the bank",
-            "active": "Active",
-            "rejected": "Refused by the bank",
-            "cancelled": "Ended",
-        },
+    },
+}
+# How the payment came (its ``source``) and the mandate's state, in the recipient's words.
+METHODS: dict[str, dict[str, str]] = {
+    "sv": {
+        "bankgiro": "Bankgiro",
+        "swish": "Swish",
+        "card": "Kort",
+        "autogiro": "Autogiro",
+        "manual": "Registrerad av {issuer}",
+        "api": "Registrerad av {issuer}",
+    },
+    "en": {
+        "bankgiro": "Bankgiro",
+        "swish": "Swish",
+        "card": "Card",
+        "autogiro": "Autogiro",
+        "manual": "Registered by {issuer}",
+        "api": "Registered by {issuer}",
+    },
+}
+MANDATE_STATES: dict[str, dict[str, str]] = {
+    "sv": {
+        "pending": "Väntar på banken",
+        "sent": "Skickat till banken",
+        "active": "Aktivt",
+        "rejected": "Avvisat av banken",
+        "cancelled": "Avslutat",
+    },
+    "en": {
+        "pending": "Waiting for the bank",
+        "sent": "Sent to the bank",
+        "active": "Active",
+        "rejected": "Refused by the bank",
+        "cancelled": "Ended",
     },
 }
 
@@ -190,8 +195,7 @@ def my_pages(token: str, request: Request) -> Response:
 
 
 def _payment(item: recipient.PaymentShown, lang: str, issuer: str) -> dict[str, object]:
-    words = WORDS[lang]
-    methods: dict[str, str] = words["methods"]  # type: ignore[assignment]
+    methods = METHODS[lang]
     link_lang = lang if lang != "sv" else None
     return {
         "date": format_date(item.day, "short", locale=LOCALES[lang]),
@@ -202,7 +206,7 @@ def _payment(item: recipient.PaymentShown, lang: str, issuer: str) -> dict[str, 
 
 
 def _mandate(item: recipient.MandateShown, lang: str) -> dict[str, str]:
-    states: dict[str, str] = WORDS[lang]["mandate_states"]  # type: ignore[assignment]
+    states = MANDATE_STATES[lang]
     return {
         "state": states.get(item.status, item.status),
         "state_key": item.status,
