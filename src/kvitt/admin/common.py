@@ -60,6 +60,11 @@ def listed_errors(error: KvittError) -> list[dict[str, Any]]:
     return [e for e in errors[:MAX_LISTED] if isinstance(e, dict)] if isinstance(errors, list) else []
 
 
+# An action's own answer to a refusal (the page again with the message at its field), or None
+# for the generic error page.
+Refused = Callable[[KvittError, dict[str, str]], Response | None]
+
+
 async def act(
     request: Request,
     staff: StaffMember,
@@ -67,21 +72,27 @@ async def act(
     work: Callable[[Session, Tenant, dict[str, str]], str],
     back: str,
     reader: Callable[[Request, StaffMember], Awaitable[dict[str, str]]] = staff_form,
+    refused: Refused | None = None,
 ) -> Response:
     """One action: role, CSRF, then ``work`` in one transaction; it returns where to go next
-    (post/redirect/get). A refusal of a service rolls everything back and is shown. ``reader``
-    reads the form and checks its CSRF token (a form with a file has its own)."""
+    (post/redirect/get). A refusal of a service rolls everything back and is shown: by
+    ``refused`` (given the error and the form as typed) where it answers, else on the error page.
+    ``reader`` reads the form and checks its CSRF token (a form with a file has its own)."""
     require(staff, *roles)
     form = await reader(request, staff)
+
+    def shown(error: KvittError) -> Response:
+        answer = refused(error, form) if refused is not None else None
+        return answer if answer is not None else failed(request, staff, error, back)
 
     def run() -> Response:
         try:
             with database(request).transaction() as session:
                 target = work(session, tenant_of(session, staff), form)
         except KvittError as exc:
-            return failed(request, staff, exc, back)
+            return shown(exc)
         except ValidationError as exc:  # a service's input model refused a field
-            return failed(request, staff, ValidationFailed(problems_of(exc)), back)
+            return shown(ValidationFailed(problems_of(exc), param=first_field(exc)))
         return render.see_other(request, staff, target)
 
     return await run_in_threadpool(run)
@@ -90,6 +101,14 @@ async def act(
 def problems_of(error: ValidationError) -> str:
     """A pydantic refusal as one line: each field and what is wrong with it."""
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+
+
+def first_field(error: ValidationError) -> str | None:
+    """The field a pydantic refusal names first (its top-level name)."""
+    for problem in error.errors():
+        if problem["loc"]:
+            return str(problem["loc"][0])
+    return None
 
 
 def read(request: Request, staff: StaffMember, work: Callable[[Session, Tenant], Any]) -> Any:

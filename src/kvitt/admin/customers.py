@@ -33,17 +33,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import ValidationError as PydanticError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from kvitt.admin import invoices as invoice_actions
 from kvitt.admin import render, texts
 from kvitt.admin.audit import audit, audit_changes
 from kvitt.admin.auth import FINANCE_ACTORS, SUPPORT_ACTORS, StaffMember, require_staff
-from kvitt.admin.common import PAGE_SIZE, act, actor, database, failed, read, require, tenant_of, whole_number
-from kvitt.admin.forms import staff_form
+from kvitt.admin.common import PAGE_SIZE, act, actor, read, whole_number
 from kvitt.admin.nav import roles_of
 from kvitt.autogiro import service as autogiro
 from kvitt.autogiro.models import Mandate
@@ -433,31 +430,24 @@ async def change_id_number(customer_id: int, request: Request, staff: StaffMembe
     """The personal or organisation number, through the API's PATCH (``customers.service.update``,
     which checks it against the customer's type with python-stdnum); empty removes it. A refused
     number is shown in the form, beside the field, with what was typed (422)."""
-    require(staff, *SUPPORT_ACTORS)
-    form = await staff_form(request, staff)
-    typed = form.get("id_number", "").strip()
 
-    def run() -> Response:
-        try:
-            with database(request).transaction() as session:
-                tenant = tenant_of(session, staff)
-                customer = customers.get(session, tenant, customer_id)
-                before = {"id_number": customer.id_number}
-                customers.update(session, tenant, customer.id, CustomerUpdate(id_number=typed or None))
-                after = {"id_number": customer.id_number}
-                audit_changes(session, staff, "customer.update", before, after, target=f"customer:{customer.id}")
-        except ValidationFailed as exc:
-            if exc.param != "id_number":
-                return failed(request, staff, exc, f"/admin/kunder/{customer_id}")
-            return _with_field_error(request, staff, customer_id, "id_number", exc.message, typed)
-        except PydanticError as exc:  # longer than the API's model takes
-            message = "; ".join(str(e["msg"]) for e in exc.errors())
-            return _with_field_error(request, staff, customer_id, "id_number", message, typed)
-        except KvittError as exc:
-            return failed(request, staff, exc, f"/admin/kunder/{customer_id}")
-        return render.see_other(request, staff, f"/admin/kunder/{customer_id}?done=id_number")
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
+        customer = customers.get(session, tenant, customer_id)
+        before = {"id_number": customer.id_number}
+        typed = form.get("id_number", "").strip()
+        customers.update(session, tenant, customer.id, CustomerUpdate(id_number=typed or None))
+        after = {"id_number": customer.id_number}
+        audit_changes(session, staff, "customer.update", before, after, target=f"customer:{customer.id}")
+        return f"/admin/kunder/{customer_id}?done=id_number"
 
-    return await run_in_threadpool(run)
+    def refused(error: KvittError, form: dict[str, str]) -> Response | None:
+        if error.param != "id_number":
+            return None
+        typed = form.get("id_number", "").strip()
+        return _with_field_error(request, staff, customer_id, "id_number", error.message, typed)
+
+    back = f"/admin/kunder/{customer_id}"
+    return await act(request, staff, SUPPORT_ACTORS, work, back, refused=refused)
 
 
 def _with_field_error(

@@ -19,26 +19,20 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from kvitt.admin import render
 from kvitt.admin.audit import audit
 from kvitt.admin.auth import FINANCE_ACTORS, StaffMember, require_staff
 from kvitt.admin.common import (
     PAGE_SIZE,
+    act,
     actor,
     amount_ore,
-    database,
-    failed,
     read,
-    require,
-    tenant_of,
     whole_number,
 )
-from kvitt.admin.forms import staff_form
 from kvitt.admin.nav import roles_of
 from kvitt.core import clock
 from kvitt.core.errors import KvittError, NotFound, ValidationFailed
@@ -125,10 +119,8 @@ async def resolve(deviation_id: int, request: Request, staff: StaffMember = Depe
     """One answer to the deviation through ``payments.service.resolve`` (the API's): ``match``
     (one suggested invoice by id and öre, or the split form's rows), ``refund`` (all, or
     ``refund_amount`` kronor), ``keep``, ``assign`` (by customer number)."""
-    require(staff, *FINANCE_ACTORS)
-    form = await staff_form(request, staff)
 
-    def work(session: Session, tenant: Tenant) -> None:
+    def work(session: Session, tenant: Tenant, form: dict[str, str]) -> str:
         action = form.get("action", "")
         if action not in ACTIONS:
             raise ValidationFailed("choose how to resolve the deviation", param="action")
@@ -170,20 +162,11 @@ async def resolve(deviation_id: int, request: Request, staff: StaffMember = Depe
             {"state": deviation.state, **(deviation.resolution or {})},
             target=f"deviation:{deviation.id}",
         )
+        return "/admin/avvikelser?done=resolved"
 
-    def run() -> Response:
-        try:
-            with database(request).transaction() as session:
-                work(session, tenant_of(session, staff))
-        except NotFound as exc:
-            if exc.param == "deviation":  # none of this tenant's: 404
-                return failed(request, staff, exc, "/admin/avvikelser")
-            return _queue_page(request, staff, "open", refused=(deviation_id, exc.message), typed=form)
-        except KvittError as exc:  # the service's refusal, shown at the deviation (422)
-            return _queue_page(request, staff, "open", refused=(deviation_id, exc.message), typed=form)
-        except ValidationError as exc:
-            message = "; ".join(str(e["msg"]) for e in exc.errors())
-            return _queue_page(request, staff, "open", refused=(deviation_id, message), typed=form)
-        return render.see_other(request, staff, "/admin/avvikelser?done=resolved")
+    def refused(error: KvittError, form: dict[str, str]) -> Response | None:
+        if isinstance(error, NotFound) and error.param == "deviation":  # none of this tenant's: 404
+            return None
+        return _queue_page(request, staff, "open", refused=(deviation_id, error.message), typed=form)
 
-    return await run_in_threadpool(run)
+    return await act(request, staff, FINANCE_ACTORS, work, "/admin/avvikelser", refused=refused)
